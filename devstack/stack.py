@@ -1,0 +1,194 @@
+"""The whole stack as child processes: PostgreSQL (unless DATABASE_URL is given), auth, chat, inference,
+search and Envoy. `make up` runs it in the foreground; the tests start one per session on free ports."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.envoy_config import EnvoyPorts, render
+from devstack.ports import free_port
+from devstack.postgres import LocalPostgres
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("auth", "chat", "inference", "search")
+
+
+@dataclass
+class StackConfig:
+    run_dir: Path  # rendered Envoy config and logs
+    data_dir: Path  # the embedded PostgreSQL's data
+    http_port: int = 8080
+    admin_port: int = 9901
+    service_ports: dict[str, int] = field(
+        default_factory=lambda: {"auth": 50051, "chat": 50052, "inference": 50053, "search": 50054}
+    )
+    database_url: str | None = None  # external PostgreSQL; embedded when None
+    database_name: str = "jan"
+    postgres_port: int | None = None  # embedded PostgreSQL's port; a free one when None
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ, for every service
+    logs_to_console: bool = False  # `make up` shows logs; tests write them to run_dir/logs
+    durable_postgres: bool = True
+    envoy_binary: Path = ROOT / ".tools" / "bin" / "envoy"
+    envoy_listen_address: str = "127.0.0.1"
+
+    @classmethod
+    def on_free_ports(cls, run_dir: Path, data_dir: Path, **kwargs: object) -> StackConfig:
+        return cls(
+            run_dir=run_dir,
+            data_dir=data_dir,
+            http_port=free_port(),
+            admin_port=free_port(),
+            service_ports={s: free_port() for s in SERVICES},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+class StackError(RuntimeError):
+    pass
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.postgres: LocalPostgres | None = None
+        self.database_url: str | None = None
+        self._log_files: list[object] = []
+
+    # -- addresses -----------------------------------------------------------------------------------
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.config.http_port}"
+
+    def service_target(self, service: str) -> str:
+        return f"127.0.0.1:{self.config.service_ports[service]}"
+
+    def log_path(self, name: str) -> Path:
+        return self.config.run_dir / "logs" / f"{name}.log"
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self, timeout: float = 600.0) -> None:
+        try:
+            self.database_url = self._start_database()
+            for service in SERVICES:
+                self.start_service(service)
+            self._start_envoy()
+            self.wait_until_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_database(self) -> str:
+        if self.config.database_url:
+            return self.config.database_url
+        port = self.config.postgres_port or free_port()
+        self.postgres = LocalPostgres(self.config.data_dir, port, durable=self.config.durable_postgres)
+        self.postgres.start()
+        try:
+            return self.postgres.create_database(self.config.database_name)
+        except subprocess.CalledProcessError:  # already there from an earlier run
+            return self.postgres.dsn(self.config.database_name)
+
+    def service_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.config.env}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen" / "python")])
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        for service in SERVICES:
+            env[f"JAN_{service.upper()}_LISTEN"] = self.service_target(service)
+            env[f"JAN_{service.upper()}_TARGET"] = self.service_target(service)
+        return env
+
+    def start_service(self, service: str) -> subprocess.Popen[bytes]:
+        self.processes[service] = self._spawn(service, [sys.executable, "-m", f"services.{service}"], self.service_env())
+        return self.processes[service]
+
+    def _start_envoy(self) -> None:
+        ports = EnvoyPorts(
+            listen=self.config.http_port,
+            admin=self.config.admin_port,
+            **{s: self.config.service_ports[s] for s in SERVICES},
+        )
+        config_path = render(ports, self.config.run_dir / "envoy", listen_address=self.config.envoy_listen_address)
+        if not self.config.envoy_binary.exists():
+            raise StackError(f"Envoy not found at {self.config.envoy_binary}; run scripts/bootstrap.sh")
+        self.processes["envoy"] = self._spawn(
+            "envoy",
+            [str(self.config.envoy_binary), "-c", str(config_path), "--log-level", "warn",
+             "--concurrency", os.environ.get("JAN_ENVOY_CONCURRENCY", "2"), "--base-id", str(self.config.admin_port)],
+            dict(os.environ),
+        )
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        if self.config.logs_to_console:
+            out = None
+        else:
+            self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_path(name), "ab")  # noqa: SIM115 - closed in stop()
+            self._log_files.append(out)
+        return subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True)
+
+    def healthz(self) -> int:
+        try:
+            with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    def wait_until_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise StackError(f"{name} exited with {process.returncode}{self._log_tail(name)}")
+            if self.healthz() == 200:
+                return
+            time.sleep(0.2)
+        raise StackError(f"the stack was not healthy after {timeout:.0f}s")
+
+    def _log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_path(name)
+        if not path.exists():
+            return ""
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        return f"; last lines of {path}:\n" + "\n".join(tail)
+
+    def stop_process(self, name: str, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        process = self.processes.pop(name, None)
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def stop(self) -> None:
+        """Stops everything this stack started, newest first."""
+        for name in ["envoy", *reversed(SERVICES)]:
+            self.stop_process(name)
+        if self.postgres:
+            self.postgres.stop()
+        for f in self._log_files:
+            f.close()  # type: ignore[attr-defined]
+        self._log_files.clear()

@@ -1,0 +1,36 @@
+"""Starts the chat service: settings, logging, tracing, database and migrations, then the gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from jan.v1 import chat_service_pb2_grpc
+from services.chat.servicer import ChatServicer
+from services.chat.settings import ChatSettings
+from services.common.db import apply_migrations, create_pool
+from services.common.logs import configure_logging
+from services.common.server import JanServer
+from services.common.tracing import configure_tracing
+
+SERVICE = "jan-chat"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def serve(settings: ChatSettings) -> None:
+    pool = await create_pool(settings.database)
+    try:
+        await apply_migrations(pool, "chat", MIGRATIONS)
+        server = JanServer(settings)
+        server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(), "jan.v1.ChatService")
+        await server.start()
+        await server.serve_until_stopped()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    settings = ChatSettings()
+    configure_logging(SERVICE, settings.log_level, settings.log_format)
+    configure_tracing(SERVICE, settings.otlp_endpoint)
+    asyncio.run(serve(settings))

@@ -1,0 +1,16 @@
+"""Client channels from one service to another: tracing interceptors and the shared message limits."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common import tracing
+from services.common.server import channel_options
+
+
+def insecure_channel(target: str, max_message_bytes: int = 32 * 1024 * 1024) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        target,
+        options=[*channel_options(max_message_bytes), ("grpc.enable_retries", 1)],
+        interceptors=tracing.client_interceptors(),
+    )

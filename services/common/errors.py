@@ -1,0 +1,128 @@
+"""Domain errors shared by every service.
+
+Domain code raises these (it never imports grpc); the common server interceptor turns them into a
+gRPC status plus an OpenAI-shaped error body carried in trailing metadata, which Envoy's Lua step
+puts into the REST response. One table maps each kind to its gRPC code, HTTP status and OpenAI type.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+# Trailing-metadata key holding the OpenAI error JSON for REST clients (see envoy/lua/edge.lua).
+ERROR_METADATA_KEY = "x-jan-error"
+_MAX_MESSAGE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    grpc_code: str  # a grpc.StatusCode name; domain code never imports grpc
+    http_status: int
+    openai_type: str
+
+
+INVALID_ARGUMENT = ErrorKind("INVALID_ARGUMENT", 400, "invalid_request_error")
+NOT_FOUND = ErrorKind("NOT_FOUND", 404, "invalid_request_error")
+ALREADY_EXISTS = ErrorKind("ALREADY_EXISTS", 409, "invalid_request_error")
+UNAUTHENTICATED = ErrorKind("UNAUTHENTICATED", 401, "authentication_error")
+PERMISSION_DENIED = ErrorKind("PERMISSION_DENIED", 403, "permission_error")
+FAILED_PRECONDITION = ErrorKind("FAILED_PRECONDITION", 400, "invalid_request_error")
+RESOURCE_EXHAUSTED = ErrorKind("RESOURCE_EXHAUSTED", 429, "rate_limit_error")
+UNAVAILABLE = ErrorKind("UNAVAILABLE", 503, "service_unavailable_error")
+DEADLINE_EXCEEDED = ErrorKind("DEADLINE_EXCEEDED", 504, "timeout_error")
+UNIMPLEMENTED = ErrorKind("UNIMPLEMENTED", 501, "not_implemented_error")
+INTERNAL = ErrorKind("INTERNAL", 500, "server_error")
+
+_BY_GRPC_CODE = {
+    k.grpc_code: k
+    for k in (
+        INVALID_ARGUMENT,
+        NOT_FOUND,
+        ALREADY_EXISTS,
+        UNAUTHENTICATED,
+        PERMISSION_DENIED,
+        FAILED_PRECONDITION,
+        RESOURCE_EXHAUSTED,
+        UNAVAILABLE,
+        DEADLINE_EXCEEDED,
+        UNIMPLEMENTED,
+        INTERNAL,
+    )
+}
+# Codes without a kind of their own; CANCELLED becomes 499 as in google.rpc's HTTP mapping.
+_BY_GRPC_CODE["CANCELLED"] = ErrorKind("CANCELLED", 499, "cancelled")
+_BY_GRPC_CODE["OUT_OF_RANGE"] = ErrorKind("OUT_OF_RANGE", 400, "invalid_request_error")
+_BY_GRPC_CODE["ABORTED"] = ErrorKind("ABORTED", 409, "conflict_error")
+
+
+def kind_for_grpc_code(code: str) -> ErrorKind:
+    return _BY_GRPC_CODE.get(code, INTERNAL)
+
+
+class JanError(Exception):
+    """An error meant for the caller: its message, param and code are shown to them."""
+
+    kind: ErrorKind = INTERNAL
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message[:_MAX_MESSAGE_CHARS]
+        self.param = param
+        self.code = code
+
+    def openai_body(self) -> dict:
+        return openai_error_body(self.message, self.kind.openai_type, self.param, self.code)
+
+
+class InvalidArgument(JanError):
+    kind = INVALID_ARGUMENT
+
+
+class NotFound(JanError):
+    kind = NOT_FOUND
+
+
+class AlreadyExists(JanError):
+    kind = ALREADY_EXISTS
+
+
+class Unauthenticated(JanError):
+    kind = UNAUTHENTICATED
+
+
+class PermissionDenied(JanError):
+    kind = PERMISSION_DENIED
+
+
+class FailedPrecondition(JanError):
+    kind = FAILED_PRECONDITION
+
+
+class ResourceExhausted(JanError):
+    kind = RESOURCE_EXHAUSTED
+
+
+class Unavailable(JanError):
+    kind = UNAVAILABLE
+
+
+class DeadlineExceeded(JanError):
+    kind = DEADLINE_EXCEEDED
+
+
+class Unimplemented(JanError):
+    kind = UNIMPLEMENTED
+
+
+class Internal(JanError):
+    kind = INTERNAL
+
+
+def openai_error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def encode_error_metadata(body: dict) -> str:
+    """JSON for a metadata value: ASCII only (non-ASCII escaped), no newlines, so gRPC accepts it."""
+    return json.dumps(body, ensure_ascii=True, separators=(",", ":"))

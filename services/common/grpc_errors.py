@@ -1,0 +1,162 @@
+"""Maps domain errors to gRPC statuses (server side) and gRPC errors back to domain errors (client side).
+
+Every error status a service sends carries two forms of the same facts: a google.rpc.Status in
+grpc-status-details-bin (BadRequest field violations for native gRPC clients) and OpenAI's error JSON in
+the x-jan-error trailer, which Envoy's Lua step makes the REST body.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from services.common import errors
+
+log = logging.getLogger(__name__)
+
+_KIND_BY_CLASS: dict[str, type[errors.JanError]] = {
+    cls.kind.grpc_code: cls
+    for cls in (
+        errors.InvalidArgument,
+        errors.NotFound,
+        errors.AlreadyExists,
+        errors.Unauthenticated,
+        errors.PermissionDenied,
+        errors.FailedPrecondition,
+        errors.ResourceExhausted,
+        errors.Unavailable,
+        errors.DeadlineExceeded,
+        errors.Unimplemented,
+        errors.Internal,
+    )
+}
+
+
+def status_code(error: errors.JanError) -> grpc.StatusCode:
+    return grpc.StatusCode[error.kind.grpc_code]
+
+
+def trailing_metadata(error: errors.JanError) -> tuple[tuple[str, str | bytes], ...]:
+    code = status_code(error)
+    status = status_pb2.Status(code=code.value[0], message=error.message)
+    if error.param:
+        violation = error_details_pb2.BadRequest.FieldViolation(field=error.param, description=error.message)
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        status.details.append(detail)
+    return (
+        ("grpc-status-details-bin", status.SerializeToString()),
+        (errors.ERROR_METADATA_KEY, errors.encode_error_metadata(error.openai_body())),
+    )
+
+
+async def abort(context: grpc.aio.ServicerContext, error: errors.JanError) -> None:
+    await context.abort(status_code(error), error.message, trailing_metadata=trailing_metadata(error))
+
+
+def _as_jan_error(exc: BaseException, method: str) -> errors.JanError:
+    if isinstance(exc, errors.JanError):
+        return exc
+    if isinstance(exc, NotImplementedError):
+        return errors.Unimplemented(f"{method} is not implemented yet")
+    if isinstance(exc, grpc.aio.AioRpcError):
+        # A downstream call failed and nobody translated it: pass its code on, keep its message.
+        return from_rpc_error(exc)
+    log.exception("unhandled error in %s", method)
+    return errors.Internal("internal server error")
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    """Turns exceptions escaping a servicer into statuses; an unexpected one becomes INTERNAL and is logged."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_stream(handler.stream_stream, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _wrap_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Awaitable[Any]]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every escaping error must become a status
+            await abort(context, _as_jan_error(exc, method))
+
+    return wrapper
+
+
+def _wrap_stream(behavior: Callable[..., Any], method: str) -> Callable[..., AsyncIterator[Any]]:
+    # Always an async generator: the tracing interceptor outside this one iterates whatever it gets.
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            result = behavior(request, context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            elif inspect.isawaitable(result):
+                await result  # a coroutine that writes with context.write()
+            else:
+                for response in result:
+                    yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            await abort(context, _as_jan_error(exc, method))
+
+    return wrapper
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.JanError:
+    """Rebuilds the domain error a callee sent (param and code included), for callers that pass it on."""
+    code = exc.code()
+    cls = _KIND_BY_CLASS.get(code.name)
+    if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN) or cls is None:
+        cls = errors.Unavailable if code == grpc.StatusCode.CANCELLED else errors.Internal
+    param = err_code = None
+    for key, value in exc.trailing_metadata() or ():
+        if key == errors.ERROR_METADATA_KEY:
+            try:
+                body = json.loads(value)["error"]
+                param, err_code = body.get("param"), body.get("code")
+            except (ValueError, KeyError, TypeError):
+                pass
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return errors.Unavailable(exc.details() or "upstream service unavailable", code=err_code)
+    return cls(exc.details() or code.name.lower(), param=param, code=err_code)

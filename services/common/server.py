@@ -1,0 +1,110 @@
+"""The gRPC server bootstrap every service runs on.
+
+A `JanServer` is a grpc.aio server with tracing and error-mapping interceptors, grpc.health.v1, server
+reflection, and a graceful stop: on SIGTERM or SIGINT health turns NOT_SERVING, new calls are refused,
+calls in flight get `shutdown_grace_seconds` to finish, then the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from jan.v1 import auth_service_pb2, chat_service_pb2, inference_service_pb2, search_service_pb2
+from services.common import tracing
+from services.common.grpc_errors import ErrorMappingInterceptor
+from services.common.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+# Reflection on any service describes the whole jan.v1 API, so `grpcurl list` through Envoy (which sends
+# reflection to one service) shows every service; calls are still routed to the service that owns them.
+API_SERVICES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (auth_service_pb2, "AuthService"),
+        (chat_service_pb2, "ChatService"),
+        (inference_service_pb2, "InferenceService"),
+        (search_service_pb2, "SearchService"),
+    )
+)
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+    ]
+
+
+class JanServer:
+    def __init__(self, settings: ServerSettings, interceptors: Iterable[grpc.aio.ServerInterceptor] = ()) -> None:
+        self._settings = settings
+        self._server = grpc.aio.server(
+            interceptors=[*tracing.server_interceptors(), ErrorMappingInterceptor(), *interceptors],
+            # Without this, two servers can silently share a port (gRPC sets SO_REUSEPORT by default).
+            options=[("grpc.so_reuseport", 0), *channel_options(settings.max_message_bytes)],
+        )
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._service_names: list[str] = []
+        self._stop = asyncio.Event()
+        self.port: int | None = None
+
+    def add_service(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
+        register(servicer, self._server)
+        self._service_names.append(full_name)
+
+    async def set_serving(self, serving: bool, service: str | None = None) -> None:
+        """Sets one service's health, or (service None) every service's and the overall ("") status."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in [service] if service is not None else ["", *self._service_names]:
+            await self._health.set(name, status)
+
+    async def start(self, serving: bool = True) -> int:
+        """Binds and starts; health reports `serving` for every service until changed."""
+        names = [*dict.fromkeys([*API_SERVICES, *self._service_names])]
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self._server,
+        )
+        self.port = self._server.add_insecure_port(self._settings.listen_address)
+        if self.port == 0:
+            raise RuntimeError(f"cannot listen on {self._settings.listen_address}")
+        await self.set_serving(serving)
+        await self._server.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        log.info(
+            "listening",
+            extra={"address": self._settings.listen_address, "port": self.port, "services": self._service_names},
+        )
+        return self.port
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait_for_stop(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Refuses new calls, lets calls in flight finish within the grace period, then stops."""
+        grace = self._settings.shutdown_grace_seconds
+        log.info("shutting down", extra={"grace_seconds": grace})
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        log.info("stopped")
+
+    async def serve_until_stopped(self) -> None:
+        try:
+            await self.wait_for_stop()
+        finally:
+            await self.stop()

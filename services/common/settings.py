@@ -1,0 +1,39 @@
+"""Typed settings read from the environment once, at start-up.
+
+Every service builds one settings object (a pydantic-settings class) in its own `settings.py` from these
+parts; a bad or missing value fails the start with a message naming the variable. Nothing else in the
+code base reads os.environ.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class JanSettings(BaseSettings):
+    """Base for all settings classes: environment only, immutable, unknown variables ignored."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class ServerSettings(JanSettings):
+    """What every gRPC service needs to run. Each service's subclass re-declares `listen_address` with its
+    own variable (JAN_AUTH_LISTEN, ...) and default port."""
+
+    listen_address: str = "127.0.0.1:0"
+    log_level: str = Field("INFO", validation_alias="JAN_LOG_LEVEL")
+    log_format: str = Field("json", validation_alias="JAN_LOG_FORMAT", pattern="^(json|text)$")
+    shutdown_grace_seconds: float = Field(10.0, validation_alias="JAN_SHUTDOWN_GRACE_SECONDS", ge=0)
+    max_message_bytes: int = Field(32 * 1024 * 1024, validation_alias="JAN_GRPC_MAX_MESSAGE_BYTES", gt=0)
+    otlp_endpoint: str | None = Field(None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+class DatabaseSettings(JanSettings):
+    """PostgreSQL connection for the services that own tables."""
+
+    url: str = Field(validation_alias="DATABASE_URL")
+    pool_min_size: int = Field(1, validation_alias="JAN_DB_POOL_MIN", ge=0)
+    pool_max_size: int = Field(10, validation_alias="JAN_DB_POOL_MAX", ge=1)
+    connect_timeout_seconds: float = Field(30.0, validation_alias="JAN_DB_CONNECT_TIMEOUT_SECONDS", gt=0)
+

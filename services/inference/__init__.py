@@ -1,0 +1,1 @@
+"""Inference service: the vLLM engine in-process behind a gRPC servicer."""

@@ -1,0 +1,382 @@
+"""The inference engine: vLLM's `AsyncLLM` in-process, driven the way vLLM's OpenAI chat server drives it.
+
+Per request: our checks → vLLM's `ChatCompletionRequest` → vLLM's `OnlineRenderer` (chat template with tools,
+tool-choice structural tags) → our context-length checks → `AsyncLLM.generate` → vLLM's `Parser`
+(Hermes tool calls + Qwen3 reasoning): `parse_delta` while streaming, `parse` for a whole answer.
+Importing this module imports vLLM (seconds); `engine_config` and `instant_engine` do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from vllm.config import StructuredOutputsConfig
+from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+from vllm.entrypoints.serve.engine.protocol import ErrorResponse
+from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
+from vllm.exceptions import GracefulHTTPError, VLLMClientError, VLLMValidationError
+from vllm.outputs import RequestOutput
+from vllm.parser import ParserManager
+from vllm.parser.abstract_parser import Parser
+from vllm.renderers.chat_utils import load_chat_template
+from vllm.renderers.online_renderer import OnlineRenderer
+from vllm.sampling_params import SamplingParams
+from vllm.v1.engine.async_llm import AsyncLLM
+from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+
+from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
+from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, TokenLogprob, Usage
+from services.inference.engine_config import EngineConfig
+from services.inference.validation import validate_request
+from services.inference.vllm_adapter import (
+    convert_logprobs,
+    invalid_argument,
+    to_chat_request,
+    tool_call_deltas,
+    whole_tool_calls,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EngineConfig", "InferenceEngine"]
+
+
+@dataclass
+class _Prepared:
+    request_id: str
+    chat: ChatCompletionRequest
+    engine_input: Any
+    sampling: SamplingParams
+    parser: Parser | None
+    prompt_ids: list[int]
+    reasoning_ended: bool | None
+    reasoning_kwargs: dict[str, Any] | None
+    named_tool: bool
+
+
+class InferenceEngine:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.served_name = config.served_model_name or config.model
+        self._llm: AsyncLLM | None = None
+        self._renderer: OnlineRenderer | None = None
+        self._parser_cls: type[Parser] | None = None
+        self._defaults: dict[str, Any] = {}
+        self._override_max_tokens: int | None = None
+        self._created = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the model. vLLM's blocking start-up runs in a thread so the event loop stays responsive."""
+        t0 = time.monotonic()
+        log.info("inference engine: loading %s as %r", self.config.model, self.served_name)
+        if self.config.single_process:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # vLLM reads it while building its config
+        self._llm = await asyncio.to_thread(self._build_llm)
+        log.info("inference engine: engine core up after %.1f s, preparing the chat template", time.monotonic() - t0)
+        await asyncio.to_thread(self._build_frontend, self._llm)
+        self._created = int(time.time())
+        log.info("inference engine: ready in %.1f s (max_model_len=%d)", time.monotonic() - t0, self._max_model_len())
+
+    def _build_llm(self) -> AsyncLLM:
+        c = self.config
+        kwargs: dict[str, Any] = {
+            "model": c.model,
+            "served_model_name": [self.served_name],
+            "dtype": c.dtype,
+            "max_model_len": c.max_model_len,
+            "kv_cache_memory_bytes": c.kv_cache_memory_bytes,
+            "enforce_eager": c.enforce_eager,
+            "max_num_seqs": c.max_num_seqs,
+            "seed": c.seed,
+            "enable_log_requests": c.log_requests,
+            "disable_log_stats": True,
+            # The engine core uses the reasoning parser to start a grammar only after </think>.
+            "structured_outputs_config": StructuredOutputsConfig(
+                reasoning_parser=c.reasoning_parser or "", enable_in_reasoning=c.structured_outputs_in_reasoning
+            ),
+        }
+        if c.gpu_memory_utilization is not None:
+            kwargs["gpu_memory_utilization"] = c.gpu_memory_utilization
+        return AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+
+    def _build_frontend(self, llm: AsyncLLM) -> None:
+        c = self.config
+        auto_tools = c.tool_call_parser is not None
+        renderer = OnlineRenderer(
+            model_config=llm.model_config,
+            renderer=llm.renderer,
+            request_logger=None,
+            chat_template=load_chat_template(c.chat_template),
+            chat_template_content_format="auto",
+            enable_auto_tools=auto_tools,
+            tool_parser=c.tool_call_parser,
+            reasoning_parser=c.reasoning_parser,
+            default_chat_template_kwargs=dict(c.default_chat_template_kwargs),
+        )
+        renderer.warmup()  # compiles the Jinja template now rather than on the first request
+        self._parser_cls = ParserManager.get_parser(
+            tool_parser_name=c.tool_call_parser,
+            reasoning_parser_name=c.reasoning_parser,
+            enable_auto_tools=auto_tools,
+            model_name=llm.model_config.model,
+            tokenizer=llm.renderer.tokenizer,
+        )
+        mc = llm.model_config
+        self._defaults = mc.get_diff_sampling_param()
+        # Same rule as vLLM's chat server for a max_tokens cap taken from the model's generation config.
+        self._override_max_tokens = (
+            self._defaults.get("max_tokens")
+            if mc.generation_config not in ("auto", "vllm")
+            else getattr(mc, "override_generation_config", {}).get("max_new_tokens")
+        )
+        self._renderer = renderer
+
+    async def shutdown(self) -> None:
+        llm, self._llm, self._renderer = self._llm, None, None
+        if llm is not None:
+            await asyncio.to_thread(llm.shutdown)
+            log.info("inference engine: shut down")
+
+    # ---- state -----------------------------------------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        if self._llm is None or self._renderer is None:
+            return []
+        return [ModelInfo(self.served_name, self._max_model_len(), self._created, self.config.owned_by)]
+
+    def is_healthy(self) -> bool:
+        return self._llm is not None and self._renderer is not None and not self._llm.errored
+
+    @property
+    def dead_error(self) -> BaseException | None:
+        return self._llm.dead_error if self._llm is not None and self._llm.errored else None
+
+    def num_running_requests(self) -> int:
+        return self._llm.get_num_unfinished_requests() if self._llm is not None else 0
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._ready()[0].renderer.tokenizer
+
+    # ---- generation ------------------------------------------------------------------------------------
+
+    async def generate(self, req: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+        """Stream the answer; the last delta has finish_reason and usage.
+
+        Close the iterator (`contextlib.aclosing`) or cancel the task consuming it to abort the engine request.
+        """
+        p = await self._prepare(req, stream=True)
+        token_ids: list[int] = []
+        tools_streamed = False
+        async with aclosing(self._engine_stream(p)) as outputs:
+            async for res in outputs:
+                out = res.outputs[0]
+                finished = out.finish_reason is not None
+                if not out.text and not out.token_ids and not token_ids and not finished:
+                    continue  # chunked prefill: nothing generated yet
+                new_ids = list(out.token_ids)
+                token_ids.extend(new_ids)
+                delta = GenerationDelta()
+                if p.parser is None:
+                    delta.content = out.text
+                else:
+                    msg = p.parser.parse_delta(
+                        out.text, new_ids, p.chat, prompt_token_ids=res.prompt_token_ids, finished=finished
+                    )
+                    if msg is not None:
+                        delta.content = msg.content or ""
+                        delta.reasoning_content = msg.reasoning or ""
+                        delta.tool_calls = tool_call_deltas(msg)
+                        tools_streamed = tools_streamed or bool(delta.tool_calls)
+                if p.chat.logprobs:
+                    delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
+                if finished:
+                    delta.finish_reason = self._finish_reason(out.finish_reason, tools_streamed, p)
+                    delta.usage = self._usage(p, res.prompt_token_ids, token_ids)
+                if not delta.is_empty():
+                    yield delta
+
+    async def generate_whole(self, req: GenerationRequest) -> GenerationDelta:
+        """The whole answer in one delta, parsed with vLLM's non-streaming parser path."""
+        p = await self._prepare(req, stream=False)
+        final: RequestOutput | None = None
+        async with aclosing(self._engine_stream(p)) as outputs:
+            async for res in outputs:
+                final = res
+        if final is None or not final.outputs:
+            raise Internal("the engine returned no output", code="generation_error")
+        out = final.outputs[0]
+        token_ids = list(out.token_ids)
+        if p.parser is None:
+            delta = GenerationDelta(content=out.text)
+        else:
+            p.parser.set_prompt_token_ids(final.prompt_token_ids or p.prompt_ids)
+            reasoning, content, calls = p.parser.parse(
+                out.text,
+                p.chat,
+                enable_auto_tools=self.config.tool_call_parser is not None,
+                model_output_token_ids=token_ids,
+            )
+            delta = GenerationDelta(
+                content=content or "", reasoning_content=reasoning or "", tool_calls=whole_tool_calls(calls)
+            )
+        if p.chat.logprobs:
+            delta.logprobs = self._logprobs(token_ids, out.logprobs, p)
+        delta.finish_reason = self._finish_reason(out.finish_reason, bool(delta.tool_calls), p)
+        delta.usage = self._usage(p, final.prompt_token_ids, token_ids)
+        return delta
+
+    async def _engine_stream(self, p: _Prepared) -> AsyncIterator[RequestOutput]:
+        """AsyncLLM.generate with its errors turned into ours. Closing this generator aborts the request."""
+        llm, _ = self._ready()
+        started = False
+        try:
+            results = llm.generate(
+                p.engine_input,
+                p.sampling,
+                p.request_id,
+                reasoning_ended=p.reasoning_ended,
+                reasoning_parser_kwargs=p.reasoning_kwargs,
+            )
+            async with aclosing(results):
+                async for res in results:
+                    started = True
+                    if res.outputs and res.outputs[0].finish_reason == "error":
+                        raise Internal("the engine failed while generating", code="generation_error")
+                    yield res
+        except EngineDeadError:
+            raise self._dead() from None
+        except GracefulHTTPError as e:
+            raise Unavailable(str(e), code="engine_overloaded") from None
+        except VLLMClientError as e:
+            raise invalid_argument(e) from None
+        except EngineGenerateError as e:
+            if llm.errored:
+                raise self._dead() from None
+            cause = e.__cause__
+            if not started and isinstance(cause, (ValueError, TypeError)):
+                raise invalid_argument(cause) from None  # rejected at admission, e.g. a grammar xgrammar refuses
+            log.exception("generation failed for %s", p.request_id)
+            raise Internal("generation failed", code="generation_error") from None
+
+    async def _prepare(self, req: GenerationRequest, *, stream: bool) -> _Prepared:
+        llm, renderer = self._ready()
+        if req.model != self.served_name:
+            raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
+        validate_request(req)
+        chat = to_chat_request(req, stream=stream)
+        template_kwargs = renderer.effective_chat_template_kwargs(chat)
+        parser = None
+        if self._parser_cls is not None:
+            parser = self._parser_cls(
+                llm.renderer.tokenizer, chat.tools, chat_template_kwargs=template_kwargs, model_config=llm.model_config
+            )
+        rendered = await self._render(renderer, chat)
+        engine_input = rendered[0]
+        prompt_ids = list(engine_input["prompt_token_ids"])
+        self._check_lengths(len(prompt_ids), req.sampling.max_tokens)
+        try:
+            max_tokens = get_max_tokens(
+                self._max_model_len(),
+                req.sampling.max_tokens,
+                len(prompt_ids),
+                self._defaults,
+                self._override_max_tokens,
+            )
+            sampling = chat.to_sampling_params(max_tokens, self._defaults)
+        except (VLLMValidationError, ValueError) as e:
+            raise invalid_argument(e) from None
+        reasoning_kwargs = None
+        if parser is not None and parser.reasoning_parser is not None:
+            reasoning_kwargs = {"chat_template_kwargs": template_kwargs}
+        return _Prepared(
+            request_id=req.request_id or uuid.uuid4().hex,
+            chat=chat,
+            engine_input=engine_input,
+            sampling=sampling,
+            parser=parser,
+            prompt_ids=prompt_ids,
+            reasoning_ended=chat.resolve_reasoning_ended(parser, prompt_ids),
+            reasoning_kwargs=reasoning_kwargs,
+            named_tool=isinstance(req.tool_choice, dict),
+        )
+
+    @staticmethod
+    async def _render(renderer: OnlineRenderer, chat: ChatCompletionRequest) -> list[Any]:
+        """Chat template (with tools) + tokenization; also applies the tool parser's request adjustments."""
+        try:
+            rendered = await renderer.render_chat(chat)
+        except VLLMValidationError as e:
+            raise invalid_argument(e, "messages") from None
+        except Exception as e:
+            # ValueError/TypeError from vLLM's message parsing, jinja2 errors raised by the template itself
+            # (e.g. "roles must alternate"): all mean the messages cannot be rendered for this model.
+            if isinstance(e, (ValueError, TypeError)) or type(e).__module__.startswith("jinja2"):
+                raise InvalidArgument(f"messages could not be rendered: {e}", param="messages") from None
+            raise
+        if isinstance(rendered, ErrorResponse):
+            raise InvalidArgument(rendered.error.message, param=rendered.error.param)
+        return rendered[1]
+
+    def _check_lengths(self, prompt_tokens: int, max_tokens: int | None) -> None:
+        limit = self._max_model_len()
+        if prompt_tokens >= limit:
+            raise InvalidArgument(
+                f"This model's maximum context length is {limit} tokens, and the messages take {prompt_tokens} "
+                "tokens after the chat template, leaving no room for an answer. Shorten the messages.",
+                param="messages",
+                code="context_length_exceeded",
+            )
+        if max_tokens is not None and prompt_tokens + max_tokens > limit:
+            raise InvalidArgument(
+                f"max_tokens={max_tokens} does not fit: this model's maximum context length is {limit} tokens and "
+                f"the messages take {prompt_tokens}, so at most {limit - prompt_tokens} tokens can be generated.",
+                param="max_tokens",
+                code="context_length_exceeded",
+            )
+
+    # ---- helpers ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> str:
+        # As vLLM's server: tool calls end with "tool_calls", except for a named tool choice ("stop", like OpenAI).
+        if called_tools and not p.named_tool and reason == "stop":
+            return "tool_calls"
+        if reason == "abort":
+            raise Unavailable("the engine aborted the request", code="aborted")
+        return reason or "stop"
+
+    @staticmethod
+    def _usage(p: _Prepared, prompt_ids: list[int] | None, token_ids: list[int]) -> Usage:
+        reasoning = p.parser.count_reasoning_tokens(token_ids) if p.parser is not None else 0
+        return Usage(len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids), len(token_ids), reasoning)
+
+    def _logprobs(self, token_ids: list[int], steps: Any, p: _Prepared) -> list[TokenLogprob]:
+        return convert_logprobs(token_ids, steps, p.chat.top_logprobs or 0, self.tokenizer)
+
+    def _max_model_len(self) -> int:
+        llm = self._llm
+        return int(llm.model_config.max_model_len) if llm is not None else 0
+
+    def _ready(self) -> tuple[AsyncLLM, OnlineRenderer]:
+        llm, renderer = self._llm, self._renderer
+        if llm is None or renderer is None:
+            raise Unavailable("the inference engine is not running", code="engine_not_ready")
+        if llm.errored:
+            raise self._dead()
+        return llm, renderer
+
+    @staticmethod
+    def _dead() -> Unavailable:
+        return Unavailable("the inference engine has stopped", code="engine_dead")
