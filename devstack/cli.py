@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from devstack.stack import SERVICES, ROOT, Stack, StackConfig, StackError
+from devstack.stack import ROOT, SERVICES, Stack, StackConfig, StackError
 
 
 def _port(variable: str, default: int) -> int:
@@ -31,7 +31,10 @@ def _prepare_default_model(cache_dir: Path) -> dict[str, str]:
 
     print("==> preparing the default model (SmolLM2-135M-Instruct; converted once, then cached)", flush=True)
     path = prepare(cache_dir / "models")
-    return {"JAN_MODEL": str(path), "JAN_SERVED_MODEL_NAME": os.environ.get("JAN_SERVED_MODEL_NAME", "smollm2-135m-instruct")}
+    return {
+        "JAN_MODEL": str(path),
+        "JAN_SERVED_MODEL_NAME": os.environ.get("JAN_SERVED_MODEL_NAME", "smollm2-135m-instruct"),
+    }
 
 
 def up(args: argparse.Namespace) -> int:
@@ -56,11 +59,17 @@ def up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        print(f"==> starting PostgreSQL ({'external' if config.database_url else 'embedded'}), "
-              f"{', '.join(SERVICES)} and Envoy; the model loads last (progress in the inference log)", flush=True)
+        print(
+            f"==> starting PostgreSQL ({'external' if config.database_url else 'embedded'}), "
+            f"{', '.join(SERVICES)} and Envoy; the model loads last (progress in the inference log)",
+            flush=True,
+        )
         stack.start(timeout=args.timeout)
-        print(f"\nJan Server is ready: {stack.http_url}/v1 (OpenAI base URL), native gRPC on {stack.grpc_target}. "
-              "Ctrl-C stops it.\n", flush=True)
+        print(
+            f"\nJan Server is ready: {stack.http_url}/v1 (OpenAI base URL), native gRPC on {stack.grpc_target}. "
+            "Ctrl-C stops it.\n",
+            flush=True,
+        )
         signal.pause()
     except KeyboardInterrupt:
         print("\n==> stopping", flush=True)

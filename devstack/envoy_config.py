@@ -23,8 +23,14 @@ class EnvoyPorts:
     search: int
 
 
-def render(ports: EnvoyPorts, out_dir: Path, *, listen_address: str = "127.0.0.1",
-           cors_origin_regex: str = ".*", health_check_interval: str = "1s") -> Path:
+def render(
+    ports: EnvoyPorts,
+    out_dir: Path,
+    *,
+    listen_address: str = "127.0.0.1",
+    cors_origin_regex: str = ".*",
+    health_check_interval: str = "1s",
+) -> Path:
     """Writes envoy.yaml, edge.lua and descriptor.pb into out_dir and returns the config's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("edge.lua", "descriptor.pb"):

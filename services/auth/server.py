@@ -25,7 +25,9 @@ async def serve(settings: AuthSettings) -> None:
     try:
         await apply_migrations(pool, "auth", MIGRATIONS)
         server = JanServer(settings)
-        server.add_service(auth_service_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(), "jan.v1.AuthService")
+        server.add_service(
+            auth_service_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(), "jan.v1.AuthService"
+        )
         server.add_service(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
             AuthorizationServicer(),

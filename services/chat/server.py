@@ -22,7 +22,9 @@ async def serve(settings: ChatSettings) -> None:
     try:
         await apply_migrations(pool, "chat", MIGRATIONS)
         server = JanServer(settings)
-        server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(), "jan.v1.ChatService")
+        server.add_service(
+            chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(), "jan.v1.ChatService"
+        )
         await server.start()
         await server.serve_until_stopped()
     finally:

@@ -116,7 +116,7 @@ def _wrap_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Awai
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every escaping error must become a status
+        except Exception as exc:
             await abort(context, _as_jan_error(exc, method))
 
     return wrapper
@@ -137,7 +137,7 @@ def _wrap_stream(behavior: Callable[..., Any], method: str) -> Callable[..., Asy
                     yield response
         except grpc.aio.AbortError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             await abort(context, _as_jan_error(exc, method))
 
     return wrapper

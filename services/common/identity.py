@@ -37,8 +37,15 @@ class Caller:
         return {h: v for h, v in zip(IDENTITY_HEADERS, self._values(), strict=True) if v}
 
     def _values(self) -> tuple[str | None, ...]:
-        return (self.user_id, self.org_id, self.project_id, self.org_role, self.project_role, self.key_type,
-                self.key_id)
+        return (
+            self.user_id,
+            self.org_id,
+            self.project_id,
+            self.org_role,
+            self.project_role,
+            self.key_type,
+            self.key_id,
+        )
 
 
 def caller_from_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:

@@ -19,8 +19,11 @@ _REDACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "sk-[REDACTED]"),
     (re.compile(r"\brt_[A-Za-z0-9_-]{16,}"), "rt_[REDACTED]"),
     (
-        re.compile(r"(?i)([\"']?(?:password|secret|refresh_token|access_token|api_key|client_secret|code_verifier)"
-                   r"[\"']?\s*[:=]\s*[\"']?)[^\"',\s}]+"),
+        # key=value, "key": "value", and the same inside JSON that was escaped once more (\"key\": \"v\").
+        re.compile(
+            r"""(?i)((?:\\?["'])?(?:password|secret|refresh_token|access_token|api_key|client_secret|code_verifier)"""
+            r"""(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)[^\\"',\s}]+"""
+        ),
         r"\1[REDACTED]",
     ),
 ]

@@ -36,4 +36,3 @@ class DatabaseSettings(JanSettings):
     pool_min_size: int = Field(1, validation_alias="JAN_DB_POOL_MIN", ge=0)
     pool_max_size: int = Field(10, validation_alias="JAN_DB_POOL_MAX", ge=1)
     connect_timeout_seconds: float = Field(30.0, validation_alias="JAN_DB_CONNECT_TIMEOUT_SECONDS", gt=0)
-

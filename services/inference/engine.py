@@ -9,6 +9,7 @@ Importing this module imports vLLM (seconds); `engine_config` and `instant_engin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -144,9 +145,17 @@ class InferenceEngine:
 
     async def shutdown(self) -> None:
         llm, self._llm, self._renderer = self._llm, None, None
-        if llm is not None:
-            await asyncio.to_thread(llm.shutdown)
-            log.info("inference engine: shut down")
+        if llm is None:
+            return
+        # Stop the output handler first: otherwise it sees the engine core go away and logs a false
+        # "EngineDeadError" traceback on every clean shutdown.
+        handler = llm.output_handler
+        if handler is not None and not handler.done():
+            handler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handler
+        await asyncio.to_thread(llm.shutdown)
+        log.info("inference engine: shut down")
 
     # ---- state -----------------------------------------------------------------------------------------
 

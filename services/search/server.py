@@ -16,7 +16,9 @@ SERVICE = "jan-search"
 
 async def serve(settings: SearchSettings) -> None:
     server = JanServer(settings)
-    server.add_service(search_service_pb2_grpc.add_SearchServiceServicer_to_server, SearchServicer(), "jan.v1.SearchService")
+    server.add_service(
+        search_service_pb2_grpc.add_SearchServiceServicer_to_server, SearchServicer(), "jan.v1.SearchService"
+    )
     await server.start()
     await server.serve_until_stopped()
 

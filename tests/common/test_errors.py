@@ -1,0 +1,67 @@
+"""Domain errors become gRPC statuses with OpenAI error bodies, and callers can rebuild them."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from services.common import errors
+from services.common.grpc_errors import from_rpc_error, status_code, trailing_metadata
+
+
+def test_invalid_argument_carries_param_in_both_forms() -> None:
+    error = errors.InvalidArgument("temperature must be >= 0", param="temperature")
+    assert status_code(error) == grpc.StatusCode.INVALID_ARGUMENT
+    metadata = dict(trailing_metadata(error))
+    body = json.loads(metadata[errors.ERROR_METADATA_KEY])
+    assert body == {
+        "error": {"message": "temperature must be >= 0", "type": "invalid_request_error", "param": "temperature",
+                  "code": None}
+    }
+    status = status_pb2.Status.FromString(metadata["grpc-status-details-bin"])
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    assert bad_request.field_violations[0].field == "temperature"
+
+
+def test_metadata_value_is_printable_ascii_even_for_non_ascii_messages() -> None:
+    value = errors.encode_error_metadata(errors.NotFound("modèle « x » introuvable\n").openai_body())
+    assert value.isascii() and "\n" not in value
+    assert json.loads(value)["error"]["message"] == "modèle « x » introuvable\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "http"),
+    [
+        (errors.InvalidArgument("x"), 400),
+        (errors.Unauthenticated("x"), 401),
+        (errors.PermissionDenied("x"), 403),
+        (errors.NotFound("x"), 404),
+        (errors.AlreadyExists("x"), 409),
+        (errors.ResourceExhausted("x"), 429),
+        (errors.Unavailable("x"), 503),
+        (errors.Internal("x"), 500),
+    ],
+)
+def test_http_status_matches_envoys_grpc_mapping(error: errors.JanError, http: int) -> None:
+    assert error.kind.http_status == http
+
+
+class _FakeRpcError(grpc.aio.AioRpcError):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing: tuple) -> None:
+        super().__init__(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details)
+
+
+def test_from_rpc_error_rebuilds_param_and_code() -> None:
+    sent = errors.NotFound("model 'x' does not exist", param="model", code="model_not_found")
+    received = from_rpc_error(_FakeRpcError(grpc.StatusCode.NOT_FOUND, sent.message, trailing_metadata(sent)))
+    assert isinstance(received, errors.NotFound)
+    assert (received.message, received.param, received.code) == (sent.message, "model", "model_not_found")
+
+
+def test_from_rpc_error_maps_unavailable() -> None:
+    received = from_rpc_error(_FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused", ()))
+    assert isinstance(received, errors.Unavailable)

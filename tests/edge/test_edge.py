@@ -1,0 +1,109 @@
+"""The edge, through the real Envoy: health, reflection, OpenAI-shaped errors, CORS and trace context."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from devstack.stack import Stack
+from jan.v1 import chat_service_pb2, chat_service_pb2_grpc
+from tests.conftest import ROOT
+from tests.support.otlp import OtlpReceiver
+
+
+def http(stack: Stack, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(stack.http_url + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def assert_openai_error(body: bytes, type_: str | None = None) -> dict:
+    error = json.loads(body)["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert isinstance(error["message"], str) and error["message"]
+    if type_:
+        assert error["type"] == type_
+    return error
+
+
+@pytest.mark.parametrize("service", ["jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService",
+                                     "jan.v1.SearchService", ""])
+async def test_each_service_reports_serving_through_envoy(edge_channel: grpc.aio.Channel, service: str) -> None:
+    stub = health_pb2_grpc.HealthStub(edge_channel)
+    response = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_health_check_reaches_the_named_service(edge_channel: grpc.aio.Channel) -> None:
+    # Only the service itself knows its own name; asking auth about chat would be NOT_FOUND.
+    stub = health_pb2_grpc.HealthStub(edge_channel)
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await stub.Check(health_pb2.HealthCheckRequest(service="jan.v1.NoSuchService"), timeout=10)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_healthz_is_ok_when_every_service_serves(stack: Stack) -> None:
+    status, headers, body = http(stack, "GET", "/healthz")
+    assert status == 200 and json.loads(body) == {"status": "ok"}
+
+
+def test_grpcurl_lists_every_service_by_reflection_through_envoy(stack: Stack) -> None:
+    out = subprocess.run([str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "list"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    for service in ("jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService", "jan.v1.SearchService",
+                    "grpc.health.v1.Health"):
+        assert service in out
+    described = subprocess.run(
+        [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "describe",
+         "jan.v1.ChatService"], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert 'post:"/v1/chat/completions"' in described
+
+
+def test_unknown_path_is_a_json_404(stack: Stack) -> None:
+    status, headers, body = http(stack, "GET", "/v1/no-such-thing")
+    assert status == 404 and headers["content-type"] == "application/json"
+    assert "/v1/no-such-thing" in assert_openai_error(body, "invalid_request_error")["message"]
+
+
+def test_malformed_json_is_a_json_400(stack: Stack) -> None:
+    status, headers, body = http(stack, "POST", "/v1/conversations", b'{"metadata": ',
+                                 {"content-type": "application/json"})
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert_openai_error(body, "invalid_request_error")
+
+
+def test_cors_preflight_is_answered_by_envoy(stack: Stack) -> None:
+    status, headers, _ = http(stack, "OPTIONS", "/v1/models", headers={
+        "origin": "http://localhost:1337", "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type"})
+    assert status == 200
+    assert headers["access-control-allow-origin"] == "http://localhost:1337"
+    assert "POST" in headers["access-control-allow-methods"]
+
+
+def test_w3c_trace_context_passes_through_envoy_to_the_service(stack: Stack, otlp: OtlpReceiver) -> None:
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    http(stack, "GET", "/v1/models", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    spans = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-chat")
+    assert spans, "the chat service exported no span in the caller's trace"
+    assert spans[0].parent_span_id == parent_id
+
+
+async def test_native_grpc_errors_keep_their_status(edge_channel: grpc.aio.Channel) -> None:
+    stub = chat_service_pb2_grpc.ChatServiceStub(edge_channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetConversation(chat_service_pb2.GetConversationRequest(conversation_id="conv_missing"),
+                                   timeout=10)
+    assert raised.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
+                                   grpc.StatusCode.UNAUTHENTICATED)

@@ -1,0 +1,82 @@
+"""One tiny-Qwen3 vLLM engine for the whole test session (starting one costs ~25 s on 2 cores)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from services.inference.engine_config import EngineConfig
+from services.inference.tiny_model import ensure_tiny_model
+
+SERVED_NAME = "qwen3-tiny"
+MAX_MODEL_LEN = 1024
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The engine's background tasks live on the loop that started it, so every async test here shares
+    # the session loop. (This hook sees every item of the run, hence the path filter.)
+    marker = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if pytest_asyncio.is_async_test(item) and _HERE in Path(str(item.path)).parents:
+            item.add_marker(marker, append=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    cache = os.environ.get("JAN_CACHE_DIR") or os.path.expanduser("~/.cache/jan-server")
+    return ensure_tiny_model(cache)
+
+
+def tiny_engine_config(model_dir: Path) -> EngineConfig:
+    return EngineConfig(
+        model=str(model_dir),
+        served_model_name=SERVED_NAME,
+        dtype="float32",
+        max_model_len=MAX_MODEL_LEN,
+        kv_cache_memory_bytes=32 * 2**20,
+        enforce_eager=True,  # no torch.compile: start-up stays ~25 s
+        max_num_seqs=4,
+        structured_outputs_in_reasoning=True,  # lets tests force whole <think> blocks with a regex
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine(tiny_model_dir: Path) -> AsyncIterator[object]:
+    from services.inference.engine import InferenceEngine
+
+    eng = InferenceEngine(tiny_engine_config(tiny_model_dir))
+    await eng.start()
+    yield eng
+    await eng.shutdown()
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer(tiny_model_dir: Path) -> object:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_model_dir))
+
+
+def chat(content: str = "Hello", **kwargs: object) -> object:
+    """A GenerationRequest for the session engine; thinking off unless asked, so text lands in content."""
+    from services.inference.domain import GenerationRequest, SamplingOptions
+
+    sampling = kwargs.pop("sampling", None) or SamplingOptions(max_tokens=8, temperature=0.0)
+    kwargs.setdefault("chat_template_kwargs", {"enable_thinking": False})
+    return GenerationRequest(
+        request_id=str(kwargs.pop("request_id", "test")),
+        model=str(kwargs.pop("model", SERVED_NAME)),
+        messages=kwargs.pop("messages", None) or [{"role": "user", "content": content}],
+        sampling=sampling,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def make_request() -> object:
+    return chat

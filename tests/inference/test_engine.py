@@ -1,0 +1,89 @@
+"""The real vLLM engine on a tiny random-weight Qwen3: streaming, usage, stops, lengths, structured output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import MAX_MODEL_LEN, SERVED_NAME, chat
+
+from services.inference.domain import SamplingOptions, join_deltas
+
+
+async def _stream(engine: Any, req: Any) -> list:
+    return [d async for d in engine.generate(req)]
+
+
+def test_models(engine: Any) -> None:
+    (info,) = engine.models()
+    assert info.id == SERVED_NAME
+    assert info.max_model_len == MAX_MODEL_LEN
+    assert info.created > 0
+    assert engine.is_healthy() and engine.dead_error is None
+
+
+async def test_stream_joins_to_whole_answer_with_true_usage(engine: Any, hf_tokenizer: Any) -> None:
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Count to three."},
+    ]
+    req = chat(messages=messages, sampling=SamplingOptions(max_tokens=12, temperature=0.0))
+    deltas = await _stream(engine, req)
+    assert all(d.finish_reason is None and d.usage is None for d in deltas[:-1])
+    streamed = join_deltas(deltas)
+    whole = await engine.generate_whole(req)
+    assert streamed.content and streamed.content == whole.content  # greedy: same tokens both ways
+    assert streamed.finish_reason == whole.finish_reason == "length"
+
+    templated = hf_tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+    )
+    prompt_tokens = len(hf_tokenizer.encode(templated, add_special_tokens=False))
+    for usage in (streamed.usage, whole.usage):
+        assert usage is not None
+        assert usage.prompt_tokens == prompt_tokens
+        assert usage.completion_tokens == 12
+        assert usage.reasoning_tokens == 0
+    assert len(hf_tokenizer.encode(whole.content, add_special_tokens=False)) <= 12
+
+
+async def test_stop_sequence_ends_the_answer(engine: Any) -> None:
+    forced = {"regex": "hello world STOP and more words"}
+    req = chat(structured_outputs=forced, sampling=SamplingOptions(max_tokens=30, temperature=0.0, stop=["STOP"]))
+    streamed = join_deltas(await _stream(engine, req))
+    whole = await engine.generate_whole(req)
+    for answer in (streamed, whole):
+        assert answer.content == "hello world "
+        assert answer.finish_reason == "stop"
+
+
+async def test_max_tokens_gives_length(engine: Any) -> None:
+    req = chat(sampling=SamplingOptions(max_tokens=3, temperature=0.0, ignore_eos=True))
+    deltas = await _stream(engine, req)
+    assert deltas[-1].finish_reason == "length"
+    assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens == 3
+
+
+async def test_json_schema_response_format(engine: Any) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"mood": {"enum": ["happy", "sad"]}},
+        "required": ["mood"],
+        "additionalProperties": False,
+    }
+    rf = {"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}}
+    whole = await engine.generate_whole(chat(response_format=rf, sampling=SamplingOptions(max_tokens=40, temperature=0.0)))
+    assert whole.finish_reason == "stop", whole
+    assert json.loads(whole.content)["mood"] in ("happy", "sad")
+
+
+async def test_logprobs_per_token(engine: Any) -> None:
+    req = chat(sampling=SamplingOptions(max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=2))
+    deltas = await _stream(engine, req)
+    logprobs = [lp for d in deltas for lp in d.logprobs]
+    assert len(logprobs) == 4
+    for lp in logprobs:
+        assert lp.logprob <= 0.0
+        assert len(lp.top_logprobs) == 2
+        assert lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob
+        assert lp.top_logprobs[0].token == lp.token  # greedy picks the top token

@@ -1,0 +1,84 @@
+"""Tool calls and reasoning, parsed by vLLM's Hermes and Qwen3 parsers, streaming and whole.
+
+The tiny model writes gibberish, so a regex forces the Qwen3 output; a logit bias makes it spell the
+markers with their special tokens (`<think>` is one token), as a trained Qwen3 does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import chat
+
+from services.inference.domain import GenerationDelta, SamplingOptions, join_deltas
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+REASONING = "The user wants the weather; I should call the tool."
+FORCED = (
+    r"<think>\nThe user wants the weather; I should call the tool\.\n</think>\n\n"
+    r'<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "Paris"\}\}\n</tool_call>'
+)
+
+
+def _marker_bias(hf_tokenizer: Any) -> dict[int, float]:
+    ids = hf_tokenizer.convert_tokens_to_ids(["<think>", "</think>", "<tool_call>", "</tool_call>"])
+    return dict.fromkeys(ids, 100.0)
+
+
+def _request(hf_tokenizer: Any, regex: str = FORCED) -> Any:
+    return chat(
+        "What's the weather in Paris?",
+        tools=[WEATHER],
+        structured_outputs={"regex": regex},
+        chat_template_kwargs={"enable_thinking": True},
+        sampling=SamplingOptions(max_tokens=80, temperature=0.0, logit_bias=_marker_bias(hf_tokenizer)),
+    )
+
+
+def _assert_tool_call_answer(answer: GenerationDelta) -> None:
+    assert answer.reasoning_content.strip() == REASONING
+    assert answer.content.strip() == ""
+    (call,) = answer.tool_calls
+    assert call.name == "get_weather"
+    assert call.id
+    assert json.loads(call.arguments) == {"city": "Paris"}
+    assert answer.finish_reason == "tool_calls"
+    assert answer.usage is not None and 0 < answer.usage.reasoning_tokens < answer.usage.completion_tokens
+
+
+async def test_forced_tool_call_and_reasoning_streaming(engine: Any, hf_tokenizer: Any) -> None:
+    deltas = [d async for d in engine.generate(_request(hf_tokenizer))]
+    assert len(deltas) > 3  # really streamed
+    assert deltas[-1].finish_reason == "tool_calls"
+    _assert_tool_call_answer(join_deltas(deltas))
+
+
+async def test_forced_tool_call_and_reasoning_whole(engine: Any, hf_tokenizer: Any) -> None:
+    _assert_tool_call_answer(await engine.generate_whole(_request(hf_tokenizer)))
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_reasoning_then_content(engine: Any, hf_tokenizer: Any, stream: bool) -> None:
+    req = _request(hf_tokenizer, r"<think>\nShort\.\n</think>\n\nThe answer is 4\.")
+    answer = join_deltas([d async for d in engine.generate(req)]) if stream else await engine.generate_whole(req)
+    assert answer.reasoning_content.strip() == "Short."
+    assert answer.content.strip() == "The answer is 4."
+    assert answer.tool_calls == []
+    assert answer.finish_reason == "stop"
+
+
+async def test_tool_choice_none_leaves_text_unparsed(engine: Any, hf_tokenizer: Any) -> None:
+    req = _request(hf_tokenizer)
+    req.tool_choice = "none"
+    whole = await engine.generate_whole(req)
+    assert whole.tool_calls == []
+    assert "<tool_call>" in whole.content
