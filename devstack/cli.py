@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -37,6 +38,23 @@ def _prepare_default_model(cache_dir: Path) -> dict[str, str]:
     }
 
 
+def _local_secrets(data_dir: Path) -> dict[str, str]:
+    """Signing secrets for a local stack: taken from the environment, else made once and kept in the data
+    directory (API key digests depend on JAN_APIKEY_SECRET, so it must survive restarts)."""
+    path = data_dir / "secrets.env"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    secrets_out = {}
+    for name in ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET"):
+        secrets_out[name] = os.environ.get(name) or stored.get(name) or secrets.token_urlsafe(48)
+    if not path.exists() or any(stored.get(k) != v for k, v in secrets_out.items() if not os.environ.get(k)):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in secrets_out.items() if not os.environ.get(k)))
+        path.chmod(0o600)
+    return secrets_out
+
+
 def up(args: argparse.Namespace) -> int:
     cache_dir = Path(os.environ.get("JAN_CACHE_DIR", Path.home() / ".cache" / "jan-server"))
     data_dir = Path(os.environ.get("JAN_DATA_DIR", Path.home() / ".local" / "share" / "jan-server"))
@@ -51,6 +69,8 @@ def up(args: argparse.Namespace) -> int:
         logs_to_console=True,
         envoy_listen_address=os.environ.get("JAN_HTTP_HOST", "127.0.0.1"),
     )
+    config.env.update(_local_secrets(data_dir))
+    config.env.setdefault("JAN_COOKIE_SECURE", os.environ.get("JAN_COOKIE_SECURE", "false"))  # plain http locally
     config.env.update(_prepare_default_model(cache_dir))
     stack = Stack(config)
 

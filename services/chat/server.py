@@ -1,4 +1,5 @@
-"""Starts the chat service: settings, logging, tracing, database and migrations, then the gRPC server."""
+"""Starts the chat service: settings, logging, tracing, database and migrations, the inference client,
+then the gRPC server."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import asyncio
 from pathlib import Path
 
 from jan.v1 import chat_service_pb2_grpc
+from services.chat.completions import ChatCompletions
+from services.chat.inference_client import InferenceClient
 from services.chat.servicer import ChatServicer
 from services.chat.settings import ChatSettings
+from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
 from services.common.server import JanServer
@@ -19,15 +23,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def serve(settings: ChatSettings) -> None:
     pool = await create_pool(settings.database)
+    inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes)
     try:
         await apply_migrations(pool, "chat", MIGRATIONS)
+        completions = ChatCompletions(InferenceClient(inference_channel))
         server = JanServer(settings)
         server.add_service(
-            chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(), "jan.v1.ChatService"
+            chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(completions), "jan.v1.ChatService"
         )
         await server.start()
         await server.serve_until_stopped()
     finally:
+        await inference_channel.close()
         await pool.close()
 
 

@@ -191,18 +191,20 @@ class ChatCompletionChoice(_message.Message):
     def __init__(self, index: _Optional[int] = ..., message: _Optional[_Union[ChatCompletionMessage, _Mapping]] = ..., finish_reason: _Optional[str] = ..., logprobs: _Optional[_Union[_types_pb2.ChoiceLogprobs, _Mapping]] = ...) -> None: ...
 
 class ChatCompletionMessage(_message.Message):
-    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal")
+    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     REASONING_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    REASONING_FIELD_NUMBER: _ClassVar[int]
     role: str
     content: str
     reasoning_content: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[_types_pb2.ToolCall]
     refusal: str
-    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
+    reasoning: str
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ...) -> None: ...
 
 class StreamChatCompletionRequest(_message.Message):
     __slots__ = ("params",)
@@ -243,18 +245,20 @@ class ChatCompletionChunkChoice(_message.Message):
     def __init__(self, index: _Optional[int] = ..., delta: _Optional[_Union[ChatCompletionDelta, _Mapping]] = ..., finish_reason: _Optional[str] = ..., logprobs: _Optional[_Union[_types_pb2.ChoiceLogprobs, _Mapping]] = ...) -> None: ...
 
 class ChatCompletionDelta(_message.Message):
-    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal")
+    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     REASONING_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    REASONING_FIELD_NUMBER: _ClassVar[int]
     role: str
     content: str
     reasoning_content: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[_types_pb2.ToolCallDelta]
     refusal: str
-    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCallDelta, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
+    reasoning: str
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCallDelta, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ...) -> None: ...
 
 class StreamChatCompletionEventsRequest(_message.Message):
     __slots__ = ("params",)
