@@ -2,6 +2,7 @@
 # Both install what they need first (scripts/bootstrap.sh; the first run on a machine takes minutes).
 SHELL := /bin/bash
 PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen/python
 
 .PHONY: up test bootstrap proto lint format bench clean
 

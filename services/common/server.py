@@ -101,6 +101,9 @@ class JanServer:
         log.info("shutting down", extra={"grace_seconds": grace})
         await self._health.enter_graceful_shutdown()
         await self._server.stop(grace)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         log.info("stopped")
 
     async def serve_until_stopped(self) -> None:

@@ -1,26 +1,49 @@
-"""Starts the search service: settings, logging, tracing, then the gRPC server."""
+"""Starts the search service: settings, logging, tracing, one HTTP client for Serper, then the gRPC server."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from jan.v1 import search_service_pb2_grpc
 from services.common.logs import configure_logging
 from services.common.server import JanServer
 from services.common.tracing import configure_tracing
+from services.search.serper import SerperClient, SerperConfig, create_http_client
 from services.search.servicer import SearchServicer
 from services.search.settings import SearchSettings
 
 SERVICE = "jan-search"
+log = logging.getLogger(__name__)
+
+
+def serper_config(settings: SearchSettings) -> SerperConfig:
+    return SerperConfig(
+        api_key=settings.serper_api_key.get_secret_value(),
+        search_url=settings.serper_search_url,
+        scrape_url=settings.serper_scrape_url,
+        timeout_seconds=settings.timeout_seconds,
+        max_attempts=settings.max_attempts,
+        cache_ttl_seconds=settings.cache_ttl_seconds,
+        cache_max_entries=settings.cache_max_entries,
+        cache_max_bytes=settings.cache_max_bytes,
+    )
 
 
 async def serve(settings: SearchSettings) -> None:
-    server = JanServer(settings)
-    server.add_service(
-        search_service_pb2_grpc.add_SearchServiceServicer_to_server, SearchServicer(), "jan.v1.SearchService"
-    )
-    await server.start()
-    await server.serve_until_stopped()
+    config = serper_config(settings)
+    if not config.api_key:
+        log.warning("SERPER_API_KEY is not set: Search and Scrape will answer FAILED_PRECONDITION")
+    # The HTTP client outlives the gRPC server: calls draining during shutdown still reach Serper.
+    async with create_http_client(settings.timeout_seconds, settings.max_connections) as http:
+        server = JanServer(settings)
+        server.add_service(
+            search_service_pb2_grpc.add_SearchServiceServicer_to_server,
+            SearchServicer(SerperClient(http, config)),
+            "jan.v1.SearchService",
+        )
+        await server.start()
+        await server.serve_until_stopped()
 
 
 def main() -> None:

@@ -95,7 +95,8 @@ def test_cors_preflight_is_answered_by_envoy(stack: Stack) -> None:
 def test_w3c_trace_context_passes_through_envoy_to_the_service(stack: Stack, otlp: OtlpReceiver) -> None:
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     http(stack, "GET", "/v1/models", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
-    spans = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-chat")
+    server_kind = 2  # opentelemetry.proto.trace.v1.Span.SPAN_KIND_SERVER
+    spans = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-chat" and s.kind == server_kind)
     assert spans, "the chat service exported no span in the caller's trace"
     assert spans[0].parent_span_id == parent_id
 

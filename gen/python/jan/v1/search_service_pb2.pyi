@@ -41,18 +41,28 @@ class SearchResponse(_message.Message):
     def __init__(self, organic: _Optional[_Iterable[_Union[OrganicResult, _Mapping]]] = ..., answer_box: _Optional[_Union[AnswerBox, _Mapping]] = ..., knowledge_graph: _Optional[_Union[KnowledgeGraph, _Mapping]] = ..., people_also_ask: _Optional[_Iterable[_Union[PeopleAlsoAsk, _Mapping]]] = ..., related_searches: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OrganicResult(_message.Message):
-    __slots__ = ("title", "link", "snippet", "date", "position")
+    __slots__ = ("title", "link", "snippet", "date", "position", "sitelinks")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     LINK_FIELD_NUMBER: _ClassVar[int]
     SNIPPET_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
+    SITELINKS_FIELD_NUMBER: _ClassVar[int]
     title: str
     link: str
     snippet: str
     date: str
     position: int
-    def __init__(self, title: _Optional[str] = ..., link: _Optional[str] = ..., snippet: _Optional[str] = ..., date: _Optional[str] = ..., position: _Optional[int] = ...) -> None: ...
+    sitelinks: _containers.RepeatedCompositeFieldContainer[Sitelink]
+    def __init__(self, title: _Optional[str] = ..., link: _Optional[str] = ..., snippet: _Optional[str] = ..., date: _Optional[str] = ..., position: _Optional[int] = ..., sitelinks: _Optional[_Iterable[_Union[Sitelink, _Mapping]]] = ...) -> None: ...
+
+class Sitelink(_message.Message):
+    __slots__ = ("title", "link")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    link: str
+    def __init__(self, title: _Optional[str] = ..., link: _Optional[str] = ...) -> None: ...
 
 class AnswerBox(_message.Message):
     __slots__ = ("title", "answer", "snippet", "link")

@@ -1,0 +1,182 @@
+"""What the search service asks for and gets back, as plain immutable values, and the checks on requests.
+
+Results are frozen (tuples and read-only mappings) because one cached value is handed to many callers.
+`validate_search` and `validate_scrape` return a normalized copy of the request, which is also the cache
+key: two requests that differ only in spacing or letter case of codes share one upstream call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from services.common.errors import InvalidArgument
+
+MAX_QUERY_CHARS = 2048
+MAX_RESULTS = 100
+MAX_URL_CHARS = 8192
+_MAX_OPTION_CHARS = 256
+_GL = re.compile(r"[a-z]{2}")  # ISO 3166-1 alpha-2 country, as Google's gl takes it
+_HL = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,4})?")  # Google interface language: en, zh-cn, es-419
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A web search with Serper's parameters; None means "not given" (Serper's default applies)."""
+
+    q: str
+    gl: str | None = None
+    hl: str | None = None
+    location: str | None = None
+    num: int | None = None
+    tbs: str | None = None
+    page: int | None = None
+    autocorrect: bool | None = None
+
+
+@dataclass(frozen=True)
+class ScrapeQuery:
+    url: str
+    include_markdown: bool = False
+
+
+@dataclass(frozen=True)
+class Sitelink:
+    title: str
+    link: str
+
+
+@dataclass(frozen=True)
+class OrganicResult:
+    title: str
+    link: str
+    snippet: str
+    position: int
+    date: str | None = None
+    sitelinks: tuple[Sitelink, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerBox:
+    title: str
+    answer: str
+    snippet: str
+    link: str
+
+
+@dataclass(frozen=True)
+class KnowledgeGraph:
+    title: str
+    type: str
+    description: str
+    website: str
+    attributes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True)
+class PeopleAlsoAsk:
+    question: str
+    snippet: str
+    title: str
+    link: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    organic: tuple[OrganicResult, ...] = ()
+    answer_box: AnswerBox | None = None
+    knowledge_graph: KnowledgeGraph | None = None
+    people_also_ask: tuple[PeopleAlsoAsk, ...] = ()
+    related_searches: tuple[str, ...] = ()
+
+    def approx_size(self) -> int:
+        """Roughly the characters this result holds, for the cache's size budget."""
+        size = sum(len(r.title) + len(r.link) + len(r.snippet) + 64 for r in self.organic)
+        size += sum(len(p.question) + len(p.snippet) + len(p.title) + len(p.link) for p in self.people_also_ask)
+        size += sum(len(s) for s in self.related_searches)
+        if self.answer_box:
+            size += len(self.answer_box.answer) + len(self.answer_box.snippet) + 128
+        if self.knowledge_graph:
+            kg = self.knowledge_graph
+            size += len(kg.description) + sum(len(k) + len(v) for k, v in kg.attributes.items()) + 128
+        return size + 256
+
+
+@dataclass(frozen=True)
+class ScrapeResult:
+    text: str
+    markdown: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def approx_size(self) -> int:
+        return len(self.text) + len(self.markdown or "") + sum(len(k) + len(v) for k, v in self.metadata.items())
+
+
+def frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(values)) if values else _EMPTY
+
+
+def _option(value: str | None, param: str) -> str | None:
+    """An optional text parameter: trimmed; empty counts as not given."""
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > _MAX_OPTION_CHARS:
+        raise InvalidArgument(f"{param} is longer than {_MAX_OPTION_CHARS} characters", param=param)
+    return value or None
+
+
+def _code(value: str | None, param: str, pattern: re.Pattern[str], example: str) -> str | None:
+    value = _option(value, param)
+    if value is None:
+        return None
+    value = value.lower()
+    if not pattern.fullmatch(value):
+        raise InvalidArgument(f"{param} must be a code like {example!r}", param=param)
+    return value
+
+
+def validate_search(query: SearchQuery) -> SearchQuery:
+    """Checks a search and returns it normalized; raises InvalidArgument naming the bad parameter."""
+    q = " ".join(query.q.split())
+    if not q:
+        raise InvalidArgument("q must not be empty", param="q")
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidArgument(f"q is longer than {MAX_QUERY_CHARS} characters", param="q")
+    if query.num is not None and not 1 <= query.num <= MAX_RESULTS:
+        raise InvalidArgument(f"num must be between 1 and {MAX_RESULTS}", param="num")
+    if query.page is not None and query.page < 1:
+        raise InvalidArgument("page must be 1 or more", param="page")
+    return replace(
+        query,
+        q=q,
+        gl=_code(query.gl, "gl", _GL, "us"),
+        hl=_code(query.hl, "hl", _HL, "en"),
+        location=_option(query.location, "location"),
+        tbs=_option(query.tbs, "tbs"),
+    )
+
+
+def validate_scrape(query: ScrapeQuery) -> ScrapeQuery:
+    """Checks a scrape and returns it normalized; the URL must be absolute http(s) with a host."""
+    url = query.url.strip()
+    if not url:
+        raise InvalidArgument("url must not be empty", param="url")
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidArgument(f"url is longer than {MAX_URL_CHARS} characters", param="url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if (
+        host is None
+        or parts.scheme.lower() not in ("http", "https")
+        or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url)
+    ):
+        raise InvalidArgument("url must be an absolute http or https URL", param="url")
+    return replace(query, url=url)
