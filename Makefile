@@ -28,6 +28,7 @@ format: bootstrap
 	.tools/bin/buf format -w protos
 
 bench: bootstrap
+	$(PY) -m bench.authz_check
 	$(PY) -m bench.inference_overhead
 	$(PY) -m bench.gateway_overhead
 

@@ -47,6 +47,8 @@ def render(
     for service in ("auth", "chat", "inference", "search"):
         values[f"{service.upper()}_HOST"] = "127.0.0.1"
         values[f"{service.upper()}_PORT"] = getattr(ports, service)
+    # Values sit inside double-quoted YAML strings: escape what would end or break them (the chart does too).
+    values = {key: str(value).replace("\\", "\\\\").replace('"', '\\"') for key, value in values.items()}
     config = Template((ENVOY_DIR / "envoy.yaml").read_text()).substitute(values)
     path = out_dir / "envoy.yaml"
     path.write_text(config)

@@ -46,3 +46,4 @@ ensure_env() {
 ensure_env .venv requirements/lock.txt exact
 ensure_env .tools requirements/tools.txt resolve
 echo "==> environments ready: .venv -> $(readlink .venv), .tools -> $(readlink .tools)"
+bash scripts/install_helm.sh

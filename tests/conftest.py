@@ -23,6 +23,12 @@ from tests.support.otlp import OtlpReceiver
 DatabaseFactory = Callable[[str], str]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that stop and restart a service of the shared stack run after everything else.
+    disruptive = [i for i in items if i.get_closest_marker("disrupts_stack")]
+    items[:] = [i for i in items if not i.get_closest_marker("disrupts_stack")] + disruptive
+
+
 @pytest.fixture(scope="session")
 def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
     """Makes fresh databases: on JAN_TEST_DATABASE_URL's server if set, else on an embedded PostgreSQL."""
@@ -36,8 +42,11 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Datab
 
     def create(prefix: str) -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-        subprocess.run([str(POSTGRES_BIN_PATH / "createdb"), f"--maintenance-db={admin_url}", name],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "createdb"), f"--maintenance-db={admin_url}", name],
+            check=True,
+            capture_output=True,
+        )
         base, _, _ = admin_url.rpartition("/")
         return f"{base}/{name}"
 
@@ -55,8 +64,12 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, database_factory: DatabaseFactory, otlp: OtlpReceiver,
-          stack_env: dict[str, str]) -> Iterator[Stack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    database_factory: DatabaseFactory,
+    otlp: OtlpReceiver,
+    stack_env: dict[str, str],
+) -> Iterator[Stack]:
     run_dir = tmp_path_factory.mktemp("stack")
     config = StackConfig.on_free_ports(
         run_dir=run_dir,
@@ -94,13 +107,43 @@ def fake_google() -> Iterator[FakeGoogle]:
 ADMIN_EMAIL = "owner@jan.test"
 
 
+TINY_MODEL_NAME = "qwen3-tiny"
+
+
 @pytest.fixture(scope="session")
-def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle) -> dict[str, str]:
-    """Environment for the stack's services: local stand-ins for Serper and Google, test secrets."""
+def tiny_model_dir() -> Path:
+    """A tiny random-weight Qwen3 with the real Qwen3 tokenizer and chat template, built once and cached."""
+    from services.inference.tiny_model import ensure_tiny_model
+
+    return ensure_tiny_model(os.environ.get("JAN_CACHE_DIR") or Path.home() / ".cache" / "jan-server")
+
+
+def tiny_engine_env(model_dir: Path) -> dict[str, str]:
+    """The stack's inference service on the tiny model: small KV cache, no torch.compile (fast start),
+    grammars applied inside <think> and compact JSON so tests can force exact outputs."""
     return {
+        "JAN_MODEL": str(model_dir),
+        "JAN_SERVED_MODEL_NAME": TINY_MODEL_NAME,
+        "JAN_DTYPE": "float32",
+        "JAN_MAX_MODEL_LEN": "1024",
+        "JAN_KV_CACHE_BYTES": str(32 * 2**20),
+        "JAN_ENFORCE_EAGER": "true",
+        "JAN_MAX_NUM_SEQS": "4",
+        "JAN_STRUCTURED_OUTPUTS_IN_REASONING": "true",
+        "JAN_COMPACT_JSON": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: Path) -> dict[str, str]:
+    """Environment for the stack's services: the tiny model, local stand-ins for Serper and Google, and
+    test secrets."""
+    return {
+        **tiny_engine_env(tiny_model_dir),
         **fake_serper.env(),
         **fake_google.env(),
         "JAN_ADMIN_EMAILS": ADMIN_EMAIL,
+        "JAN_ACCESS_TOKEN_TTL_SECONDS": "3600",  # session-wide guest tokens outlive a long test run
         "JAN_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
         "JAN_APIKEY_SECRET": "test-apikey-secret-0123456789abcdef01234567",
     }
@@ -114,3 +157,22 @@ async def edge_channel(stack: Stack) -> Iterator[grpc.aio.Channel]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def guest_token(stack: Stack) -> str:
+    """An access token of a guest account (POST /v1/auth/guest-login), for tests that need any caller."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{stack.http_url}/v1/auth/guest-login", data=b"{}", method="POST", headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["access_token"]
+
+
+@pytest.fixture(scope="session")
+def guest_metadata(guest_token: str) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata carrying the guest's token."""
+    return (("authorization", f"Bearer {guest_token}"),)

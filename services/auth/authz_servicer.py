@@ -1,18 +1,114 @@
-"""Envoy's ext_authz Check, answered by the auth service for every request Envoy receives."""
+"""Envoy's ext_authz Check, answered by the auth service for every request Envoy receives.
+
+The request's method and path (REST before transcoding, or /jan.v1.X/Y for native gRPC) give the RPC and
+its access level (policy.py); the bearer credential gives the principal (authn.py). Allowed requests go
+on with the identity headers set (every one of them overwritten or removed, so nothing a client sent
+survives); denied ones get 401 or 403 with a one-line plain-text reason, which Envoy's local reply
+config wraps into OpenAI's error JSON (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
+Credentials are never logged.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
+
 import grpc
+from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from envoy.type.v3 import http_status_pb2
 from google.rpc import code_pb2, status_pb2
+
+from services.auth.authn import Authenticator, Principal
+from services.auth.policy import Access, Policy
+from services.common import errors
+from services.common.identity import IDENTITY_HEADERS, Caller
+
+log = logging.getLogger(__name__)
+
+_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+_DENIAL = {
+    errors.UNAUTHENTICATED: (code_pb2.UNAUTHENTICATED, http_status_pb2.Unauthorized),
+    errors.PERMISSION_DENIED: (code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden),
+}
+MISSING_CREDENTIAL = "Missing bearer authentication in header"
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+def allow(principal: Principal | None) -> external_auth_pb2.CheckResponse:
+    values = principal.caller().as_headers() if principal else {}
+    ok = external_auth_pb2.OkHttpResponse(
+        headers=[
+            base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v), append_action=_OVERWRITE)
+            for k, v in values.items()
+        ],
+        headers_to_remove=[h for h in IDENTITY_HEADERS if h not in values],
+    )
+    return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
+
+
+def deny(error: errors.JanError) -> external_auth_pb2.CheckResponse:
+    code, http_code = _DENIAL.get(error.kind, _DENIAL[errors.UNAUTHENTICATED])
+    headers = []
+    if http_code == http_status_pb2.Unauthorized:
+        headers.append(base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key="www-authenticate", value="Bearer")))
+    return external_auth_pb2.CheckResponse(
+        status=status_pb2.Status(code=code, message=error.message),
+        denied_response=external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=http_code), headers=headers, body=error.message
+        ),
+    )
+
+
+class Authorizer:
+    """The decision itself, without gRPC, so it can be tested and benchmarked in-process."""
+
+    def __init__(self, policy: Policy, authenticator: Authenticator, max_responses: int = 10_000) -> None:
+        self._policy = policy
+        self._authn = authenticator
+        # The same identity gets the same (immutable) answer: build each one once.
+        self._responses: OrderedDict[Caller, external_auth_pb2.CheckResponse] = OrderedDict()
+        self._max_responses = max_responses
+
+    def _allow(self, principal: Principal) -> external_auth_pb2.CheckResponse:
+        caller = principal.caller()
+        response = self._responses.get(caller)
+        if response is None:
+            response = self._responses[caller] = allow(principal)
+            if len(self._responses) > self._max_responses:
+                self._responses.popitem(last=False)
+        return response
+
+    async def check(self, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:
+        http = request.attributes.request.http
+        headers = http.headers
+        _, access = self._policy.resolve(http.method, http.path)
+        credential = bearer_credential(headers.get("authorization"))
+        project = headers.get("openai-project") or None
+        if credential is None:
+            return allow(None) if access is Access.PUBLIC else deny(errors.Unauthenticated(MISSING_CREDENTIAL))
+        try:
+            principal = await self._authn.authenticate(credential, project)
+            self._policy.authorize(access, principal)
+        except errors.JanError as exc:
+            if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
+                return allow(None)
+            return deny(exc)
+        return self._allow(principal)
 
 
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):
-    """Allows every request for now; identity headers stay absent (Envoy's Lua step strips client copies)."""
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
 
     async def Check(
         self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> external_auth_pb2.CheckResponse:
-        return external_auth_pb2.CheckResponse(
-            status=status_pb2.Status(code=code_pb2.OK), ok_response=external_auth_pb2.OkHttpResponse()
-        )
+        return await self._authorizer.check(request)

@@ -1,16 +1,33 @@
-"""Starts the auth service: settings, logging, tracing, database and migrations, then the gRPC server."""
+"""Starts the auth service: settings, logging, tracing, database and migrations, then the gRPC server.
+
+`AuthApp` wires the parts (also used by the tests and the benchmark): one store over the pool, the
+invalidation listener, the caches and the domain objects, the AuthService and ext_authz servicers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from jan.v1 import auth_service_pb2_grpc
-from services.auth.authz_servicer import AuthorizationServicer
-from services.auth.servicer import AuthServicer
+from services.auth.accounts import Accounts
+from services.auth.apikeys import ApiKeys
+from services.auth.authn import Authenticator
+from services.auth.authz_servicer import AuthorizationServicer, Authorizer
+from services.auth.cache import Invalidations
+from services.auth.google_oauth import GoogleSignIn
+from services.auth.organization import Organization
+from services.auth.passwords import Passwords
+from services.auth.policy import Policy
+from services.auth.routes import RouteTable
+from services.auth.servicer import AuthServicer, CookiePolicy
 from services.auth.settings import AuthSettings
+from services.auth.store import Store
+from services.auth.tokens import AccessTokens, ApiKeySecrets
+from services.auth.usage import KeyUsage
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
 from services.common.server import JanServer
@@ -20,21 +37,78 @@ SERVICE = "jan-auth"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class AuthApp:
+    def __init__(
+        self, settings: AuthSettings, pool: asyncpg.Pool, org_id: str, passwords: Passwords | None = None
+    ) -> None:
+        s = settings
+        self.store = Store(pool)
+        self.hub = Invalidations()
+        self.access_tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_seconds)
+        self.key_secrets = ApiKeySecrets(s.apikey_secret.get_secret_value())
+        self.usage = KeyUsage(self.store, s.apikey_last_used_flush_seconds)
+        self.authenticator = Authenticator(
+            self.store,
+            self.access_tokens,
+            self.key_secrets,
+            org_id,
+            self.hub,
+            self.usage,
+            s.authz_cache_ttl_seconds,
+            s.authz_cache_max_entries,
+        )
+        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator)
+        self.accounts = Accounts(
+            self.store,
+            self.access_tokens,
+            passwords or Passwords(),
+            self.hub,
+            org_id,
+            s.admin_emails,
+            s.refresh_token_ttl_seconds,
+        )
+        self.google = GoogleSignIn(s.google, self.store, self.accounts)
+        self.organization = Organization(self.store, self.hub, org_id, s.invite_ttl_seconds)
+        self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
+        cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
+        self.servicer = AuthServicer(self.accounts, self.google, self.organization, self.api_keys, cookies)
+        self.authz_servicer = AuthorizationServicer(self.authorizer)
+        self._dsn = s.database.url
+
+    @classmethod
+    async def create(cls, settings: AuthSettings, pool: asyncpg.Pool, passwords: Passwords | None = None) -> AuthApp:
+        await apply_migrations(pool, "auth", MIGRATIONS)
+        return cls(settings, pool, await Store(pool).org_id(), passwords)
+
+    async def start(self) -> None:
+        await self.hub.listen(self._dsn)
+        self.usage.start()
+
+    async def stop(self) -> None:
+        await self.usage.stop()  # writes the last-used times still pending
+        await self.hub.close()
+
+    def register(self, server: JanServer) -> None:
+        server.add_service(auth_service_pb2_grpc.add_AuthServiceServicer_to_server, self.servicer, "jan.v1.AuthService")
+        server.add_service(
+            external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
+            self.authz_servicer,
+            "envoy.service.auth.v3.Authorization",
+        )
+
+
 async def serve(settings: AuthSettings) -> None:
     pool = await create_pool(settings.database)
     try:
-        await apply_migrations(pool, "auth", MIGRATIONS)
-        server = JanServer(settings)
-        server.add_service(
-            auth_service_pb2_grpc.add_AuthServiceServicer_to_server, AuthServicer(), "jan.v1.AuthService"
-        )
-        server.add_service(
-            external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
-            AuthorizationServicer(),
-            "envoy.service.auth.v3.Authorization",
-        )
-        await server.start()
-        await server.serve_until_stopped()
+        app = await AuthApp.create(settings, pool)
+        await app.start()
+        try:
+            server = JanServer(settings)
+            app.register(server)
+            await server.start()
+            await server.serve_until_stopped()
+        finally:
+            await app.stop()
     finally:
         await pool.close()
 

@@ -1,9 +1,122 @@
-"""gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back."""
+"""gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back.
+
+Identity comes from the x-jan-* metadata ext_authz set (services.common.identity). Cookies go out as
+`set-cookie` initial metadata, which Envoy's transcoder turns into response headers; it is sent only
+once the call has succeeded. The organization admin RPCs live in servicer_admin.py.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+
+import grpc
+
+from jan.v1 import auth_service_pb2 as pb
 from jan.v1 import auth_service_pb2_grpc
+from services.auth import convert
+from services.auth.accounts import Accounts
+from services.auth.apikeys import ApiKeys
+from services.auth.google_oauth import GoogleSignIn
+from services.auth.models import SessionTokens
+from services.auth.organization import Organization
+from services.auth.servicer_admin import AdminRpcs
+from services.common import errors
+from services.common.identity import Caller, caller_from_metadata
+
+REFRESH_COOKIE = "jan_refresh_token"
+STATE_COOKIE = "jan_oauth_state"
 
 
-class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):
-    """Every RPC answers UNIMPLEMENTED until the auth issue lands (the base class raises it)."""
+@dataclass(frozen=True)
+class CookiePolicy:
+    secure: bool = True
+    domain: str | None = None
+    samesite: str = "Lax"
+
+    def header(self, name: str, value: str, max_age: int, path: str) -> str:
+        parts = [f"{name}={value}", f"Path={path}", f"Max-Age={max_age}", "HttpOnly", f"SameSite={self.samesite}"]
+        if self.domain:
+            parts.append(f"Domain={self.domain}")
+        if self.secure or self.samesite == "None":
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+def read_cookie(context: grpc.aio.ServicerContext, name: str) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key != "cookie" or not isinstance(value, str):
+            continue
+        try:
+            jar = SimpleCookie(value)
+        except CookieError:
+            continue
+        if name in jar:
+            return jar[name].value
+    return ""
+
+
+def caller(context: grpc.aio.ServicerContext) -> Caller:
+    return caller_from_metadata(context.invocation_metadata())
+
+
+class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
+    def __init__(
+        self,
+        accounts: Accounts,
+        google: GoogleSignIn,
+        organization: Organization,
+        api_keys: ApiKeys,
+        cookies: CookiePolicy,
+    ) -> None:
+        self._accounts = accounts
+        self._google = google
+        self._org = organization
+        self._keys = api_keys
+        self._cookies = cookies
+
+    async def _with_refresh_cookie(self, session: SessionTokens, context: grpc.aio.ServicerContext) -> pb.Session:
+        cookie = self._cookies.header(REFRESH_COOKIE, session.refresh_token, session.refresh_expires_in, "/v1/auth")
+        await context.send_initial_metadata((("set-cookie", cookie),))
+        return convert.session(session)
+
+    async def GuestLogin(self, request: pb.GuestLoginRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        return await self._with_refresh_cookie(await self._accounts.guest_login(), context)
+
+    async def Register(self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        session = await self._accounts.register(request.email, request.password, request.name, caller(context))
+        return await self._with_refresh_cookie(session, context)
+
+    async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        return await self._with_refresh_cookie(await self._accounts.login(request.email, request.password), context)
+
+    async def RefreshToken(self, request: pb.RefreshTokenRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        token = request.refresh_token or read_cookie(context, REFRESH_COOKIE)
+        return await self._with_refresh_cookie(await self._accounts.refresh(token), context)
+
+    async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
+        token = request.refresh_token or read_cookie(context, REFRESH_COOKIE)
+        revoked = await self._accounts.logout(token, caller(context))
+        await context.send_initial_metadata((("set-cookie", self._cookies.header(REFRESH_COOKIE, "", 0, "/v1/auth")),))
+        return pb.LogoutResponse(object="auth.logout", revoked=revoked)
+
+    async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.User:
+        return convert.user(await self._accounts.me(caller(context)))
+
+    async def GetGoogleLoginUrl(
+        self, request: pb.GetGoogleLoginUrlRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetGoogleLoginUrlResponse:
+        url, state = await self._google.login_url()
+        cookie = self._cookies.header(STATE_COOKIE, state, self._google.state_ttl_seconds, "/v1/auth/google")
+        await context.send_initial_metadata((("set-cookie", cookie),))
+        return pb.GetGoogleLoginUrlResponse(url=url, state=state)
+
+    async def GoogleCallback(self, request: pb.GoogleCallbackRequest, context: grpc.aio.ServicerContext) -> pb.Session:
+        browser_state = read_cookie(context, STATE_COOKIE)
+        if browser_state and browser_state != request.state:  # the browser that started this sign-in
+            raise errors.InvalidArgument("state does not match this browser's sign-in", param="state")
+        session = await self._google.callback(request.code, request.state, caller(context))
+        return await self._with_refresh_cookie(session, context)
+
+    async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: grpc.aio.ServicerContext) -> pb.Invite:
+        return convert.invite(await self._org.accept_invite(caller(context), request.code))

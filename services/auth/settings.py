@@ -1,12 +1,74 @@
-"""The auth service's settings, read once from the environment."""
+"""The auth service's settings, read once from the environment.
+
+The two signing secrets are required and must be at least 32 characters: the service refuses to start
+without them. Google sign-in is optional; with no client id, secret and redirect URL its RPCs answer
+FAILED_PRECONDITION.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import DatabaseSettings, ServerSettings
+from services.common.settings import DatabaseSettings, JanSettings, ServerSettings
+
+_MIN_SECRET_CHARS = 32
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+class GoogleSettings(JanSettings):
+    """Google OAuth2/OIDC client. The endpoints default to Google's; tests point them at a local stand-in."""
+
+    client_id: str = Field("", validation_alias="OAUTH2_GOOGLE_CLIENT_ID")
+    client_secret: SecretStr = Field(SecretStr(""), validation_alias="OAUTH2_GOOGLE_CLIENT_SECRET")
+    redirect_url: str = Field("", validation_alias="OAUTH2_GOOGLE_REDIRECT_URL")
+    auth_uri: str = Field("https://accounts.google.com/o/oauth2/v2/auth", validation_alias="OAUTH2_GOOGLE_AUTH_URI")
+    token_uri: str = Field("https://oauth2.googleapis.com/token", validation_alias="OAUTH2_GOOGLE_TOKEN_URI")
+    jwks_uri: str = Field("https://www.googleapis.com/oauth2/v3/certs", validation_alias="OAUTH2_GOOGLE_JWKS_URI")
+    issuer: str = Field(GOOGLE_ISSUER, validation_alias="OAUTH2_GOOGLE_ISSUER")
+    # A CA bundle to trust for the endpoints above (a private CA or a test server); the system's by default.
+    ca_bundle: str | None = Field(None, validation_alias="OAUTH2_GOOGLE_CA_BUNDLE")
+    timeout_seconds: float = Field(10.0, validation_alias="OAUTH2_GOOGLE_TIMEOUT_SECONDS", gt=0)
+    state_ttl_seconds: int = Field(600, validation_alias="OAUTH2_GOOGLE_STATE_TTL_SECONDS", gt=0)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret.get_secret_value() and self.redirect_url)
 
 
 class AuthSettings(ServerSettings):
+    # Errors name the variable but never echo its value (it may be a secret).
+    model_config = SettingsConfigDict(**ServerSettings.model_config, hide_input_in_errors=True)
+
     listen_address: str = Field("127.0.0.1:50051", validation_alias="JAN_AUTH_LISTEN")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
+
+    jwt_secret: SecretStr = Field(validation_alias="JAN_JWT_SECRET")
+    apikey_secret: SecretStr = Field(validation_alias="JAN_APIKEY_SECRET")
+    jwt_issuer: str = Field("jan-server", validation_alias="JAN_JWT_ISSUER")
+    access_token_ttl_seconds: int = Field(15 * 60, validation_alias="JAN_ACCESS_TOKEN_TTL_SECONDS", ge=30)
+    refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, validation_alias="JAN_REFRESH_TOKEN_TTL_SECONDS", ge=60)
+    invite_ttl_seconds: int = Field(7 * 24 * 3600, validation_alias="JAN_INVITE_TTL_SECONDS", ge=60)
+    # Comma-separated; a user registering or signing in with one of these emails becomes an org owner.
+    admin_emails_csv: str = Field("", validation_alias="JAN_ADMIN_EMAILS")
+
+    cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
+    cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
+    cookie_samesite: str = Field("Lax", validation_alias="JAN_COOKIE_SAMESITE", pattern="^(Lax|Strict|None)$")
+
+    # ext_authz caches: entries live at most this long, the bound on staleness if an invalidation is lost.
+    authz_cache_ttl_seconds: float = Field(30.0, validation_alias="JAN_AUTHZ_CACHE_TTL_SECONDS", ge=0)
+    authz_cache_max_entries: int = Field(100_000, validation_alias="JAN_AUTHZ_CACHE_MAX_ENTRIES", ge=1)
+    apikey_last_used_flush_seconds: float = Field(30.0, validation_alias="JAN_APIKEY_LAST_USED_FLUSH_SECONDS", gt=0)
+
+    @field_validator("jwt_secret", "apikey_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < _MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {_MIN_SECRET_CHARS} characters")
+        return value
+
+    @property
+    def admin_emails(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admin_emails_csv.split(",") if e.strip())

@@ -46,6 +46,7 @@ class GenerationRequest:
     messages: list[Message]
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None  # False: at most one call (enforced by grammar when forced)
     response_format: dict[str, Any] | None = None
     # vLLM extension: exactly one of regex / json / choice / grammar (plus vLLM's optional flags).
     structured_outputs: dict[str, Any] | None = None

@@ -81,8 +81,8 @@ class InferenceEngine:
         """Load the model. vLLM's blocking start-up runs in a thread so the event loop stays responsive."""
         t0 = time.monotonic()
         log.info("inference engine: loading %s as %r", self.config.model, self.served_name)
-        if self.config.single_process:
-            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # vLLM reads it while building its config
+        # vLLM reads this while building its config; set both ways so an earlier engine's choice never leaks.
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0" if self.config.single_process else "1"
         self._llm = await asyncio.to_thread(self._build_llm)
         log.info("inference engine: engine core up after %.1f s, preparing the chat template", time.monotonic() - t0)
         await asyncio.to_thread(self._build_frontend, self._llm)
@@ -104,7 +104,11 @@ class InferenceEngine:
             "disable_log_stats": True,
             # The engine core uses the reasoning parser to start a grammar only after </think>.
             "structured_outputs_config": StructuredOutputsConfig(
-                reasoning_parser=c.reasoning_parser or "", enable_in_reasoning=c.structured_outputs_in_reasoning
+                # vLLM allows compact JSON only with a named backend; xgrammar is the one that works on CPU.
+                backend="xgrammar" if c.compact_json else "auto",
+                reasoning_parser=c.reasoning_parser or "",
+                enable_in_reasoning=c.structured_outputs_in_reasoning,
+                disable_any_whitespace=c.compact_json,
             ),
         }
         if c.gpu_memory_utilization is not None:

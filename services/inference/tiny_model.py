@@ -112,9 +112,7 @@ def _write_model(dest: Path) -> None:
     torch.manual_seed(0)  # the same weights on every machine, so outputs are reproducible
     model = Qwen3ForCausalLM(config).to(torch.float32)
     model.save_pretrained(dest)
-    GenerationConfig(eos_token_id=[_IM_END_ID, _PAD_ID], pad_token_id=_PAD_ID, bos_token_id=None).save_pretrained(
-        dest
-    )
+    GenerationConfig(eos_token_id=[_IM_END_ID, _PAD_ID], pad_token_id=_PAD_ID, bos_token_id=None).save_pretrained(dest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,7 @@ def validate_request(req: GenerationRequest) -> None:
     validate_response_format(req.response_format)
     validate_structured_outputs(req.structured_outputs)
     if req.response_format not in (None, {"type": "text"}) and req.structured_outputs:
-        raise InvalidArgument(
-            "response_format and structured_outputs cannot be combined", param="structured_outputs"
-        )
+        raise InvalidArgument("response_format and structured_outputs cannot be combined", param="structured_outputs")
     if req.chat_template_kwargs is not None and not isinstance(req.chat_template_kwargs, dict):
         raise InvalidArgument("chat_template_kwargs must be an object", param="chat_template_kwargs")
     validate_sampling(req.sampling)
@@ -69,7 +67,9 @@ def _validate_content(content: Any, where: str) -> None:
     for j, part in enumerate(content):
         if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
             # The served models are text-only; images or audio would be silently dropped otherwise.
-            raise InvalidArgument(f"{where}[{j}] must be a text part {{type: 'text', text: ...}}", param=f"{where}[{j}]")
+            raise InvalidArgument(
+                f"{where}[{j}] must be a text part {{type: 'text', text: ...}}", param=f"{where}[{j}]"
+            )
 
 
 def _validate_message_tool_calls(tool_calls: Any, where: str, role: str) -> None:
@@ -145,7 +145,9 @@ def validate_response_format(rf: Any) -> None:
     if kind in ("text", "json_object"):
         return
     if kind != "json_schema":
-        raise InvalidArgument("response_format.type must be text, json_object or json_schema", param="response_format.type")
+        raise InvalidArgument(
+            "response_format.type must be text, json_object or json_schema", param="response_format.type"
+        )
     js = rf.get("json_schema")
     if not isinstance(js, dict) or not isinstance(js.get("name", ""), str):
         raise InvalidArgument("response_format.json_schema must be an object", param="response_format.json_schema")
@@ -168,9 +170,13 @@ def validate_structured_outputs(so: Any) -> None:
     kind = given[0]
     value = so[kind]
     if kind in ("regex", "grammar") and (not isinstance(value, str) or not value):
-        raise InvalidArgument(f"structured_outputs.{kind} must be a non-empty string", param=f"structured_outputs.{kind}")
+        raise InvalidArgument(
+            f"structured_outputs.{kind} must be a non-empty string", param=f"structured_outputs.{kind}"
+        )
     if kind == "choice" and (not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value)):
-        raise InvalidArgument("structured_outputs.choice must be a non-empty array of strings", param="structured_outputs.choice")
+        raise InvalidArgument(
+            "structured_outputs.choice must be a non-empty array of strings", param="structured_outputs.choice"
+        )
     if kind == "json" and not isinstance(value, str):
         check_json_schema(value, "structured_outputs.json")
 
@@ -185,7 +191,9 @@ def validate_sampling(s: SamplingOptions) -> None:
     _range(s.presence_penalty, "presence_penalty", -2.0, 2.0)
     _range(s.frequency_penalty, "frequency_penalty", -2.0, 2.0)
     if s.repetition_penalty is not None and not (_finite(s.repetition_penalty) and 0.0 < s.repetition_penalty <= 2.0):
-        raise InvalidArgument(f"repetition_penalty must be in (0, 2], got {s.repetition_penalty}", param="repetition_penalty")
+        raise InvalidArgument(
+            f"repetition_penalty must be in (0, 2], got {s.repetition_penalty}", param="repetition_penalty"
+        )
     if s.max_tokens is not None and s.max_tokens < 1:
         raise InvalidArgument(f"max_tokens must be at least 1, got {s.max_tokens}", param="max_tokens")
     if s.min_tokens is not None:

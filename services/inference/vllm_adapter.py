@@ -58,6 +58,8 @@ def to_chat_request(req: GenerationRequest, *, stream: bool) -> ChatCompletionRe
         data["tools"] = req.tools
     if req.tool_choice is not None:
         data["tool_choice"] = req.tool_choice
+    if req.parallel_tool_calls is not None:
+        data["parallel_tool_calls"] = req.parallel_tool_calls
     if req.response_format is not None:
         data["response_format"] = req.response_format
     if req.structured_outputs is not None:
@@ -140,7 +142,9 @@ def convert_logprobs(
                 logprob=max(chosen.logprob, -9999.0),
                 bytes=_utf8(text),
                 top_logprobs=[
-                    TopLogprob(token=(t := _decoded(lp, tid, tokenizer)), logprob=max(lp.logprob, -9999.0), bytes=_utf8(t))
+                    TopLogprob(
+                        token=(t := _decoded(lp, tid, tokenizer)), logprob=max(lp.logprob, -9999.0), bytes=_utf8(t)
+                    )
                     for tid, lp in top
                 ],
             )

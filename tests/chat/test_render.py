@@ -17,16 +17,23 @@ def sse(event: StreamEvent, include_usage: bool = False) -> dict:
 
 def test_first_chunk_carries_the_role() -> None:
     chunk = sse(StreamEvent("role"))
-    assert chunk == {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                                  "finish_reason": None}]}
+    assert chunk == {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "m",
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+        ],
+    }
 
 
 def test_tool_call_pieces_follow_openai() -> None:
     first = sse(StreamEvent("delta", Delta(tool_calls=[ToolCallPiece(0, "call_1", "f", "")])))
     more = sse(StreamEvent("delta", Delta(tool_calls=[ToolCallPiece(0, None, None, '{"a":')])))
     assert first["choices"][0]["delta"]["tool_calls"] == [
-        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}
+    ]
     assert more["choices"][0]["delta"]["tool_calls"] == [{"index": 0, "function": {"arguments": '{"a":'}}]
 
 
@@ -44,16 +51,23 @@ def test_reasoning_is_sent_under_both_names() -> None:
 
 def test_error_event_is_openai_error_shape() -> None:
     body = sse(StreamEvent("error", error=Unavailable("engine died")))
-    assert body == {"error": {"message": "engine died", "type": "service_unavailable_error", "param": None,
-                              "code": None}}
+    assert body == {
+        "error": {"message": "engine died", "type": "service_unavailable_error", "param": None, "code": None}
+    }
     chunk = event_to_proto(StreamEvent("error", error=Unavailable("engine died")), "c", 1, "m")
     assert chunk.error.message == "engine died" and not chunk.choices
     assert SSE_DONE == b"data: [DONE]\n\n"
 
 
 def test_completion_with_tool_calls_has_no_content() -> None:
-    completion = Completion(id="c", created=1, model="m", tool_calls=[ToolCallPiece(0, "call_1", "f", "{}")],
-                            finish_reason="tool_calls", usage=Usage(3, 4))
+    completion = Completion(
+        id="c",
+        created=1,
+        model="m",
+        tool_calls=[ToolCallPiece(0, "call_1", "f", "{}")],
+        finish_reason="tool_calls",
+        usage=Usage(3, 4),
+    )
     proto = completion_to_proto(completion)
     message = proto.choices[0].message
     assert not message.HasField("content") and message.tool_calls[0].function.name == "f"

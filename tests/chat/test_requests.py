@@ -21,9 +21,22 @@ def test_minimal_request() -> None:
 
 
 def test_sampling_fields_are_carried() -> None:
-    request = parse(temperature=0.5, top_p=0.9, max_completion_tokens=7, max_tokens=99, stop="END", seed="42",
-                    presence_penalty=0.1, frequency_penalty=-0.2, logprobs=True, top_logprobs=3,
-                    logit_bias={"11": 5}, top_k=20, min_p=0.05, repetition_penalty=1.1)
+    request = parse(
+        temperature=0.5,
+        top_p=0.9,
+        max_completion_tokens=7,
+        max_tokens=99,
+        stop="END",
+        seed="42",
+        presence_penalty=0.1,
+        frequency_penalty=-0.2,
+        logprobs=True,
+        top_logprobs=3,
+        logit_bias={"11": 5},
+        top_k=20,
+        min_p=0.05,
+        repetition_penalty=1.1,
+    )
     s = request.sampling
     assert (s.temperature, s.top_p, s.max_tokens, s.stop, s.seed) == (0.5, 0.9, 7, ("END",), 42)
     assert (s.presence_penalty, s.frequency_penalty, s.logprobs, s.top_logprobs) == (0.1, -0.2, True, 3)
@@ -52,13 +65,17 @@ def test_sampling_fields_are_carried() -> None:
         ({"messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content[0].type"),
         ({"model": ""}, "model"),
         ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools[0].function.name"),
-        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}]},
-         "tools[0].function.parameters"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}]},
+            "tools[0].function.parameters",
+        ),
         ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"response_format": {"type": "xml"}}, "response_format.type"),
-        ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
-         "response_format.json_schema.schema"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+            "response_format.json_schema.schema",
+        ),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"logit_bias": {"abc": 1}}, "logit_bias"),
     ],

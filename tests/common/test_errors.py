@@ -18,8 +18,12 @@ def test_invalid_argument_carries_param_in_both_forms() -> None:
     metadata = dict(trailing_metadata(error))
     body = json.loads(metadata[errors.ERROR_METADATA_KEY])
     assert body == {
-        "error": {"message": "temperature must be >= 0", "type": "invalid_request_error", "param": "temperature",
-                  "code": None}
+        "error": {
+            "message": "temperature must be >= 0",
+            "type": "invalid_request_error",
+            "param": "temperature",
+            "code": None,
+        }
     }
     status = status_pb2.Status.FromString(metadata["grpc-status-details-bin"])
     bad_request = error_details_pb2.BadRequest()

@@ -23,7 +23,10 @@ def slow_server():
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen' / 'python'}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.slow_server", str(port), "1.5", "10"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdout.readline().strip() == b"ready"
     yield process, f"127.0.0.1:{port}"

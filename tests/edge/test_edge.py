@@ -18,8 +18,9 @@ from tests.conftest import ROOT
 from tests.support.otlp import OtlpReceiver
 
 
-def http(stack: Stack, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def http(
+    stack: Stack, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(stack.http_url + path, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -37,8 +38,9 @@ def assert_openai_error(body: bytes, type_: str | None = None) -> dict:
     return error
 
 
-@pytest.mark.parametrize("service", ["jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService",
-                                     "jan.v1.SearchService", ""])
+@pytest.mark.parametrize(
+    "service", ["jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService", "jan.v1.SearchService", ""]
+)
 async def test_each_service_reports_serving_through_envoy(edge_channel: grpc.aio.Channel, service: str) -> None:
     stub = health_pb2_grpc.HealthStub(edge_channel)
     response = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
@@ -54,57 +56,105 @@ async def test_health_check_reaches_the_named_service(edge_channel: grpc.aio.Cha
 
 
 def test_healthz_is_ok_when_every_service_serves(stack: Stack) -> None:
-    status, headers, body = http(stack, "GET", "/healthz")
+    status, _headers, body = http(stack, "GET", "/healthz")
     assert status == 200 and json.loads(body) == {"status": "ok"}
 
 
 def test_grpcurl_lists_every_service_by_reflection_through_envoy(stack: Stack) -> None:
-    out = subprocess.run([str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "list"],
-                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
-    for service in ("jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService", "jan.v1.SearchService",
-                    "grpc.health.v1.Health"):
+    out = subprocess.run(
+        [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    for service in (
+        "jan.v1.AuthService",
+        "jan.v1.ChatService",
+        "jan.v1.InferenceService",
+        "jan.v1.SearchService",
+        "grpc.health.v1.Health",
+    ):
         assert service in out
     described = subprocess.run(
-        [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "describe",
-         "jan.v1.ChatService"], capture_output=True, text=True, timeout=60, check=True).stdout
+        [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "describe", "jan.v1.ChatService"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert 'post:"/v1/chat/completions"' in described
 
 
-def test_unknown_path_is_a_json_404(stack: Stack) -> None:
-    status, headers, body = http(stack, "GET", "/v1/no-such-thing")
+def test_unknown_path_is_a_json_404(stack: Stack, guest_token: str) -> None:
+    status, headers, body = http(stack, "GET", "/v1/no-such-thing", headers={"authorization": f"Bearer {guest_token}"})
     assert status == 404 and headers["content-type"] == "application/json"
     assert "/v1/no-such-thing" in assert_openai_error(body, "invalid_request_error")["message"]
 
 
-def test_malformed_json_is_a_json_400(stack: Stack) -> None:
-    status, headers, body = http(stack, "POST", "/v1/conversations", b'{"metadata": ',
-                                 {"content-type": "application/json"})
+def test_malformed_json_is_a_json_400(stack: Stack, guest_token: str) -> None:
+    status, headers, body = http(
+        stack,
+        "POST",
+        "/v1/conversations",
+        b'{"metadata": ',
+        {"content-type": "application/json", "authorization": f"Bearer {guest_token}"},
+    )
     assert status == 400 and headers["content-type"] == "application/json"
     assert_openai_error(body, "invalid_request_error")
 
 
 def test_cors_preflight_is_answered_by_envoy(stack: Stack) -> None:
-    status, headers, _ = http(stack, "OPTIONS", "/v1/models", headers={
-        "origin": "http://localhost:1337", "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization,content-type"})
+    status, headers, _ = http(
+        stack,
+        "OPTIONS",
+        "/v1/models",
+        headers={
+            "origin": "http://localhost:1337",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
     assert status == 200
     assert headers["access-control-allow-origin"] == "http://localhost:1337"
     assert "POST" in headers["access-control-allow-methods"]
 
 
-def test_w3c_trace_context_passes_through_envoy_to_the_service(stack: Stack, otlp: OtlpReceiver) -> None:
+def test_w3c_trace_context_passes_through_envoy_to_the_service(
+    stack: Stack, otlp: OtlpReceiver, guest_token: str
+) -> None:
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
-    http(stack, "GET", "/v1/models", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+    http(
+        stack,
+        "GET",
+        "/v1/models",
+        headers={"traceparent": f"00-{trace_id}-{parent_id}-01", "authorization": f"Bearer {guest_token}"},
+    )
     server_kind = 2  # opentelemetry.proto.trace.v1.Span.SPAN_KIND_SERVER
     spans = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-chat" and s.kind == server_kind)
     assert spans, "the chat service exported no span in the caller's trace"
     assert spans[0].parent_span_id == parent_id
 
 
-async def test_native_grpc_errors_keep_their_status(edge_channel: grpc.aio.Channel) -> None:
+async def test_native_grpc_errors_keep_their_status(edge_channel: grpc.aio.Channel, guest_metadata) -> None:
     stub = chat_service_pb2_grpc.ChatServiceStub(edge_channel)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.GetConversation(chat_service_pb2.GetConversationRequest(conversation_id="conv_missing"),
-                                   timeout=10)
-    assert raised.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED,
-                                   grpc.StatusCode.UNAUTHENTICATED)
+        await stub.GetModel(
+            chat_service_pb2.GetModelRequest(model="no-such-model"), metadata=guest_metadata, timeout=10
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+        await stub.ListModels(chat_service_pb2.ListModelsRequest(), timeout=10)
+    assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_unimplemented_rest_route_is_an_openai_error(stack: Stack, guest_token: str) -> None:
+    status, headers, body = http(stack, "GET", "/v1/conversations", headers={"authorization": f"Bearer {guest_token}"})
+    assert status == 501 and headers["content-type"] == "application/json"
+    assert "not implemented" in assert_openai_error(body, "not_implemented_error")["message"]
+
+
+def test_missing_credentials_is_an_openai_401(stack: Stack) -> None:
+    status, headers, body = http(stack, "GET", "/v1/models")
+    assert status == 401 and headers["content-type"] == "application/json"
+    assert_openai_error(body, "authentication_error")

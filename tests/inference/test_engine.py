@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import MAX_MODEL_LEN, SERVED_NAME, chat
+import pytest
 
 from services.inference.domain import SamplingOptions, join_deltas
+from tests.inference.conftest import MAX_MODEL_LEN, SERVED_NAME, chat
+
+pytestmark = pytest.mark.engine
 
 
 async def _stream(engine: Any, req: Any) -> list:
@@ -72,7 +75,8 @@ async def test_json_schema_response_format(engine: Any) -> None:
         "additionalProperties": False,
     }
     rf = {"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}}
-    whole = await engine.generate_whole(chat(response_format=rf, sampling=SamplingOptions(max_tokens=40, temperature=0.0)))
+    req = chat(response_format=rf, sampling=SamplingOptions(max_tokens=40, temperature=0.0))
+    whole = await engine.generate_whole(req)
     assert whole.finish_reason == "stop", whole
     assert json.loads(whole.content)["mood"] in ("happy", "sad")
 

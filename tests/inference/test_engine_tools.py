@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import chat
 
 from services.inference.domain import GenerationDelta, SamplingOptions, join_deltas
+from tests.inference.conftest import chat
 
 WEATHER = {
     "type": "function",
@@ -27,6 +27,8 @@ FORCED = (
     r"<think>\nThe user wants the weather; I should call the tool\.\n</think>\n\n"
     r'<tool_call>\n\{"name": "get_weather", "arguments": \{"city": "Paris"\}\}\n</tool_call>'
 )
+
+pytestmark = pytest.mark.engine
 
 
 def _marker_bias(hf_tokenizer: Any) -> dict[int, float]:
@@ -82,3 +84,44 @@ async def test_tool_choice_none_leaves_text_unparsed(engine: Any, hf_tokenizer: 
     whole = await engine.generate_whole(req)
     assert whole.tool_calls == []
     assert "<tool_call>" in whole.content
+
+
+def _enum_tool(name: str, field: str, values: list[str]) -> dict:
+    schema = {
+        "type": "object",
+        "properties": {field: {"enum": values}},
+        "required": [field],
+        "additionalProperties": False,
+    }
+    # strict: vLLM pins the arguments to the schema too, not just the call envelope; the random model
+    # would otherwise write free-form arguments forever.
+    return {"type": "function", "function": {"name": name, "strict": True, "parameters": schema}}
+
+
+UNIT = _enum_tool("set_unit", "unit", ["c", "f"])
+MODE = _enum_tool("set_mode", "mode", ["on", "off"])
+
+
+@pytest.fixture(scope="session")
+def no_whitespace_bias(hf_tokenizer: Any) -> dict[int, float]:
+    """The random model would pad JSON arguments with whitespace until max_tokens."""
+    vocab = hf_tokenizer.get_vocab()
+    return {i: -100.0 for t, i in vocab.items() if not hf_tokenizer.convert_tokens_to_string([t]).strip()}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "set_unit"}}])
+async def test_forced_tool_choice(engine: Any, no_whitespace_bias: dict, choice: Any, stream: bool) -> None:
+    req = chat(
+        "Which unit?",
+        tools=[MODE, UNIT],
+        tool_choice=choice,
+        parallel_tool_calls=False,
+        sampling=SamplingOptions(max_tokens=60, temperature=0.0, logit_bias=no_whitespace_bias),
+    )
+    answer = join_deltas([d async for d in engine.generate(req)]) if stream else await engine.generate_whole(req)
+    (call,) = answer.tool_calls
+    assert call.name in ("set_unit", "set_mode") if choice == "required" else call.name == "set_unit"
+    assert json.loads(call.arguments) in ({"unit": "c"}, {"unit": "f"}, {"mode": "on"}, {"mode": "off"})
+    # OpenAI: "tool_calls" when the model had to call some tool, "stop" when the caller named it.
+    assert answer.finish_reason == ("tool_calls" if choice == "required" else "stop")

@@ -95,3 +95,6 @@ def test_structured_output_shapes() -> None:
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "required": "no"}}}
     assert _param(_req(response_format=rf)) == "response_format.json_schema.schema"
     assert _param(_req(response_format={"type": "xml"})) == "response_format.type"
+    assert (
+        _param(_req(response_format={"type": "json_object"}, structured_outputs={"regex": "a"})) == "structured_outputs"
+    )

@@ -25,7 +25,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, sink: list[ReceivedSpan], lock: threading.Lock) -> None:
         self._sink, self._lock = sink, lock
 
-    def Export(self, request, context):  # noqa: N802 - gRPC method name
+    def Export(self, request, context):
         spans = []
         for resource_spans in request.resource_spans:
             attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}

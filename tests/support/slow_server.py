@@ -16,7 +16,7 @@ class SlowSearch(search_service_pb2_grpc.SearchServiceServicer):
     def __init__(self, delay: float) -> None:
         self.delay = delay
 
-    async def Search(self, request, context):  # noqa: N802
+    async def Search(self, request, context):
         await asyncio.sleep(self.delay)
         return search_service_pb2.SearchResponse(related_searches=[f"done:{request.q}"])
 
@@ -24,8 +24,9 @@ class SlowSearch(search_service_pb2_grpc.SearchServiceServicer):
 async def main(port: int, delay: float, grace: float) -> None:
     settings = ServerSettings(listen_address=f"127.0.0.1:{port}", shutdown_grace_seconds=grace)
     server = JanServer(settings)
-    server.add_service(search_service_pb2_grpc.add_SearchServiceServicer_to_server, SlowSearch(delay),
-                       "jan.v1.SearchService")
+    server.add_service(
+        search_service_pb2_grpc.add_SearchServiceServicer_to_server, SlowSearch(delay), "jan.v1.SearchService"
+    )
     await server.start()
     print("ready", flush=True)
     await server.serve_until_stopped()

@@ -1,0 +1,40 @@
+{{/* The Secret holding the signing keys: secrets.existingSecret, or the chart's own. */}}
+{{- define "auth.secretName" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- tpl .Values.secrets.existingSecret . -}}
+{{- else -}}
+{{- include "jan-common.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "auth.env" -}}
+{{- include "jan-common.databaseEnv" . }}
+- name: JAN_JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "auth.secretName" . }}
+      key: JAN_JWT_SECRET
+- name: JAN_APIKEY_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "auth.secretName" . }}
+      key: JAN_APIKEY_SECRET
+{{- with .Values.adminEmails }}
+- name: JAN_ADMIN_EMAILS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if .Values.google.clientId }}
+- name: OAUTH2_GOOGLE_CLIENT_ID
+  value: {{ .Values.google.clientId | quote }}
+- name: OAUTH2_GOOGLE_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "auth.secretName" . }}
+      key: OAUTH2_GOOGLE_CLIENT_SECRET
+      optional: {{ not .Values.google.clientSecret }}
+{{- with .Values.google.redirectUrl }}
+- name: OAUTH2_GOOGLE_REDIRECT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,42 @@
+{{/*
+The values of envoy/envoy.yaml's ${NAME} placeholders: the same names devstack/envoy_config.py fills for a
+local run, here with cluster addresses.
+*/}}
+{{- define "envoy.placeholders" -}}
+{{- $values := dict
+    "LISTEN_ADDRESS" .Values.listen.address
+    "LISTEN_PORT" .Values.listen.port
+    "ADMIN_ADDRESS" .Values.admin.address
+    "ADMIN_PORT" .Values.admin.port
+    "CONFIG_DIR" .Values.configDir
+    "CORS_ALLOWED_ORIGIN_REGEX" .Values.cors.allowedOriginRegex
+    "HEALTH_CHECK_INTERVAL" .Values.healthCheckInterval -}}
+{{- range $service := list "auth" "chat" "inference" "search" }}
+{{- $upstream := index $.Values.upstreams $service -}}
+{{- $_ := set $values (printf "%s_HOST" (upper $service)) ($upstream.host | default (include "jan-common.siblingHost" (list $ $service))) -}}
+{{- $_ := set $values (printf "%s_PORT" (upper $service)) $upstream.port -}}
+{{- end }}
+{{- toJson $values -}}
+{{- end -}}
+
+{{/*
+envoy/envoy.yaml with every placeholder filled. Rendering fails if the file names a placeholder this chart
+does not fill (like string.Template.substitute does in devstack), so a new placeholder cannot slip through.
+Values are escaped for the double-quoted YAML strings the placeholders sit in (\ and " only; a value
+without them, such as an address, goes in unchanged), so a CORS regex like https://(www\.)?example\.com
+stays valid YAML.
+*/}}
+{{- define "envoy.config" -}}
+{{- $config := .Files.Get "files/envoy.yaml" -}}
+{{- if not $config -}}
+{{- fail "charts/envoy/files/envoy.yaml is missing: charts/envoy/files must link to the repository's envoy/ directory" -}}
+{{- end -}}
+{{- range $name, $value := include "envoy.placeholders" . | fromJson -}}
+{{- $escaped := toString $value | replace "\\" "\\\\" | replace "\"" "\\\"" -}}
+{{- $config = replace (printf "${%s}" $name) $escaped $config -}}
+{{- end -}}
+{{- with regexFind "\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}" $config -}}
+{{- fail (printf "envoy/envoy.yaml has a placeholder the envoy chart does not fill: %s" .) -}}
+{{- end -}}
+{{- $config -}}
+{{- end -}}

@@ -1,0 +1,222 @@
+"""Accounts and sessions: guests, email and password, external (Google) sign-in, refresh and logout.
+
+A session is a family of refresh tokens. Each refresh marks the presented token used and issues the next
+one; presenting a used token again means it was stolen or replayed, so the whole family is revoked, and
+with it every access token carrying that session id (ext_authz checks the session on each request).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from services.auth import tokens
+from services.auth.cache import Invalidations
+from services.auth.models import SessionTokens, User
+from services.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords
+from services.auth.store import Store
+from services.common import errors
+from services.common.identity import Caller
+
+log = logging.getLogger(__name__)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise errors.InvalidArgument("a valid email address is required", param="email")
+    return email
+
+
+def require_caller(caller: Caller) -> Caller:
+    if not caller.authenticated:
+        raise errors.Unauthenticated("Missing bearer authentication in header")
+    return caller
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: Store,
+        access_tokens: tokens.AccessTokens,
+        passwords: Passwords,
+        hub: Invalidations,
+        org_id: str,
+        admin_emails: frozenset[str],
+        refresh_ttl_seconds: int,
+    ) -> None:
+        self._store = store
+        self._tokens = access_tokens
+        self._passwords = passwords
+        self._hub = hub
+        self.org_id = org_id
+        self._admin_emails = admin_emails
+        self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
+
+    # -- sign-in -------------------------------------------------------------------------------------
+    async def guest_login(self) -> SessionTokens:
+        async with self._store.transaction() as tx:
+            user = await tx.insert_user(tokens.new_id("user"), None, "Guest", True)
+            await tx.set_org_role(self.org_id, user.id, "reader")
+            return await self._start_session(tx, replace(user, role="reader"))
+
+    async def register(self, email: str, password: str, name: str, caller: Caller) -> SessionTokens:
+        """Creates an account; a guest calling this keeps its id and data and becomes the account."""
+        email = normalize_email(email)
+        if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+            raise errors.InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters", param="password")
+        password_hash = await self._passwords.hash(password)
+        name = name.strip()[:200] or email.split("@")[0]
+        async with self._store.transaction() as tx:
+            if await tx.user_by_email(email, self.org_id):
+                raise errors.AlreadyExists("an account with this email already exists", param="email")
+            guest = await self._calling_guest(tx, caller)
+            if guest:
+                await tx.update_user(guest.id, email=email, name=name, password_hash=password_hash)
+                user_id = guest.id
+            else:
+                user_id = (await tx.insert_user(tokens.new_id("user"), email, name, False, password_hash)).id
+            user = await self._settle_role(tx, user_id, email, new_member=True)
+            session = await self._start_session(tx, user)
+        self._hub.publish(f"u:{user.id}")
+        return session
+
+    async def login(self, email: str, password: str) -> SessionTokens:
+        found = await self._store.user_by_email(email.strip(), self.org_id)
+        user, password_hash = found if found else (None, None)
+        if not await self._passwords.verify(password_hash, password) or user is None:
+            raise errors.Unauthenticated("invalid email or password")
+        if password_hash and self._passwords.needs_rehash(password_hash):
+            await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
+        async with self._store.transaction() as tx:
+            user = await self._settle_role(tx, user.id, user.email, new_member=False)
+            session = await self._start_session(tx, user)
+        self._hub.publish(f"u:{user.id}")
+        return session
+
+    async def sign_in_external(self, *, google_sub: str, email: str, name: str, caller: Caller) -> SessionTokens:
+        """Finds the account by Google subject, then by (verified) email; else upgrades the calling guest
+        in place; else creates one."""
+        email = normalize_email(email)
+        async with self._store.transaction() as tx:
+            user = await tx.user_by_google_sub(google_sub, self.org_id)
+            if user is None:
+                by_email = await tx.user_by_email(email, self.org_id)
+                if by_email:
+                    user = by_email[0]
+                    await tx.update_user(user.id, google_sub=google_sub)
+            new_member = user is None
+            if user is None:
+                guest = await self._calling_guest(tx, caller)
+                if guest:
+                    await tx.update_user(guest.id, email=email, name=name or guest.name, google_sub=google_sub)
+                    user = guest
+                else:
+                    user = await tx.insert_user(tokens.new_id("user"), email, name, False, None, google_sub)
+            user = await self._settle_role(tx, user.id, email, new_member=new_member)
+            session = await self._start_session(tx, user)
+        self._hub.publish(f"u:{user.id}")
+        return session
+
+    async def _calling_guest(self, tx: Store, caller: Caller) -> User | None:
+        if caller.key_type != "session" or not caller.user_id:
+            return None
+        user = await tx.user(caller.user_id, self.org_id, for_update=True)
+        return user if user and user.is_guest else None
+
+    async def _settle_role(self, tx: Store, user_id: str, email: str | None, *, new_member: bool) -> User:
+        """Admin emails become owners; new accounts join as readers; removed members stay out."""
+        user = await tx.user(user_id, self.org_id)
+        assert user is not None
+        if email and email.lower() in self._admin_emails and user.role != "owner":
+            role = "owner"
+        elif user.role is None and new_member:
+            role = "reader"
+        elif user.role is None:
+            raise errors.Unauthenticated("this account was removed from the organization")
+        else:
+            return user
+        await tx.set_org_role(self.org_id, user_id, role)
+        await tx.notify(f"u:{user_id}")
+        return await tx.user(user_id, self.org_id)  # type: ignore[return-value]
+
+    async def _start_session(self, tx: Store, user: User) -> SessionTokens:
+        session_id = tokens.new_id("sess")
+        await tx.insert_session(session_id, user.id, datetime.now(UTC) + self._refresh_ttl)
+        refresh_token = await self._new_refresh_token(tx, session_id)
+        return self._session_tokens(user, session_id, refresh_token)
+
+    async def _new_refresh_token(self, tx: Store, session_id: str) -> str:
+        refresh_token = tokens.new_refresh_token()
+        await tx.insert_refresh_token(tokens.sha256(refresh_token), session_id, datetime.now(UTC) + self._refresh_ttl)
+        return refresh_token
+
+    def _session_tokens(self, user: User, session_id: str, refresh_token: str) -> SessionTokens:
+        access = self._tokens.issue(user.id, session_id, self.org_id)
+        return SessionTokens(
+            access, self._tokens.ttl_seconds, refresh_token, int(self._refresh_ttl.total_seconds()), user
+        )
+
+    # -- refresh and logout --------------------------------------------------------------------------
+    async def refresh(self, refresh_token: str) -> SessionTokens:
+        if not refresh_token:
+            raise errors.Unauthenticated("no refresh token in the request body or the jan_refresh_token cookie")
+        token_hash = tokens.sha256(refresh_token)
+        reused: str | None = None
+        async with self._store.transaction() as tx:
+            row = await tx.lock_refresh_token(token_hash)
+            if row is None:
+                raise errors.Unauthenticated("invalid refresh token")
+            if row["revoked_at"] is not None:
+                raise errors.Unauthenticated("session has been revoked")
+            if row["used_at"] is not None:
+                # Replay of a rotated token: end the whole family, then refuse (after the commit below).
+                await tx.revoke_session(row["session_id"])
+                await tx.notify(f"s:{row['session_id']}")
+                reused = row["session_id"]
+            elif row["expires_at"] <= datetime.now(UTC):
+                raise errors.Unauthenticated("refresh token expired")
+            else:
+                user = await tx.user(row["user_id"], self.org_id)
+                if user is None or user.role is None:
+                    raise errors.Unauthenticated("this account was removed from the organization")
+                await tx.mark_refresh_token_used(token_hash)
+                new_token = await self._new_refresh_token(tx, row["session_id"])
+                return self._session_tokens(user, row["session_id"], new_token)
+        self._hub.publish(f"s:{reused}")
+        log.warning("refresh token reused; session revoked", extra={"session_id": reused})
+        raise errors.Unauthenticated("refresh token was already used; the session has been revoked")
+
+    async def logout(self, refresh_token: str, caller: Caller) -> bool:
+        """Revokes the session of the refresh token and/or of the calling access token."""
+        sessions = set()
+        if caller.key_type == "session" and caller.key_id:
+            sessions.add(caller.key_id)
+        if refresh_token:
+            state = await self._store.lock_refresh_token(tokens.sha256(refresh_token))
+            if state is not None:
+                sessions.add(state["session_id"])
+        revoked = False
+        async with self._store.transaction() as tx:
+            for session_id in sessions:
+                revoked = await tx.revoke_session(session_id) or revoked
+                await tx.notify(f"s:{session_id}")
+        self._hub.publish(*(f"s:{s}" for s in sessions))
+        return revoked
+
+    # -- the caller ----------------------------------------------------------------------------------
+    async def me(self, caller: Caller) -> User:
+        require_caller(caller)
+        if caller.key_type == "service_account":
+            assert caller.project_id is not None
+            sa = await self._store.service_account(caller.project_id, caller.user_id or "")
+            if sa is None:
+                raise errors.NotFound("service account not found")
+            return User(sa.id, None, sa.name, False, sa.created_at, None, sa.project_id)
+        user = await self._store.user(caller.user_id or "", self.org_id)
+        if user is None:
+            raise errors.NotFound("user not found")
+        return User(user.id, user.email, user.name, user.is_guest, user.created_at, user.role, caller.project_id)

@@ -1,0 +1,145 @@
+"""In-memory caches for ext_authz, and the invalidations that keep them honest across replicas.
+
+Every change that can turn an allowed request into a denied one (a session or key revoked, a member
+removed, a role changed, a project archived) does two things: it drops the affected entries from this
+replica's caches right after its transaction commits, and it sends NOTIFY jan_auth_invalidate inside
+that transaction, which PostgreSQL delivers to every replica's listening connection on commit. So a
+revocation holds at once on the replica that made it and within the NOTIFY delivery time (milliseconds)
+on the others. If the listening connection drops, the caches are cleared and bypassed until it is back;
+and no entry outlives its TTL (JAN_AUTHZ_CACHE_TTL_SECONDS), the hard bound if a notification is lost.
+
+Invalidation payloads: "s:<session id>", "u:<user id>", "k:<key id>", "p:<project id>", "*" (everything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+
+from services.auth.store import INVALIDATION_CHANNEL
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+MISSING: Any = object()
+
+
+class Invalidations:
+    """Fans invalidation events (local ones and NOTIFYs from every replica) out to the subscribed caches.
+
+    `epoch` counts events: a cache fill started before an event is discarded, so a value read from the
+    database before a concurrent revocation committed cannot be cached after it."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.live = True  # False while the listening connection is down: caches are bypassed
+        self._handlers: list[Callable[[str], None]] = []
+        self._conn: asyncpg.Connection | None = None
+        self._dsn: str | None = None
+        self._reconnect: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def subscribe(self, handler: Callable[[str], None]) -> None:
+        self._handlers.append(handler)
+
+    def publish(self, *payloads: str) -> None:
+        for payload in payloads:
+            self.epoch += 1
+            for handler in self._handlers:
+                handler(payload)
+
+    async def listen(self, dsn: str) -> None:
+        """Starts listening for NOTIFYs from every replica (reconnecting if the connection drops)."""
+        self._dsn = dsn
+        await self._connect()
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        await conn.add_listener(INVALIDATION_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_terminated)
+        self._conn = conn
+        self.publish("*")  # anything may have changed while nobody listened
+        self.live = True
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.publish(payload)
+
+    def _on_terminated(self, _conn: object) -> None:
+        self._conn = None
+        if self._closing:
+            return
+        log.warning("invalidation listener disconnected; authz caches bypassed until it reconnects")
+        self.live = False
+        self.publish("*")
+        self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        delay = 0.2
+        while not self._closing:
+            try:
+                await self._connect()
+                log.info("invalidation listener reconnected")
+                return
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("invalidation listener reconnect failed: %s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnect:
+            self._reconnect.cancel()
+        if self._conn is not None:
+            await self._conn.close()
+
+
+class TtlCache(Generic[K, V]):
+    """A bounded map whose entries expire after `ttl` seconds; the oldest entry goes first when full."""
+
+    def __init__(self, hub: Invalidations, ttl: float, max_entries: int, clock: Callable[[], float] = time.monotonic):
+        self._hub = hub
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V:
+        """The cached value, or MISSING."""
+        if not self._hub.live:
+            return MISSING
+        item = self._data.get(key)
+        if item is None:
+            return MISSING
+        if item[0] <= self._clock():
+            self._data.pop(key, None)
+            return MISSING
+        return item[1]
+
+    def put(self, key: K, value: V, epoch: int) -> None:
+        """Caches a value read when the hub was at `epoch`, unless something was invalidated since."""
+        if epoch != self._hub.epoch or not self._hub.live or self._ttl <= 0:
+            return
+        self._data[key] = (self._clock() + self._ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self._data.pop(key, None)
+
+    def drop_where(self, predicate: Callable[[K, V], bool]) -> None:
+        for key in [k for k, (_, v) in self._data.items() if predicate(k, v)]:
+            del self._data[key]
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,113 @@
+"""Route resolution from the jan.v1 descriptors and the access rules, without a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from jan.v1 import auth_service_pb2
+from services.auth.authn import Principal
+from services.auth.policy import AUTH_RPCS, Access, Policy
+from services.auth.routes import RouteTable
+from services.common import errors
+
+POLICY = Policy(RouteTable())
+
+
+def test_every_auth_rpc_has_an_explicit_access_level() -> None:
+    methods = {m.name for m in auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].methods}
+    assert methods == set(AUTH_RPCS)
+
+
+def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
+    table = RouteTable()
+    rules = table.rest_rules()
+    assert len(rules) >= 50
+    for method, template, rpc in rules:
+        path = template.replace("*", "x1")
+        assert table.rest(method, path) == rpc, (method, template)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "rpc", "access"),
+    [
+        ("POST", "/v1/auth/guest-login", "GuestLogin", Access.PUBLIC),
+        ("POST", "/v1/auth/login?next=/x", "Login", Access.PUBLIC),
+        ("GET", "/v1/auth/google/login", "GetGoogleLoginUrl", Access.PUBLIC),
+        ("GET", "/v1/auth/me", "GetMe", Access.ANY),
+        ("GET", "/v1/auth/me/", "GetMe", Access.ANY),  # the transcoder drops trailing empty segments
+        ("GET", "/v1/auth/%6De", "GetMe", Access.ANY),
+        ("POST", "/v1/auth/invites/accept", "AcceptInvite", Access.SESSION),
+        ("GET", "/v1/organization/projects", "ListProjects", Access.ORG_OWNER),
+        ("POST", "/v1/organization/projects/proj_1", "ModifyProject", Access.ORG_OWNER),
+        ("POST", "/v1/organization/projects/proj_1/archive", "ArchiveProject", Access.ORG_OWNER),
+        ("DELETE", "/v1/organization/projects/p/users/u", "DeleteProjectUser", Access.PROJECT_OWNER),
+        ("POST", "/v1/organization/projects/p/api_keys", "CreateProjectApiKey", Access.PROJECT_MEMBER),
+        ("GET", "/v1/organization/admin_api_keys/key_1", "GetAdminApiKey", Access.ORG_OWNER),
+        ("POST", "/v1/chat/completions", "CreateChatCompletion", Access.API),
+        ("POST", "/v1/chat/completions:stream", "StreamChatCompletionEvents", Access.API),
+        ("GET", "/v1/models", "ListModels", Access.API),
+        ("GET", "/v1/models/org/model-name", "GetModel", Access.API),
+        ("PATCH", "/v1/conversations/conv_1", "UpdateConversation", Access.API),
+        ("POST", "/jan.v1.AuthService/GetMe", "GetMe", Access.ANY),
+        ("POST", "/jan.v1.AuthService/Login", "Login", Access.PUBLIC),
+        ("POST", "/jan.v1.ChatService/ListModels", "ListModels", Access.API),
+    ],
+)
+def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Access) -> None:
+    found, level = POLICY.resolve(method, path)
+    assert found is not None and found.method == rpc and level is access
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "access"),
+    [
+        ("POST", "/grpc.health.v1.Health/Check", Access.PUBLIC),
+        ("POST", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Access.PUBLIC),
+        ("GET", "/v1/no-such-thing", Access.PUBLIC),
+        ("DELETE", "/v1/auth/me", Access.PUBLIC),  # no such route: Envoy's 404
+        ("POST", "/v1/conversations/c:stream", Access.PUBLIC),
+        ("POST", "/jan.v1.AuthService/NoSuchMethod", Access.API),  # reaches a service: needs a credential
+    ],
+)
+def test_unrouted_requests(method: str, path: str, access: Access) -> None:
+    assert POLICY.resolve(method, path)[1] is access
+
+
+def principal(key_type: str, org_role: str | None = "reader", projects: dict | None = None) -> Principal:
+    return Principal("user_1", "org_1", key_type, "k", org_role, projects=projects or {})
+
+
+SESSIONS = ["session", "owner", "project-owner", "project-member"]
+ALLOWED = {
+    Access.ANY: [*SESSIONS, "project", "service_account", "admin"],
+    Access.API: [*SESSIONS, "project", "service_account"],
+    Access.SESSION: SESSIONS,
+    Access.PROJECT_MEMBER: ["owner", "admin", "project-owner", "project-member"],
+    Access.PROJECT_OWNER: ["owner", "admin", "project-owner"],
+    Access.ORG_OWNER: ["owner", "admin"],
+}
+PRINCIPALS = {
+    "session": principal("session"),
+    "owner": principal("session", "owner"),
+    "project-owner": principal("session", projects={"p": "owner"}),
+    "project-member": principal("session", projects={"p": "member"}),
+    "project": principal("project"),
+    "service_account": principal("service_account", None),
+    "admin": principal("admin", "owner"),
+}
+
+
+@pytest.mark.parametrize("access", list(ALLOWED))
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+def test_access_rules(access: Access, who: str) -> None:
+    p = PRINCIPALS[who]
+    if who in ALLOWED[access]:
+        POLICY.authorize(access, p)
+    else:
+        with pytest.raises(errors.PermissionDenied):
+            POLICY.authorize(access, p)
+
+
+def test_admin_key_of_a_demoted_owner_is_refused() -> None:
+    with pytest.raises(errors.PermissionDenied):
+        POLICY.authorize(Access.ORG_OWNER, principal("admin", "reader"))

@@ -1,0 +1,145 @@
+"""The AuthService and ext_authz servicers on a real in-process grpc.aio server (the shared bootstrap,
+error mapping included) over a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
+from google.rpc import code_pb2
+
+from jan.v1 import auth_service_pb2 as pb
+from jan.v1 import auth_service_pb2_grpc
+from services.auth.server import AuthApp
+from services.common.server import JanServer
+from services.common.settings import ServerSettings
+from tests.auth.conftest import PASSWORD, start_app, unique_email
+from tests.conftest import ADMIN_EMAIL
+
+
+async def serve(app: AuthApp) -> tuple[JanServer, grpc.aio.Channel]:
+    server = JanServer(ServerSettings(listen_address="127.0.0.1:0", shutdown_grace_seconds=0))
+    app.register(server)
+    port = await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+
+
+@pytest.fixture
+async def channel(app: AuthApp) -> AsyncIterator[grpc.aio.Channel]:
+    server, channel = await serve(app)
+    yield channel
+    await channel.close()
+    await server.stop()
+
+
+def stub(channel: grpc.aio.Channel) -> auth_service_pb2_grpc.AuthServiceStub:
+    return auth_service_pb2_grpc.AuthServiceStub(channel)
+
+
+async def identity_of(channel: grpc.aio.Channel, token: str) -> tuple[tuple[str, str], ...]:
+    """What ext_authz would attach for this token, asked over gRPC the way Envoy asks."""
+    request = external_auth_pb2.CheckRequest()
+    request.attributes.request.http.method = "GET"
+    request.attributes.request.http.path = "/v1/auth/me"
+    request.attributes.request.http.headers["authorization"] = f"Bearer {token}"
+    response = await external_auth_pb2_grpc.AuthorizationStub(channel).Check(request)
+    assert response.status.code == code_pb2.OK
+    return tuple((h.header.key, h.header.value) for h in response.ok_response.headers)
+
+
+def cookies(call_metadata: grpc.aio.Metadata) -> list[str]:
+    return [v for k, v in call_metadata if k == "set-cookie"]
+
+
+async def test_guest_login_sets_the_refresh_cookie(channel: grpc.aio.Channel) -> None:
+    call = stub(channel).GuestLogin(pb.GuestLoginRequest())
+    session = await call
+    assert session.token_type == "Bearer" and session.object == "access.token" and session.expires_in == 900
+    [cookie] = cookies(await call.initial_metadata())
+    assert cookie.startswith(f"jan_refresh_token={session.refresh_token};")
+    assert "HttpOnly" in cookie and "Path=/v1/auth" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+
+
+async def test_failures_send_no_cookie(channel: grpc.aio.Channel) -> None:
+    email = unique_email()
+    await stub(channel).Register(pb.RegisterRequest(email=email, password=PASSWORD))
+    call = stub(channel).Register(pb.RegisterRequest(email=email, password=PASSWORD))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert not cookies(raised.value.initial_metadata() or ())
+
+
+async def test_refresh_reads_the_cookie_and_logout_clears_it(channel: grpc.aio.Channel) -> None:
+    session = await stub(channel).GuestLogin(pb.GuestLoginRequest())
+    cookie = (("cookie", f"theme=dark; jan_refresh_token={session.refresh_token}"),)
+    refreshed = await stub(channel).RefreshToken(pb.RefreshTokenRequest(), metadata=cookie)
+    assert refreshed.refresh_token != session.refresh_token and refreshed.user.id == session.user.id
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await stub(channel).RefreshToken(pb.RefreshTokenRequest(), metadata=cookie)
+    assert reused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    other = await stub(channel).GuestLogin(pb.GuestLoginRequest())
+    call = stub(channel).Logout(pb.LogoutRequest(refresh_token=other.refresh_token))
+    assert (await call).revoked
+    [cleared] = cookies(await call.initial_metadata())
+    assert cleared.startswith("jan_refresh_token=;") and "Max-Age=0" in cleared
+
+
+async def test_get_me_reads_the_identity_metadata(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub(channel).GetMe(pb.GetMeRequest())
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    session = await stub(channel).Register(pb.RegisterRequest(email=unique_email(), password=PASSWORD, name="Zoe"))
+    me = await stub(channel).GetMe(pb.GetMeRequest(), metadata=await identity_of(channel, session.access_token))
+    assert me.id == session.user.id and me.name == "Zoe" and me.role == "reader" and me.object == "user"
+
+
+async def test_admin_rpcs_check_every_row(channel: grpc.aio.Channel) -> None:
+    owner = await stub(channel).Register(pb.RegisterRequest(email=ADMIN_EMAIL, password=PASSWORD))
+    as_owner = await identity_of(channel, owner.access_token)
+    a = await stub(channel).Register(pb.RegisterRequest(email=unique_email("a"), password=PASSWORD))
+    project = await stub(channel).CreateProject(pb.CreateProjectRequest(name="owner's"), metadata=as_owner)
+    assert project.object == "organization.project" and project.status == "active"
+    page = await stub(channel).ListProjects(pb.ListProjectsRequest(), metadata=as_owner)
+    assert page.object == "list" and page.first_id == page.last_id == project.id and not page.has_more
+
+    as_a = await identity_of(channel, a.access_token)
+    for call in (
+        stub(channel).ListProjectApiKeys(pb.ListProjectApiKeysRequest(project_id=project.id), metadata=as_a),
+        stub(channel).CreateProjectApiKey(pb.CreateProjectApiKeyRequest(project_id=project.id), metadata=as_a),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as forbidden:
+        await stub(channel).ListInvites(pb.ListInvitesRequest(), metadata=as_a)
+    assert forbidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_invalid_input_is_invalid_argument(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub(channel).Register(pb.RegisterRequest(email="nope", password=PASSWORD))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_unconfigured_google_says_so(database_url: str) -> None:
+    app, pool = await start_app(database_url)
+    server, channel = await serve(app)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub(channel).GetGoogleLoginUrl(pb.GetGoogleLoginUrlRequest())
+        assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "OAUTH2_GOOGLE_CLIENT_ID" in (raised.value.details() or "")
+    finally:
+        await channel.close()
+        await server.stop()
+        await app.stop()
+        await pool.close()

@@ -1,0 +1,142 @@
+"""The envoy chart's configuration is the repository's one Envoy configuration, not a copy: charts/envoy/files
+links to envoy/, and the ConfigMap fills envoy/envoy.yaml's placeholders the way devstack/envoy_config.py
+does. Rendered with the local stack's addresses it is byte for byte devstack's file; rendered with cluster
+addresses it is the same template filled with those; and Envoy itself accepts what the chart renders."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+from string import Template
+
+import pytest
+
+from devstack.envoy_config import ENVOY_DIR, EnvoyPorts
+from devstack.envoy_config import render as devstack_render
+from tests.deploy.helm import CHARTS, HELM, NAMESPACE, RELEASE, TOOLS, VALUES, Rendered, render, run_helm
+
+pytestmark = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} is missing; scripts/bootstrap.sh installs it")
+
+ENVOY = TOOLS / "envoy"
+CONFIGMAP = f"{RELEASE}-envoy"
+# ConfigMaps (like every object) are limited to 1 MiB; descriptor.pb grows with the API.
+CONFIGMAP_LIMIT = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def helm_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("helm-home")
+
+
+def _files(result: Rendered) -> dict[str, bytes]:
+    """The ConfigMap's files, as the pod sees them in its mounted directory."""
+    configmap = result.named("ConfigMap", CONFIGMAP)
+    files = {name: text.encode() for name, text in configmap["data"].items()}
+    files |= {name: base64.b64decode(data) for name, data in configmap["binaryData"].items()}
+    return files
+
+
+def test_files_link_to_the_one_envoy_directory() -> None:
+    link = CHARTS / "envoy" / "files"
+    assert link.is_symlink(), "charts/envoy/files must be a link to ../../envoy, not a copy"
+    assert link.resolve() == ENVOY_DIR.resolve()
+
+
+def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, tmp_path: Path) -> None:
+    ports = EnvoyPorts(listen=18080, admin=19901, auth=15051, chat=15052, inference=15053, search=15054)
+    out_dir = tmp_path / "devstack"
+    devstack_render(ports, out_dir, listen_address="0.0.0.0", health_check_interval="1s")
+    settings: dict[str, str | int] = {
+        "configDir": str(out_dir),
+        "listen.address": "0.0.0.0",
+        "listen.port": ports.listen,
+        "admin.address": "127.0.0.1",
+        "admin.port": ports.admin,
+        "cors.allowedOriginRegex": ".*",
+        "healthCheckInterval": "1s",
+    }
+    for service in ("auth", "chat", "inference", "search"):
+        settings[f"upstreams.{service}.host"] = "127.0.0.1"
+        settings[f"upstreams.{service}.port"] = getattr(ports, service)
+    files = _files(render("envoy", helm_home, settings=settings))
+    assert set(files) == {"envoy.yaml", "edge.lua", "descriptor.pb"}
+    for name, content in files.items():
+        assert content == (out_dir / name).read_bytes(), f"{name} differs from devstack's"
+
+
+def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
+    files = _files(render("jan-server", helm_home))
+    hosts = {
+        s: f"{RELEASE}-{s}-headless.{NAMESPACE}.svc.cluster.local" for s in ("auth", "chat", "inference", "search")
+    }
+    expected = Template((ENVOY_DIR / "envoy.yaml").read_text()).substitute(
+        LISTEN_ADDRESS="0.0.0.0",
+        LISTEN_PORT=8080,
+        ADMIN_ADDRESS="127.0.0.1",
+        ADMIN_PORT=9901,
+        CONFIG_DIR="/etc/envoy",
+        CORS_ALLOWED_ORIGIN_REGEX=".*",
+        HEALTH_CHECK_INTERVAL="5s",
+        AUTH_HOST=hosts["auth"],
+        AUTH_PORT=50051,
+        CHAT_HOST=hosts["chat"],
+        CHAT_PORT=50052,
+        INFERENCE_HOST=hosts["inference"],
+        INFERENCE_PORT=50053,
+        SEARCH_HOST=hosts["search"],
+        SEARCH_PORT=50054,
+    )
+    assert files["envoy.yaml"].decode() == expected
+    assert files["edge.lua"] == (ENVOY_DIR / "edge.lua").read_bytes()
+    assert files["descriptor.pb"] == (ENVOY_DIR / "descriptor.pb").read_bytes()
+    assert sum(len(content) for content in files.values()) * 4 // 3 < CONFIGMAP_LIMIT
+
+
+@pytest.mark.skipif(not ENVOY.exists(), reason=f"{ENVOY} is missing; scripts/bootstrap.sh installs it")
+@pytest.mark.parametrize("values", [None, VALUES / "jan-server-options.yaml"], ids=["defaults", "options"])
+def test_envoy_accepts_the_rendered_configuration(values: Path | None, helm_home: Path, tmp_path: Path) -> None:
+    """`envoy --mode validate` on the chart's files, written where the rendered config says they are."""
+    config_dir = tmp_path / "etc-envoy"
+    config_dir.mkdir()
+    result = render(
+        "jan-server", helm_home, [values] if values else None, settings={"envoy.configDir": str(config_dir)}
+    )
+    for name, content in _files(result).items():
+        (config_dir / name).write_bytes(content)
+    check = subprocess.run(
+        [str(ENVOY), "--mode", "validate", "-c", str(config_dir / "envoy.yaml"), "--log-level", "warn"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "OK" in check.stdout
+
+
+def test_a_placeholder_the_chart_does_not_fill_fails_the_render(helm_home: Path, tmp_path: Path) -> None:
+    chart = tmp_path / "envoy"
+    shutil.copytree(CHARTS / "envoy", chart)  # follows the links: a self-contained copy
+    config = chart / "files" / "envoy.yaml"
+    config.write_text(config.read_text().replace("stat_prefix: jan_edge", "stat_prefix: ${NEW_SETTING}", 1))
+    result = run_helm(["template", RELEASE, str(chart)], helm_home)
+    assert result.returncode != 0
+    assert "${NEW_SETTING}" in result.stderr
+
+
+def test_config_changes_roll_the_pods(helm_home: Path) -> None:
+    before = render("envoy", helm_home).named("Deployment", CONFIGMAP)
+    after = render("envoy", helm_home, settings={"healthCheckInterval": "7s"}).named("Deployment", CONFIGMAP)
+    annotation = "checksum/config"
+    assert (
+        before["spec"]["template"]["metadata"]["annotations"][annotation]
+        != (after["spec"]["template"]["metadata"]["annotations"][annotation])
+    )
+
+
+def test_admin_stays_on_loopback(helm_home: Path) -> None:
+    result = render("jan-server", helm_home)
+    (container,) = result.named("Deployment", CONFIGMAP)["spec"]["template"]["spec"]["containers"]
+    assert [p["containerPort"] for p in container["ports"]] == [8080]
+    assert 'socket_address: {address: "127.0.0.1", port_value: 9901}' in _files(result)["envoy.yaml"].decode()
