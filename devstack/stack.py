@@ -181,7 +181,8 @@ class Stack:
         return f"; last lines of {path}:\n" + "\n".join(tail)
 
     def stop_process(self, name: str, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
+        """SIGTERM, then SIGKILL after `timeout`; returns the exit code. The process's whole group goes too:
+        vLLM's engine core is a child that outlives a parent killed without a clean shutdown."""
         process = self.processes.pop(name, None)
         if process is None:
             return None
@@ -192,7 +193,26 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        _kill_group(process.pid)
         return process.returncode
+
+    def kill_process(self, name: str) -> None:
+        """SIGKILL a process and its children at once, as a crash would; it stays in `processes`."""
+        _kill_group(self.processes[name].pid)
+        self.processes[name].wait()
+
+    def wait_for_service(self, service: str, timeout: float = 600.0) -> None:
+        """Waits until the service itself reports SERVING (Envoy's view lags by a health-check interval)."""
+        from grpc_health.v1 import health_pb2
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes[service].poll() is not None:
+                raise StackError(f"{service} exited with {self.processes[service].returncode}{self._log_tail(service)}")
+            if _health_status(self.service_target(service)) == health_pb2.HealthCheckResponse.SERVING:
+                return
+            time.sleep(0.2)
+        raise StackError(f"{service} was not SERVING after {timeout:.0f}s")
 
     def stop(self) -> None:
         """Stops everything this stack started, newest first."""
@@ -203,3 +223,21 @@ class Stack:
         for f in self._log_files:
             f.close()  # type: ignore[attr-defined]
         self._log_files.clear()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _health_status(target: str) -> int | None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        try:
+            return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2).status
+        except grpc.RpcError:
+            return None

@@ -85,6 +85,7 @@ def to_generate_request(request: ChatRequest, request_id: str, *, whole: bool) -
         chat_template_kwargs=_struct(request.chat_template_kwargs),
         request_id=request_id,
         whole=whole,
+        parallel_tool_calls=None if request.parallel_tool_calls else False,
     )
     if isinstance(request.tool_choice, str):
         generate.tool_choice.mode = request.tool_choice

@@ -62,6 +62,7 @@ def to_generation_request(request: pb.GenerateRequest) -> GenerationRequest:
         messages=[as_dict(m) for m in request.messages],
         tools=[as_dict(t) for t in request.tools] or None,
         tool_choice=tool_choice,
+        parallel_tool_calls=_optional(request, "parallel_tool_calls"),
         response_format=as_dict(request.response_format) if request.HasField("response_format") else None,
         structured_outputs=as_dict(request.structured_outputs) if request.HasField("structured_outputs") else None,
         chat_template_kwargs=as_dict(request.chat_template_kwargs)

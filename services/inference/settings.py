@@ -24,7 +24,9 @@ class InferenceSettings(ServerSettings):
     chat_template: str | None = Field(None, validation_alias="JAN_CHAT_TEMPLATE")
     enforce_eager: bool = Field(False, validation_alias="JAN_ENFORCE_EAGER")
     max_num_seqs: int | None = Field(None, validation_alias="JAN_MAX_NUM_SEQS", gt=0)
-    single_process: bool = Field(True, validation_alias="JAN_ENGINE_SINGLE_PROCESS")
+    # The model in the engine-core process, not a worker of its own: starts faster and uses ~0.5 GB less,
+    # but measured ~3x slower on SmolLM2 here; tests use it, serving does not.
+    single_process: bool = Field(False, validation_alias="JAN_ENGINE_SINGLE_PROCESS")
     structured_outputs_in_reasoning: bool = Field(False, validation_alias="JAN_STRUCTURED_OUTPUTS_IN_REASONING")
     compact_json: bool = Field(False, validation_alias="JAN_COMPACT_JSON")
     instant_tokens: int = Field(16, validation_alias="JAN_INSTANT_TOKENS", ge=1)

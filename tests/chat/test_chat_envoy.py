@@ -345,7 +345,7 @@ def test_inference_failure_mid_stream_then_unreachable(stack: Stack, client: ope
     first = next(iter(stream))
     assert first.choices[0].delta.role == "assistant"
     try:
-        stack.processes["inference"].kill()  # the engine's host dies after streaming began
+        stack.kill_process("inference")  # the engine's host dies after streaming began
         with pytest.raises(openai.APIError) as raised:
             for _ in stream:
                 pass
@@ -356,6 +356,7 @@ def test_inference_failure_mid_stream_then_unreachable(stack: Stack, client: ope
         assert unreachable.value.status_code == 503
     finally:
         stack.start_service("inference")
+        stack.wait_for_service("inference")
         stack.wait_until_healthy(600)
     deadline = time.monotonic() + 15  # chat's channel reconnects within its 2 s backoff
     while True:
