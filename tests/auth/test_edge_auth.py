@@ -29,12 +29,14 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def test_guest_login_returns_a_session_and_an_httponly_cookie(rest: Rest) -> None:
+def test_guest_login_returns_a_session_and_an_httponly_cookie(rest: Rest, stack_env: dict[str, str]) -> None:
     r = rest("POST", "/v1/auth/guest-login", {})
     assert r.status == 200, r.body
     session = r.json()
     assert session["token_type"] == "Bearer" and session["object"] == "access.token"
-    assert session["expires_in"] == 900 and session["refresh_token"].startswith("rt_")
+    assert session["expires_in"] == int(stack_env["JAN_ACCESS_TOKEN_TTL_SECONDS"]) and session[
+        "refresh_token"
+    ].startswith("rt_")
     assert session["user"]["is_guest"] is True and session["user"]["id"].startswith("user_")
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"jan_refresh_token={session['refresh_token']};") and "HttpOnly" in cookie

@@ -25,7 +25,16 @@ def test_redact_removes_secret(text: str) -> None:
         assert secret not in out
 
 
-def test_json_log_line_is_redacted_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def restore_root_logger():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_log_line_is_redacted_everywhere(capsys: pytest.CaptureFixture[str], restore_root_logger) -> None:
     configure_logging("test-service", "INFO", "json")
     try:
         raise ValueError("token sk-abcdefghijklmnopqrstu leaked")

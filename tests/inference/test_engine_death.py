@@ -19,7 +19,8 @@ from tests.inference.conftest import chat
 
 
 def _engine_core_pids() -> list[int]:
-    return [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "VLLM::EngineCore"]
+    # Direct children only: the whole-stack fixture runs its own inference service (and engine core).
+    return [p.pid for p in psutil.Process().children(recursive=False) if p.name() == "VLLM::EngineCore"]
 
 
 @pytest.mark.engine
