@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,16 +9,9 @@ import pytest
 import pytest_asyncio
 
 from services.inference.engine_config import EngineConfig
-from services.inference.tiny_model import ensure_tiny_model
 
 SERVED_NAME = "qwen3-tiny"
 MAX_MODEL_LEN = 1024
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir() -> Path:
-    cache = os.environ.get("JAN_CACHE_DIR") or os.path.expanduser("~/.cache/jan-server")
-    return ensure_tiny_model(cache)
 
 
 def tiny_engine_config(model_dir: Path) -> EngineConfig:
