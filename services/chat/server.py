@@ -8,9 +8,11 @@ from pathlib import Path
 
 from jan.v1 import chat_service_pb2_grpc
 from services.chat.completions import ChatCompletions
+from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
 from services.chat.servicer import ChatServicer
 from services.chat.settings import ChatSettings
+from services.chat.store import PostgresConversationStore
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
@@ -27,9 +29,12 @@ async def serve(settings: ChatSettings) -> None:
     try:
         await apply_migrations(pool, "chat", MIGRATIONS)
         completions = ChatCompletions(InferenceClient(inference_channel))
+        conversations = Conversations(PostgresConversationStore(pool))
         server = JanServer(settings)
         server.add_service(
-            chat_service_pb2_grpc.add_ChatServiceServicer_to_server, ChatServicer(completions), "jan.v1.ChatService"
+            chat_service_pb2_grpc.add_ChatServiceServicer_to_server,
+            ChatServicer(completions, conversations),
+            "jan.v1.ChatService",
         )
         await server.start()
         await server.serve_until_stopped()

@@ -148,12 +148,6 @@ async def test_native_grpc_errors_keep_their_status(edge_channel: grpc.aio.Chann
     assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_unimplemented_rest_route_is_an_openai_error(stack: Stack, guest_token: str) -> None:
-    status, headers, body = http(stack, "GET", "/v1/conversations", headers={"authorization": f"Bearer {guest_token}"})
-    assert status == 501 and headers["content-type"] == "application/json"
-    assert "not implemented" in assert_openai_error(body, "not_implemented_error")["message"]
-
-
 def test_missing_credentials_is_an_openai_401(stack: Stack) -> None:
     status, headers, body = http(stack, "GET", "/v1/models")
     assert status == 401 and headers["content-type"] == "application/json"
