@@ -109,6 +109,23 @@ async def test_async_completion(async_client: openai.AsyncOpenAI) -> None:
     assert all(r.choices[0].message.content is not None and r.usage.completion_tokens >= 1 for r in results)
 
 
+async def test_async_streams_run_concurrently(async_client: openai.AsyncOpenAI) -> None:
+    async def collect() -> tuple[str, int]:
+        stream = await async_client.chat.completions.create(
+            **hello(max_tokens=6, extra_body={**NO_THINKING, "ignore_eos": True}),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [c async for c in stream]
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks[
+            -1
+        ].usage.completion_tokens
+
+    results = await asyncio.gather(*(collect() for _ in range(4)))
+    assert len({text for text, _ in results}) == 1  # greedy: the same answer each time
+    assert all(tokens == 6 for _, tokens in results)
+
+
 def test_stop_sequence_and_seed(client: openai.OpenAI) -> None:
     forced = {**NO_THINKING, "structured_outputs": {"regex": r"alpha beta gamma"}}
     completion = client.chat.completions.create(**hello(max_tokens=20, stop=[" gamma"], extra_body=forced))

@@ -9,11 +9,13 @@ from services.common.errors import InvalidArgument
 
 
 def test_items_get_typed_ids_and_a_status() -> None:
-    (msg, call, output) = check_items([
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
-        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
-        {"type": "function_call_output", "call_id": "c1", "output": "42"},
-    ])
+    (msg, call, output) = check_items(
+        [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "42"},
+        ]
+    )
     assert [i[0].split("_")[0] for i in (msg, call, output)] == ["msg", "fc", "fco"]
     assert msg[2] == {"role": "user", "content": [{"type": "input_text", "text": "hi"}], "status": "completed"}
 
