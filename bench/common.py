@@ -35,17 +35,31 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def spawn(args: list[str], env: dict[str, str], log_path: Path, cpus: set[int] | None = None) -> subprocess.Popen:
-    """Starts a child in its own session (so its whole process group can be killed), output to a log file."""
+def spawn(
+    args: list[str], env: dict[str, str], log_path: Path, *, new_session: bool = True, cpus: set[int] | None = None
+) -> subprocess.Popen:
+    """Starts a child in its own process group (so the whole group can be killed), output to a log file.
+
+    new_session=True also makes it a session leader, as devstack.Stack starts the services. On Linux that puts
+    it in its own scheduler autogroup (kernel.sched_autogroup_enabled), which changes how CPU is shared with this
+    process when cores are saturated; new_session=False keeps it in this process's session and autogroup."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it; closed with the process
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    group = {"start_new_session": True} if new_session else {"process_group": 0}
     try:
         return subprocess.Popen(
-            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec
+            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec, **group
         )
     finally:
         log.close()
+
+
+def autogroups_enabled() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def stop(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
@@ -137,9 +151,11 @@ def machine_load(exclude: Iterable[int] = ()) -> str:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds used by named process trees between start() and stop()."""
+    """CPU seconds used by named process trees between start() and stop(); names in `alone` count their own
+    process only (the load generator is the parent of the servers it started)."""
 
     pids: dict[str, int]
+    alone: frozenset[str] = frozenset({"loadgen"})
 
     def _sample(self) -> dict[str, float]:
         out = {}
@@ -147,7 +163,8 @@ class CpuMeter:
             total = 0.0
             try:
                 root = psutil.Process(pid)
-                for proc in [root, *root.children(recursive=True)]:
+                tree = [root] if name in self.alone else [root, *root.children(recursive=True)]
+                for proc in tree:
                     try:
                         t = proc.cpu_times()
                         total += t.user + t.system
@@ -169,7 +186,9 @@ class CpuMeter:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines = []
+    for r in cells:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -60,7 +60,8 @@ def stream_events(model: str, tokens: int, token_text: str, include_usage: bool)
     events += [_chunk(model, {"content": token_text}, None) for _ in range(tokens)]
     events.append(_chunk(model, {}, "length"))
     if include_usage:
-        events.append(_chunk(model, {}, None, {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": 8 + tokens}))
+        usage = {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": 8 + tokens}
+        events.append(_chunk(model, {}, None, usage))
     events.append(b"data: [DONE]\n\n")
     return events
 
@@ -87,7 +88,7 @@ class MockOpenAI(asyncio.Protocol):
         if end < 0:
             return False
         head = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
-        method, path, _ = (head[0].split(" ", 2) + ["", ""])[:3]
+        method, path, _ = [*head[0].split(" ", 2), "", ""][:3]
         headers = {}
         for line in head[1:]:
             name, _, value = line.partition(":")

@@ -6,7 +6,6 @@ invalidation listener, the caches and the domain objects, the AuthService and ex
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -30,7 +29,7 @@ from services.auth.tokens import AccessTokens, ApiKeySecrets
 from services.auth.usage import KeyUsage
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
-from services.common.server import JanServer
+from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 
 SERVICE = "jan-auth"
@@ -117,4 +116,4 @@ def main() -> None:
     settings = AuthSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     configure_tracing(SERVICE, settings.otlp_endpoint)
-    asyncio.run(serve(settings))
+    run(serve(settings))

@@ -36,7 +36,16 @@ class InferenceClient:
         return [ModelCard(m.id, m.created, m.owned_by, m.max_model_len, m.root) for m in response.models]
 
     async def generate(self, request: ChatRequest, request_id: str, *, whole: bool) -> AsyncIterator[Delta]:
-        call = self._stub.Generate(to_generate_request(request, request_id, whole=whole))
+        """Streams deltas; with `whole`, one delta holding the whole answer (a unary call: cheaper)."""
+        generate = to_generate_request(request, request_id)
+        if whole:
+            try:
+                reply = await self._stub.GenerateWhole(pb.GenerateWholeRequest(request=generate))
+            except grpc.aio.AioRpcError as exc:
+                raise from_rpc_error(exc) from None
+            yield to_delta(reply.response)
+            return
+        call = self._stub.Generate(generate)
         try:
             async for message in call:
                 yield to_delta(message)
@@ -58,7 +67,7 @@ def _message(message: dict[str, Any]) -> types_pb2.ChatMessage:
     return json_format.ParseDict(message, types_pb2.ChatMessage(), ignore_unknown_fields=True)
 
 
-def to_generate_request(request: ChatRequest, request_id: str, *, whole: bool) -> pb.GenerateRequest:
+def to_generate_request(request: ChatRequest, request_id: str) -> pb.GenerateRequest:
     s = request.sampling
     sampling = pb.SamplingParams(
         temperature=s.temperature,
@@ -84,7 +93,6 @@ def to_generate_request(request: ChatRequest, request_id: str, *, whole: bool) -
         sampling=sampling,
         chat_template_kwargs=_struct(request.chat_template_kwargs),
         request_id=request_id,
-        whole=whole,
         parallel_tool_calls=None if request.parallel_tool_calls else False,
     )
     if isinstance(request.tool_choice, str):

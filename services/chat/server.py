@@ -3,7 +3,6 @@ then the gRPC server."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from jan.v1 import chat_service_pb2_grpc
@@ -16,7 +15,7 @@ from services.chat.store import PostgresConversationStore
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
-from services.common.server import JanServer
+from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 
 SERVICE = "jan-chat"
@@ -25,7 +24,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def serve(settings: ChatSettings) -> None:
     pool = await create_pool(settings.database)
-    inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes)
+    inference_channel = insecure_channel(
+        settings.inference_target, settings.max_message_bytes, traced=settings.otlp_endpoint is not None
+    )
     try:
         await apply_migrations(pool, "chat", MIGRATIONS)
         completions = ChatCompletions(InferenceClient(inference_channel))
@@ -47,4 +48,4 @@ def main() -> None:
     settings = ChatSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     configure_tracing(SERVICE, settings.otlp_endpoint)
-    asyncio.run(serve(settings))
+    run(serve(settings))

@@ -8,7 +8,9 @@ from services.common import tracing
 from services.common.server import channel_options
 
 
-def insecure_channel(target: str, max_message_bytes: int = 32 * 1024 * 1024) -> grpc.aio.Channel:
+def insecure_channel(
+    target: str, max_message_bytes: int = 32 * 1024 * 1024, *, traced: bool = False
+) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
         options=[
@@ -20,5 +22,5 @@ def insecure_channel(target: str, max_message_bytes: int = 32 * 1024 * 1024) -> 
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
         ],
-        interceptors=tracing.client_interceptors(),
+        interceptors=tracing.client_interceptors(traced),
     )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 import grpc
+import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -48,7 +49,11 @@ class JanServer:
     def __init__(self, settings: ServerSettings, interceptors: Iterable[grpc.aio.ServerInterceptor] = ()) -> None:
         self._settings = settings
         self._server = grpc.aio.server(
-            interceptors=[*tracing.server_interceptors(), ErrorMappingInterceptor(), *interceptors],
+            interceptors=[
+                *tracing.server_interceptors(settings.otlp_endpoint is not None),
+                ErrorMappingInterceptor(),
+                *interceptors,
+            ],
             # Without this, two servers can silently share a port (gRPC sets SO_REUSEPORT by default).
             options=[("grpc.so_reuseport", 0), *channel_options(settings.max_message_bytes)],
         )
@@ -111,3 +116,12 @@ class JanServer:
             await self.wait_for_stop()
         finally:
             await self.stop()
+
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Runs a service's main coroutine on uvloop (measured: ~5 % more requests/s than asyncio's loop, and
+    ~45 % more together with tracing off; see bench/gateway_overhead.py)."""
+    return uvloop.run(main)

@@ -1,7 +1,8 @@
 """OpenTelemetry tracing: one tracer provider per process, W3C trace context in and out of every call.
 
-Spans are always made (so trace ids reach the logs and propagate to callees); they are exported over
-OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT is set: every server and client call then makes a span,
+carries W3C trace context on, and log lines get the trace id. Without an endpoint nothing would collect the
+spans, so the interceptors are left out: they cost ~0.3 ms of CPU per call and side (measured, bench/).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> TracerProvider
     return provider
 
 
-def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    return [aio_server_interceptor()]
+def server_interceptors(enabled: bool) -> list[grpc.aio.ServerInterceptor]:
+    return [aio_server_interceptor()] if enabled else []
 
 
-def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
-    return list(aio_client_interceptors())
+def client_interceptors(enabled: bool) -> list[grpc.aio.ClientInterceptor]:
+    return list(aio_client_interceptors()) if enabled else []

@@ -8,7 +8,7 @@ import logging
 
 from jan.v1 import inference_service_pb2_grpc
 from services.common.logs import configure_logging
-from services.common.server import JanServer
+from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 from services.inference.base import Engine
 from services.inference.servicer import InferenceServicer
@@ -71,4 +71,4 @@ def main() -> None:
     settings = InferenceSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     configure_tracing(SERVICE, settings.otlp_endpoint)
-    raise SystemExit(asyncio.run(serve(settings)))
+    raise SystemExit(run(serve(settings)))

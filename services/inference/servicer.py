@@ -145,9 +145,14 @@ class InferenceServicer(inference_service_pb2_grpc.InferenceServiceServicer):
     ) -> AsyncIterator[pb.GenerateResponse]:
         self._require_ready()
         generation = to_generation_request(request)
-        if request.whole:
-            yield to_response(await self._engine.generate_whole(generation))
-            return
         # If the caller goes away, gRPC cancels this task; the engine's generator aborts the request.
         async for delta in self._engine.generate(generation):
             yield to_response(delta)
+
+    async def GenerateWhole(
+        self, request: pb.GenerateWholeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GenerateWholeResponse:
+        self._require_ready()
+        # Cancelling the call cancels this task, and with it the engine request.
+        answer = await self._engine.generate_whole(to_generation_request(request.request))
+        return pb.GenerateWholeResponse(response=to_response(answer))

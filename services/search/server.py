@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from jan.v1 import search_service_pb2_grpc
 from services.common.logs import configure_logging
-from services.common.server import JanServer
+from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 from services.search.serper import SerperClient, SerperConfig, create_http_client
 from services.search.servicer import SearchServicer
@@ -50,4 +49,4 @@ def main() -> None:
     settings = SearchSettings()
     configure_logging(SERVICE, settings.log_level, settings.log_format)
     configure_tracing(SERVICE, settings.otlp_endpoint)
-    asyncio.run(serve(settings))
+    run(serve(settings))

@@ -68,8 +68,9 @@ async def test_stream_and_whole_agree(stub) -> None:
     deltas = [d async for d in client.Generate(request, metadata=metadata, timeout=60)]
     assert len(deltas) > 1 and all(d.finish_reason == pb.FINISH_REASON_UNSPECIFIED for d in deltas[:-1])
     assert deltas[-1].finish_reason == pb.FINISH_REASON_LENGTH and deltas[-1].usage.completion_tokens == 10
-    request.whole = True
-    (whole,) = [d async for d in client.Generate(request, metadata=metadata, timeout=60)]
+    whole = (
+        await client.GenerateWhole(pb.GenerateWholeRequest(request=request), metadata=metadata, timeout=60)
+    ).response
     assert "".join(d.content for d in deltas) == whole.content
     assert whole.usage.prompt_tokens == deltas[-1].usage.prompt_tokens
 
@@ -174,7 +175,7 @@ async def test_health_follows_the_engine(tiny_model_dir: Path, tmp_path: Path) -
     }
     log = open(tmp_path / "inference.log", "wb")  # noqa: SIM115, ASYNC230 - closed below
     process = subprocess.Popen(  # noqa: ASYNC220 - a child that lives through the test
-        [sys.executable, "-m", "services.inference"], env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+        [sys.executable, "-m", "services.inference"], env=env, cwd=ROOT, stdout=log, stderr=log, process_group=0
     )
     target = f"127.0.0.1:{port}"
     try:

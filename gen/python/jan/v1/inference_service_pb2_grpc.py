@@ -47,6 +47,11 @@ class InferenceServiceStub:
                 request_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateResponse.FromString,
                 _registered_method=True)
+        self.GenerateWhole = channel.unary_unary(
+                '/jan.v1.InferenceService/GenerateWhole',
+                request_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.SerializeToString,
+                response_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -70,6 +75,14 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateWhole(self, request, context):
+        """Generates one whole answer and replies once, split by vLLM's non-streaming tool and reasoning parsers
+        (a plain request/response call costs less than a stream: what non-streaming chat completions use).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -82,6 +95,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.Generate,
                     request_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateRequest.FromString,
                     response_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateResponse.SerializeToString,
+            ),
+            'GenerateWhole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateWhole,
+                    request_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.FromString,
+                    response_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +159,33 @@ class InferenceService:
             '/jan.v1.InferenceService/Generate',
             jan_dot_v1_dot_inference__service__pb2.GenerateRequest.SerializeToString,
             jan_dot_v1_dot_inference__service__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateWhole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.InferenceService/GenerateWhole',
+            jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.SerializeToString,
+            jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.FromString,
             options,
             channel_credentials,
             insecure,
