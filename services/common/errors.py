@@ -1,6 +1,6 @@
 """Domain errors shared by every service.
 
-Domain code raises these (it never imports grpc); the common server interceptor turns them into a
+Domain code raises these (it never imports grpc); the common server wrapper (grpc_errors.ErrorMapped) turns them into a
 gRPC status plus an OpenAI-shaped error body carried in trailing metadata, which Envoy's Lua step
 puts into the REST response. One table maps each kind to its gRPC code, HTTP status and OpenAI type.
 """

@@ -1,6 +1,6 @@
 """The gRPC server bootstrap every service runs on.
 
-A `JanServer` is a grpc.aio server with tracing and error-mapping interceptors, grpc.health.v1, server
+A `JanServer` is a grpc.aio server with error mapping (and tracing when enabled), grpc.health.v1, server
 reflection, and a graceful stop: on SIGTERM or SIGINT health turns NOT_SERVING, new calls are refused,
 calls in flight get `shutdown_grace_seconds` to finish, then the process exits.
 """
@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from jan.v1 import auth_service_pb2, chat_service_pb2, inference_service_pb2, search_service_pb2
 from services.common import tracing
-from services.common.grpc_errors import ErrorMappingInterceptor
+from services.common.grpc_errors import ErrorMapped
 from services.common.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ class JanServer:
         self._server = grpc.aio.server(
             interceptors=[
                 *tracing.server_interceptors(settings.otlp_endpoint is not None),
-                ErrorMappingInterceptor(),
                 *interceptors,
             ],
             # Without this, two servers can silently share a port (gRPC sets SO_REUSEPORT by default).
@@ -64,7 +63,7 @@ class JanServer:
         self.port: int | None = None
 
     def add_service(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
-        register(servicer, self._server)
+        register(ErrorMapped(servicer, full_name), self._server)
         self._service_names.append(full_name)
 
     async def set_serving(self, serving: bool, service: str | None = None) -> None:

@@ -1,6 +1,6 @@
 """gRPC servicer for jan.v1.SearchService: converts protos to domain calls and back.
 
-Domain errors raised by the client become statuses in the common ErrorMappingInterceptor.
+Domain errors raised by the client become statuses through the common ErrorMapped wrapper.
 """
 
 from __future__ import annotations
