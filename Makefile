@@ -31,6 +31,7 @@ bench: bootstrap
 	$(PY) -m bench.authz_check
 	$(PY) -m bench.inference_overhead
 	$(PY) -m bench.gateway_overhead
+	$(PY) -m bench.search_overhead
 
 clean:
 	rm -f .venv .tools
