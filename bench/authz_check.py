@@ -4,8 +4,9 @@
 
 Uses DATABASE_URL (a scratch database) if set, else starts an embedded PostgreSQL in a temporary folder.
 Prints one JSON object: in-process Check latency (Authorizer.check, policy + credential + response
-proto), the same through a real grpc.aio server and stub on loopback, and, as the floor for the latter,
-grpc.health.v1 Check on the same server. Warm means the caches hold the session, user and key.
+proto); the HTTP endpoint Envoy asks (authz_http.py) over loopback with a keep-alive aiohttp client; the
+gRPC Check through a real grpc.aio server and stub, and, as the floor for the latter, grpc.health.v1
+Check on the same server. Warm means the caches hold the session, user and key.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
@@ -30,6 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
+from services.auth.authz_http import AuthzHttpServer
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings, GoogleSettings
 from services.common.identity import Caller
@@ -103,6 +106,24 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
         results: dict[str, object] = {"calls_in_process": calls, "calls_grpc": grpc_calls}
         for name, request in cases.items():
             results[f"in_process_{name}"] = await timed(calls, lambda r=request: app.authorizer.check(r))
+
+        authz_http = AuthzHttpServer(app.authorizer, "127.0.0.1:0")
+        http_port = await authz_http.start()
+        try:
+            async with aiohttp.ClientSession() as client:
+                for name, request in cases.items():
+                    http = request.attributes.request.http
+                    url = f"http://127.0.0.1:{http_port}{http.path}"
+                    headers = dict(http.headers)
+
+                    async def ask(method: str = http.method, url: str = url, headers: dict = headers) -> None:
+                        async with client.request(method, url, headers=headers) as response:
+                            await response.read()
+                            assert response.status == 200
+
+                    results[f"http_{name}"] = await timed(grpc_calls, ask)
+        finally:
+            await authz_http.stop()
 
         app.register(server)
         port = await server.start()

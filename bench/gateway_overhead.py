@@ -22,7 +22,7 @@ Measured for each system (the load generator is this process: aiohttp and grpc.a
 connections):
   1. non-streaming latency at concurrency 1: --requests calls, direct and through the gateway interleaved
      one by one (so drift hits both alike); p50/p99 and added = through minus direct.
-     For jan also a breakdown: auth's ext_authz Check over gRPC (API key, warm cache) and chat's
+     For jan also a breakdown: auth's ext_authz check over HTTP (API key, warm cache) and chat's
      CreateChatCompletion over gRPC directly (chat → inference, no Envoy/auth).
   2. streaming time to first byte at concurrency 1: the first SSE body chunk (HTTP) or the first Generate
      message (gRPC); direct and through interleaved; added p50/p99.
@@ -272,18 +272,14 @@ def chat_calls(channel, tokens: int) -> tuple[Call, StreamCall]:
     return whole, stream
 
 
-def authz_call(channel, api_key: str) -> Call:
-    from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
-
-    stub = external_auth_pb2_grpc.AuthorizationStub(channel)
-    request = external_auth_pb2.CheckRequest()
-    http = request.attributes.request.http
-    http.method, http.path = "POST", "/v1/chat/completions"
-    http.headers.update({"authorization": f"Bearer {api_key}", "content-type": "application/json"})
+def authz_call(session, url: str, api_key: str) -> Call:
+    """The ext_authz check Envoy makes: the auth service's HTTP endpoint, as Envoy asks it."""
+    headers = {"authorization": f"Bearer {api_key}"}
 
     async def check() -> bool:
-        response = await stub.Check(request)
-        return response.status.code == 0
+        async with session.post(url + "/v1/chat/completions", headers=headers) as response:
+            await response.read()
+            return response.status == 200
 
     return check
 
@@ -471,7 +467,6 @@ async def measure_jan(jan: JanStack, args: argparse.Namespace, cpus: dict[str, i
         new_session(1) as session,
         grpc.aio.insecure_channel(stack.service_target("inference")) as inference,
         grpc.aio.insecure_channel(stack.service_target("chat")) as chat,
-        grpc.aio.insecure_channel(stack.service_target("auth")) as auth,
     ):
         through_whole, through_stream = http_calls(session, url, jan.api_key, args.tokens)
         direct_whole, direct_stream = inference_calls(inference, args.tokens)
@@ -482,7 +477,7 @@ async def measure_jan(jan: JanStack, args: argparse.Namespace, cpus: dict[str, i
                 "direct": direct_whole,
                 "through": through_whole,
                 "chat_direct": chat_whole,
-                "authz_check": authz_call(auth, jan.api_key),
+                "authz_check": authz_call(session, f"http://127.0.0.1:{stack.config.authz_port}", jan.api_key),
             },
             args.requests,
         )
@@ -643,7 +638,7 @@ def report(jan: SystemResult, others: list[SystemResult], args: argparse.Namespa
     lat = jan.latency
     authz, chat, direct, through = (lat[k].p(50) for k in ("authz_check", "chat_direct", "direct", "through"))
     print(
-        f"jan breakdown (p50): ext_authz Check over gRPC {authz:.2f} ms; chat over gRPC (chat → inference) "
+        f"jan breakdown (p50): ext_authz check over HTTP {authz:.2f} ms; chat over gRPC (chat → inference) "
         f"{chat:.2f} ms, so chat adds {chat - direct:.2f} ms over inference and Envoy (Lua, ext_authz, "
         f"transcoding) adds {through - chat:.2f} ms over chat"
     )

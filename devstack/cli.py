@@ -73,6 +73,7 @@ def up(args: argparse.Namespace) -> int:
         http_port=_port("JAN_HTTP_PORT", 8080),
         admin_port=_port("JAN_ENVOY_ADMIN_PORT", 9901),
         service_ports={s: _port(f"JAN_{s.upper()}_PORT", 50051 + i) for i, s in enumerate(SERVICES)},
+        authz_port=_port("JAN_AUTH_AUTHZ_PORT", 50061),
         database_url=os.environ.get("DATABASE_URL") or None,
         postgres_port=_port("JAN_POSTGRES_PORT", 54329),
         logs_to_console=True,

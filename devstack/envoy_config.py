@@ -18,6 +18,7 @@ class EnvoyPorts:
     listen: int
     admin: int
     auth: int
+    auth_authz: int  # the auth service's HTTP ext_authz endpoint
     chat: int
     inference: int
     search: int
@@ -43,6 +44,7 @@ def render(
         "CONFIG_DIR": str(out_dir),
         "CORS_ALLOWED_ORIGIN_REGEX": cors_origin_regex,
         "HEALTH_CHECK_INTERVAL": health_check_interval,
+        "AUTH_AUTHZ_PORT": ports.auth_authz,
     }
     for service in ("auth", "chat", "inference", "search"):
         values[f"{service.upper()}_HOST"] = "127.0.0.1"

@@ -86,22 +86,33 @@ class Authorizer:
                 self._responses.popitem(last=False)
         return response
 
+    async def decide(self, method: str, path: str, authorization: str | None, project: str | None) -> Principal | None:
+        """Who is calling, or None for an anonymous call of a public route; raises JanError to deny."""
+        _, access = self._policy.resolve(method, path)
+        credential = bearer_credential(authorization)
+        if credential is None:
+            if access is Access.PUBLIC:
+                return None
+            raise errors.Unauthenticated(MISSING_CREDENTIAL)
+        try:
+            principal = await self._authn.authenticate(credential, project or None)
+            self._policy.authorize(access, principal)
+        except errors.JanError:
+            if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
+                return None
+            raise
+        return principal
+
     async def check(self, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:
         http = request.attributes.request.http
         headers = http.headers
-        _, access = self._policy.resolve(http.method, http.path)
-        credential = bearer_credential(headers.get("authorization"))
-        project = headers.get("openai-project") or None
-        if credential is None:
-            return allow(None) if access is Access.PUBLIC else deny(errors.Unauthenticated(MISSING_CREDENTIAL))
         try:
-            principal = await self._authn.authenticate(credential, project)
-            self._policy.authorize(access, principal)
+            principal = await self.decide(
+                http.method, http.path, headers.get("authorization"), headers.get("openai-project")
+            )
         except errors.JanError as exc:
-            if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
-                return allow(None)
             return deny(exc)
-        return self._allow(principal)
+        return allow(None) if principal is None else self._allow(principal)
 
 
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):

@@ -1,4 +1,5 @@
-"""Starts the auth service: settings, logging, tracing, database and migrations, then the gRPC server.
+"""Starts the auth service: settings, logging, tracing, database and migrations, then the gRPC server and
+the HTTP endpoint Envoy's ext_authz asks (authz_http.py).
 
 `AuthApp` wires the parts (also used by the tests and the benchmark): one store over the pool, the
 invalidation listener, the caches and the domain objects, the AuthService and ext_authz servicers.
@@ -15,6 +16,7 @@ from jan.v1 import auth_service_pb2_grpc
 from services.auth.accounts import Accounts
 from services.auth.apikeys import ApiKeys
 from services.auth.authn import Authenticator
+from services.auth.authz_http import AuthzHttpServer
 from services.auth.authz_servicer import AuthorizationServicer, Authorizer
 from services.auth.cache import Invalidations
 from services.auth.google_oauth import GoogleSignIn
@@ -104,8 +106,13 @@ async def serve(settings: AuthSettings) -> None:
         try:
             server = JanServer(settings)
             app.register(server)
-            await server.start()
-            await server.serve_until_stopped()
+            authz_http = AuthzHttpServer(app.authorizer, settings.authz_listen_address)
+            await authz_http.start()  # before the gRPC server reports SERVING
+            try:
+                await server.start()
+                await server.serve_until_stopped()
+            finally:
+                await authz_http.stop()  # after in-flight calls drained
         finally:
             await app.stop()
     finally:

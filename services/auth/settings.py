@@ -41,6 +41,8 @@ class AuthSettings(ServerSettings):
     model_config = SettingsConfigDict(**ServerSettings.model_config, hide_input_in_errors=True)
 
     listen_address: str = Field("127.0.0.1:50051", validation_alias="JAN_AUTH_LISTEN")
+    # Envoy's ext_authz asks here, over HTTP/1.1 (authz_http.py); the gRPC Check stays on listen_address.
+    authz_listen_address: str = Field("127.0.0.1:50061", validation_alias="JAN_AUTH_AUTHZ_LISTEN")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     google: GoogleSettings = Field(default_factory=GoogleSettings)
 

@@ -26,6 +26,11 @@ SERVICES = {  # component -> (gRPC service name its probes ask for, port)
     "inference": ("jan.v1.InferenceService", 50053),
     "search": ("jan.v1.SearchService", 50054),
 }
+# component -> {name: (the variable the service reads its listen address from, default port, appProtocol)} of
+# the ports it serves besides grpc: auth's plain HTTP/1.1 endpoint for Envoy's ext_authz.
+EXTRA_PORTS = {
+    "auth": {"authz": ("JAN_AUTH_AUTHZ_LISTEN", 50061, "http")},
+}
 # The oldest Kubernetes the charts declare (kubeVersion >=1.30) and the newest schema set available.
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
 RELEASE = "jan"

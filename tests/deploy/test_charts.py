@@ -20,6 +20,7 @@ import yaml
 from tests.deploy.helm import (
     APP_CHARTS,
     CHARTS,
+    EXTRA_PORTS,
     HELM,
     NAMESPACE,
     RELEASE,
@@ -154,16 +155,29 @@ def test_grpc_services_probe_their_health_by_name(chart: str, values: Path | Non
         if name not in SERVICES:
             continue
         grpc_service, port = SERVICES[name]
+        extra = EXTRA_PORTS.get(name, {})
         (container,) = _pod_spec(workload)["containers"]
-        assert container["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+        container_ports = {p["name"]: p for p in container["ports"]}
+        assert list(container_ports) == ["grpc", *extra]
+        assert container_ports["grpc"] == {"name": "grpc", "containerPort": port, "protocol": "TCP"}
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"] == {"port": port, "service": grpc_service}, probe
-        assert container_env(container)[f"JAN_{name.upper()}_LISTEN"] == f"[::]:{port}"
+        env = container_env(container)
+        assert env[f"JAN_{name.upper()}_LISTEN"] == f"[::]:{port}"
+        for port_name, (listen_env, _default, _protocol) in extra.items():
+            assert container_ports[port_name]["protocol"] == "TCP"
+            assert env[listen_env] == f"[::]:{container_ports[port_name]['containerPort']}", listen_env
         services = [s for s in result.of_kind("Service") if component(s) == name]
         assert {s["spec"].get("clusterIP") for s in services} == {None, "None"}  # one ClusterIP, one headless
         for service in services:
-            assert [p["name"] for p in service["spec"]["ports"]] == ["grpc"]
-            assert service["spec"]["ports"][0]["port"] == port
+            ports = {p["name"]: p for p in service["spec"]["ports"]}
+            assert list(ports) == ["grpc", *extra]
+            assert ports["grpc"]["port"] == port
+            assert ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+            for port_name, (_env, _default, protocol) in extra.items():
+                assert ports[port_name]["port"] == container_ports[port_name]["containerPort"], port_name
+                assert ports[port_name]["targetPort"] == port_name
+                assert ports[port_name]["appProtocol"] == protocol
 
 
 @pytest.mark.parametrize(("chart", "values"), CASES, ids=CASE_IDS)
@@ -352,6 +366,40 @@ def test_auth_given_values(rendered: dict) -> None:
     }
 
 
+def _auth_ports(result: Rendered) -> tuple[dict[str, int], dict[str, Any], list[dict[str, int]]]:
+    """auth's container ports (name -> port), its env, and each of its Services' ports (name -> port)."""
+    (container,) = _pod_spec(result.named("Deployment", f"{RELEASE}-auth"))["containers"]
+    services = [
+        {p["name"]: p["port"] for p in result.named("Service", name)["spec"]["ports"]}
+        for name in (f"{RELEASE}-auth", f"{RELEASE}-auth-headless")
+    ]
+    return {p["name"]: p["containerPort"] for p in container["ports"]}, container_env(container), services
+
+
+@pytest.mark.parametrize(
+    ("chart", "values", "authz_port"),
+    [("auth", None, 50061), ("jan-server", None, 50061), ("jan-server", VALUES / "jan-server-options.yaml", 50071)],
+    ids=["auth-defaults", "jan-server-defaults", "jan-server-options"],
+)
+def test_auth_serves_ext_authz_on_its_own_port(
+    chart: str, values: Path | None, authz_port: int, rendered: dict
+) -> None:
+    """Envoy's ext_authz asks auth over plain HTTP/1.1 on a second port (authzPort): the container listens on it
+    (JAN_AUTH_AUTHZ_LISTEN) and both Services expose it, named authz."""
+    ports, env, services = _auth_ports(rendered[chart, values])
+    assert ports == {"grpc": 50051, "authz": authz_port}
+    assert env["JAN_AUTH_LISTEN"] == "[::]:50051"
+    assert env["JAN_AUTH_AUTHZ_LISTEN"] == f"[::]:{authz_port}"
+    assert services == [{"grpc": 50051, "authz": authz_port}] * 2
+
+
+def test_auth_and_envoy_default_to_the_same_authz_port() -> None:
+    auth = yaml.safe_load((CHARTS / "auth" / "values.yaml").read_text())
+    envoy = yaml.safe_load((CHARTS / "envoy" / "values.yaml").read_text())
+    assert auth["authzPort"] == envoy["upstreams"]["auth"]["authzPort"] == EXTRA_PORTS["auth"]["authz"][1]
+    assert auth["port"] == envoy["upstreams"]["auth"]["port"] == SERVICES["auth"][1]
+
+
 def test_existing_secrets_are_referenced_not_generated(rendered: dict) -> None:
     result: Rendered = rendered["jan-server", VALUES / "jan-server-options.yaml"]
     assert not [s for s in result.of_kind("Secret") if component(s) in ("auth", "search", "inference")]
@@ -380,7 +428,8 @@ def _service_behind(result: Rendered, host: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("values", [None, VALUES / "jan-server-options.yaml"], ids=["defaults", "options"])
 def test_every_computed_address_is_a_rendered_service(values: Path | None, rendered: dict) -> None:
-    """Envoy's upstream clusters and chat's targets name headless Services of the same release, on their ports."""
+    """Envoy's upstream clusters and chat's targets name headless Services of the same release, on their ports
+    (the port named grpc; Envoy's ext_authz cluster the one named authz)."""
     result: Rendered = rendered["jan-server", values]
     (chat,) = _pod_spec(result.named("Deployment", f"{RELEASE}-chat"))["containers"]
     env = container_env(chat)
@@ -390,12 +439,14 @@ def test_every_computed_address_is_a_rendered_service(values: Path | None, rende
         endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
         socket = endpoint["socket_address"]
         targets[f"envoy->{cluster['name']}"] = f"{socket['address']}:{socket['port_value']}"
-    assert len(targets) == 6
+    assert len(targets) == 7
+    port_names = {"envoy->jan_auth_authz": "authz"}
     for label, target in targets.items():
         host, port = _host_port(target)
         service = _service_behind(result, host)
         assert service["spec"]["clusterIP"] == "None", f"{label}: {host} should be headless"
-        assert service["spec"]["ports"][0]["port"] == port, label
+        ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+        assert ports[port_names.get(label, "grpc")] == port, label
     (envoy_service,) = [s for s in result.of_kind("Service") if component(s) == "envoy"]
     assert envoy_service["spec"]["ports"][0]["name"] == "http"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from string import Template
 
 import pytest
+import yaml
 
 from devstack.envoy_config import ENVOY_DIR, EnvoyPorts
 from devstack.envoy_config import render as devstack_render
@@ -45,7 +46,9 @@ def test_files_link_to_the_one_envoy_directory() -> None:
 
 
 def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, tmp_path: Path) -> None:
-    ports = EnvoyPorts(listen=18080, admin=19901, auth=15051, chat=15052, inference=15053, search=15054)
+    ports = EnvoyPorts(
+        listen=18080, admin=19901, auth=15051, auth_authz=15061, chat=15052, inference=15053, search=15054
+    )
     out_dir = tmp_path / "devstack"
     devstack_render(ports, out_dir, listen_address="0.0.0.0", health_check_interval="1s")
     settings: dict[str, str | int] = {
@@ -60,6 +63,7 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
     for service in ("auth", "chat", "inference", "search"):
         settings[f"upstreams.{service}.host"] = "127.0.0.1"
         settings[f"upstreams.{service}.port"] = getattr(ports, service)
+    settings["upstreams.auth.authzPort"] = ports.auth_authz
     files = _files(render("envoy", helm_home, settings=settings))
     assert set(files) == {"envoy.yaml", "edge.lua", "descriptor.pb"}
     for name, content in files.items():
@@ -81,6 +85,7 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
         HEALTH_CHECK_INTERVAL="5s",
         AUTH_HOST=hosts["auth"],
         AUTH_PORT=50051,
+        AUTH_AUTHZ_PORT=50061,
         CHAT_HOST=hosts["chat"],
         CHAT_PORT=50052,
         INFERENCE_HOST=hosts["inference"],
@@ -113,6 +118,23 @@ def test_envoy_accepts_the_rendered_configuration(values: Path | None, helm_home
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "OK" in check.stdout
+
+
+def test_upstream_addresses_come_from_the_values(helm_home: Path) -> None:
+    """upstreams.<service>.host/port, and auth's authzPort (its HTTP ext_authz endpoint, on the same host)."""
+    config = _files(render("envoy", helm_home, [VALUES / "envoy-options.yaml"]))["envoy.yaml"].decode()
+    ports: dict[str, set[int]] = {}
+    for cluster in yaml.safe_load(config)["static_resources"]["clusters"]:
+        for endpoints in cluster["load_assignment"]["endpoints"]:
+            for endpoint in endpoints["lb_endpoints"]:
+                socket = endpoint["endpoint"]["address"]["socket_address"]
+                ports.setdefault(socket["address"], set()).add(socket["port_value"])
+    assert ports == {
+        "auth.identity.svc.cluster.local": {7001, 7061},
+        "chat.api.svc.cluster.local": {7002},
+        "inference.gpu.svc.cluster.local": {7003},
+        "search.api.svc.cluster.local": {7004},
+    }
 
 
 def test_a_placeholder_the_chart_does_not_fill_fails_the_render(helm_home: Path, tmp_path: Path) -> None:

@@ -38,3 +38,14 @@
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The ports besides grpc (jan-common.grpcPodTemplate's extraPorts, as YAML): Envoy's ext_authz asks the HTTP/1.1
+endpoint, which the service opens on JAN_AUTH_AUTHZ_LISTEN.
+*/}}
+{{- define "auth.extraPorts" -}}
+- name: authz
+  port: {{ .Values.authzPort }}
+  listenEnv: JAN_AUTH_AUTHZ_LISTEN
+  appProtocol: http
+{{- end -}}

@@ -16,6 +16,8 @@ local run, here with cluster addresses.
 {{- $_ := set $values (printf "%s_HOST" (upper $service)) ($upstream.host | default (include "jan-common.siblingHost" (list $ $service))) -}}
 {{- $_ := set $values (printf "%s_PORT" (upper $service)) $upstream.port -}}
 {{- end }}
+{{- /* The auth service's second port, its HTTP ext_authz endpoint, on AUTH_HOST. */ -}}
+{{- $_ := set $values "AUTH_AUTHZ_PORT" .Values.upstreams.auth.authzPort -}}
 {{- toJson $values -}}
 {{- end -}}
 

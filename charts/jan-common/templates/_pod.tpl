@@ -82,6 +82,9 @@ A pod template for one Jan gRPC service. Args (dict):
   resources      the container's resources (YAML string)                 optional, default .Values.resources
   volumes, volumeMounts   more of each (YAML list strings)               optional
   annotations    more pod annotations (dict)                             optional
+  extraPorts     more ports than grpc: a list of dicts with name, port   optional
+                 and optionally listenEnv (a variable set to "[::]:<port>") and appProtocol (for the
+                 Services: give jan-common.service and jan-common.headlessService the same list)
 The root filesystem is read-only; /tmp is an emptyDir.
 */}}
 {{- define "jan-common.grpcPodTemplate" -}}
@@ -116,9 +119,20 @@ spec:
         - name: grpc
           containerPort: {{ $values.port }}
           protocol: TCP
+        {{- range .extraPorts }}
+        - name: {{ .name }}
+          containerPort: {{ .port }}
+          protocol: TCP
+        {{- end }}
       env:
         - name: {{ .listenEnv }}
           value: "[::]:{{ $values.port }}"
+        {{- range $port := .extraPorts }}
+        {{- with $port.listenEnv }}
+        - name: {{ . }}
+          value: "[::]:{{ $port.port }}"
+        {{- end }}
+        {{- end }}
         {{- with include "jan-common.serverEnv" $ctx | trim }}{{- . | nindent 8 }}{{- end }}
         {{- with .env | trim }}
         {{- . | nindent 8 }}

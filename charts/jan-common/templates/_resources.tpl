@@ -1,41 +1,56 @@
-{{/* The Service clients use: one port named grpc (h2c). */}}
+{{/*
+The Service clients use: one port named grpc (h2c), then the pod template's extraPorts. Args (dict):
+  ctx            the chart's context (.)
+  extraPorts     the list given to jan-common.grpcPodTemplate            optional
+*/}}
 {{- define "jan-common.service" -}}
+{{- $ctx := .ctx -}}
 apiVersion: v1
 kind: Service
 metadata:
-  {{- include "jan-common.metadata" (list . (include "jan-common.fullname" .) .Values.service.annotations) | nindent 2 }}
+  {{- include "jan-common.metadata" (list $ctx (include "jan-common.fullname" $ctx) $ctx.Values.service.annotations) | nindent 2 }}
 spec:
-  type: {{ .Values.service.type }}
+  type: {{ $ctx.Values.service.type }}
   selector:
-    {{- include "jan-common.selectorLabels" . | nindent 4 }}
+    {{- include "jan-common.selectorLabels" $ctx | nindent 4 }}
   ports:
-    - name: grpc
-      port: {{ .Values.port }}
-      targetPort: grpc
-      protocol: TCP
-      appProtocol: kubernetes.io/h2c
+    {{- include "jan-common.servicePorts" . | nindent 4 }}
 {{- end -}}
 
 {{/*
-A headless Service on the same port: DNS answers with every ready pod, so Envoy (STRICT_DNS) and gRPC
-clients spread calls over pods instead of pinning one HTTP/2 connection to one pod behind a ClusterIP.
+A headless Service on the same ports (same args): DNS answers with every ready pod, so Envoy (STRICT_DNS)
+and gRPC clients spread calls over pods instead of pinning one HTTP/2 connection to one pod behind a ClusterIP.
 */}}
 {{- define "jan-common.headlessService" -}}
+{{- $ctx := .ctx -}}
 apiVersion: v1
 kind: Service
 metadata:
-  {{- include "jan-common.metadata" (list . (include "jan-common.headlessName" .)) | nindent 2 }}
+  {{- include "jan-common.metadata" (list $ctx (include "jan-common.headlessName" $ctx)) | nindent 2 }}
 spec:
   clusterIP: None
   publishNotReadyAddresses: false
   selector:
-    {{- include "jan-common.selectorLabels" . | nindent 4 }}
+    {{- include "jan-common.selectorLabels" $ctx | nindent 4 }}
   ports:
-    - name: grpc
-      port: {{ .Values.port }}
-      targetPort: grpc
-      protocol: TCP
-      appProtocol: kubernetes.io/h2c
+    {{- include "jan-common.servicePorts" . | nindent 4 }}
+{{- end -}}
+
+{{- define "jan-common.servicePorts" -}}
+- name: grpc
+  port: {{ .ctx.Values.port }}
+  targetPort: grpc
+  protocol: TCP
+  appProtocol: kubernetes.io/h2c
+{{- range .extraPorts }}
+- name: {{ .name }}
+  port: {{ .port }}
+  targetPort: {{ .name }}
+  protocol: TCP
+  {{- with .appProtocol }}
+  appProtocol: {{ . }}
+  {{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "jan-common.serviceAccount" -}}

@@ -1,0 +1,85 @@
+"""Envoy's ext_authz in HTTP mode: the same decision as the gRPC Check (authz_servicer.py), over HTTP/1.1.
+
+Envoy asks with the original method and path, the `authorization` and `openai-project` headers and no
+body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of the answer over the
+request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a client sent survives.
+401/403 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
+error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
+
+Why HTTP and not the gRPC Check: the check runs on every request, and here it costs less than half the CPU
+of a Python gRPC call (bench/gateway_overhead.py: auth 0.14 vs 0.34 ms per request, +17 % requests/s).
+The gRPC Authorization service stays for Envoys configured for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from aiohttp import web
+
+from services.auth.authz_servicer import Authorizer
+from services.common import errors
+from services.common.identity import IDENTITY_HEADERS, Caller
+
+log = logging.getLogger(__name__)
+
+HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
+_DENIAL_STATUS = {errors.UNAUTHENTICATED: 401, errors.PERMISSION_DENIED: 403, errors.UNAVAILABLE: 503}
+
+
+@functools.lru_cache(maxsize=10_000)
+def allowed_headers(caller: Caller | None) -> dict[str, str]:
+    """The answer's headers for an identity (immutable, so built once): what to set and what to drop."""
+    values = caller.as_headers() if caller else {}
+    removed = [h for h in IDENTITY_HEADERS if h not in values]
+    return {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
+
+
+def denial(error: errors.JanError) -> web.Response:
+    status = _DENIAL_STATUS.get(error.kind, 401)
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return web.Response(status=status, text=error.message, headers=headers)
+
+
+def split_listen_address(address: str) -> tuple[str, int]:
+    """ "127.0.0.1:50061", "[::]:50061" or ":50061" → (host, port), the form gRPC's listen addresses use."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address {address!r} is not host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class AuthzHttpServer:
+    def __init__(self, authorizer: Authorizer, listen_address: str) -> None:
+        self._authorizer = authorizer
+        self._host, self._port = split_listen_address(listen_address)
+        self._runner: web.ServerRunner | None = None
+        self.port: int | None = None
+
+    async def handle(self, request: web.BaseRequest) -> web.Response:
+        headers = request.headers
+        try:
+            principal = await self._authorizer.decide(
+                request.method, request.raw_path, headers.get("authorization"), headers.get("openai-project")
+            )
+        except errors.JanError as exc:
+            return denial(exc)
+        except Exception:  # e.g. the database went away: the caller may retry, nothing is let through
+            log.exception("ext_authz check failed")
+            return denial(errors.Unavailable("The authorization service could not check the credential"))
+        return web.Response(status=200, headers=allowed_headers(principal.caller() if principal else None))
+
+    async def start(self) -> int:
+        self._runner = web.ServerRunner(web.Server(self.handle, access_log=None), handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        log.info("ext_authz (HTTP) listening", extra={"address": f"{self._host}:{self.port}"})
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
