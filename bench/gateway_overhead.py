@@ -28,14 +28,16 @@ connections):
      message (gRPC); direct and through interleaved; added p50/p99.
   3. throughput: --concurrency closed-loop clients for --duration seconds of non-streaming calls (after a
      short warm-up), requests/s, errors, latency under load, and the CPU time each process used per request
-     (from /proc, whole process trees): where the cost goes.
+     (from /proc, whole process trees): where the cost goes. --rounds runs per system, alternating jan and
+     LiteLLM (both running, the one not measured idle) so a slower minute of this shared machine hits both
+     alike; the median round of each is reported, and the ratio of each pair of rounds.
   Goals (the issue): p50 added latency <= 3 ms, streaming first byte <= 3 ms added, and >= 10x LiteLLM's
   throughput at 32 concurrent clients. For reference the issue measured LiteLLM 1.108.7 on these machines:
   +29 ms p50, ~34 requests/s per worker (~61 with two), first byte +26 ms.
 
-Every server runs in a session of its own (devstack.Stack starts each jan service so; LiteLLM and the mock are
-started the same way), so each is its own scheduler autogroup, and the load generator another. Jan is stopped
-before LiteLLM starts. LiteLLM's latency runs use its first worker count only.
+The jan services run in devstack's process group, LiteLLM and the mock each in a session of their own.
+LiteLLM's latency runs and the alternating rounds use its first worker count; further worker counts get one
+throughput run each at the end.
 --pin split puts the load generator on CPU 0 and every server (and its threads and children) on CPU 1;
 --pin none (default) lets the kernel place everything on both cores. Measured here: split halves jan's
 throughput (five processes on one core) and changes LiteLLM's little, so none is the default.
@@ -447,8 +449,23 @@ class SystemResult:
     name: str
     latency: dict[str, Latencies]
     ttfb: dict[str, Latencies]
-    throughput: Throughput
     direct_throughput: Throughput | None = None
+    rounds: list[Throughput] = field(default_factory=list)  # throughput runs, alternating with the other system
+
+    @property
+    def throughput(self) -> Throughput:
+        """The median round (by requests/s), reported with its latencies and CPU."""
+        return sorted(self.rounds, key=lambda t: t.rps)[len(self.rounds) // 2]
+
+
+async def http_throughput(
+    name: str, url: str, token: str, args: argparse.Namespace, cpus: dict[str, int]
+) -> Throughput:
+    print(f"{name}: throughput, {args.concurrency} clients for {args.duration:.0f} s ...", flush=True)
+    async with new_session(args.concurrency) as session:
+        whole, _ = http_calls(session, url, token, args.tokens)
+        await closed_loop(whole, args.concurrency, args.warmup_seconds)
+        return await closed_loop(whole, args.concurrency, args.duration, CpuMeter(cpus))
 
 
 def new_session(concurrency: int):
@@ -485,18 +502,13 @@ async def measure_jan(jan: JanStack, args: argparse.Namespace, cpus: dict[str, i
         ttfb = await interleaved_ttfb(
             {"direct": direct_stream, "through": through_stream, "chat_direct": chat_stream}, args.stream_requests
         )
-    print(f"jan: throughput, {args.concurrency} clients for {args.duration:.0f} s ...", flush=True)
-    async with new_session(args.concurrency) as session:
-        through_whole, _ = http_calls(session, url, jan.api_key, args.tokens)
-        await closed_loop(through_whole, args.concurrency, args.warmup_seconds)
-        throughput = await closed_loop(through_whole, args.concurrency, args.duration, CpuMeter(cpus))
     direct_tp = None
     if args.direct_throughput:
         async with grpc.aio.insecure_channel(stack.service_target("inference")) as inference:
             direct_whole, _ = inference_calls(inference, args.tokens)
             await closed_loop(direct_whole, args.concurrency, args.warmup_seconds)
             direct_tp = await closed_loop(direct_whole, args.concurrency, args.duration / 2, CpuMeter(cpus))
-    return SystemResult("jan", latency, ttfb, throughput, direct_tp)
+    return SystemResult("jan", latency, ttfb, direct_tp)
 
 
 async def measure_litellm(
@@ -513,18 +525,13 @@ async def measure_litellm(
             latency = await interleaved({"direct": direct_whole, "through": through_whole}, args.requests)
             print(f"{name}: streaming first byte at concurrency 1 ...", flush=True)
             ttfb = await interleaved_ttfb({"direct": direct_stream, "through": through_stream}, args.stream_requests)
-    print(f"{name}: throughput, {args.concurrency} clients for {args.duration:.0f} s ...", flush=True)
-    async with new_session(args.concurrency) as session:
-        through_whole, _ = http_calls(session, litellm.url, litellm.master_key, args.tokens)
-        await closed_loop(through_whole, args.concurrency, args.warmup_seconds)
-        throughput = await closed_loop(through_whole, args.concurrency, args.duration, CpuMeter(cpus))
     direct_tp = None
     if args.direct_throughput and latencies:
         async with new_session(args.concurrency) as session:
             direct_whole, _ = http_calls(session, mock.url, "sk-mock", args.tokens)
             await closed_loop(direct_whole, args.concurrency, args.warmup_seconds)
             direct_tp = await closed_loop(direct_whole, args.concurrency, args.duration / 2, CpuMeter(cpus))
-    return SystemResult(name, latency, ttfb, throughput, direct_tp)
+    return SystemResult(name, latency, ttfb, direct_tp)
 
 
 # ---- profiling --------------------------------------------------------------------------------------------
@@ -674,6 +681,9 @@ def report(jan: SystemResult, others: list[SystemResult], args: argparse.Namespa
     for name, t in runs:
         if t.errors:
             print(f"  {name}: {t.errors} errors, first: {t.first_error}")
+    for r in [jan, *others]:
+        if len(r.rounds) > 1:
+            print(f"  {r.name}: req/s by round {', '.join(f'{t.rps:.1f}' for t in r.rounds)} (the median is above)")
 
     print("\n== ratios and goals ==")
     j_added, j_ttfb, j_rps = added(jan.latency, 50), added(jan.ttfb, 50), jan.throughput.rps
@@ -691,10 +701,12 @@ def report(jan: SystemResult, others: list[SystemResult], args: argparse.Namespa
                 f"+{ISSUE_LITELLM['added_p50_ms']:.0f} ms, first byte +{ISSUE_LITELLM['ttfb_added_ms']:.0f} ms"
             )
         ratio = j_rps / o.throughput.rps if o.throughput.rps else float("inf")
+        paired = [j.rps / t.rps for j, t in zip(jan.rounds, o.rounds, strict=False) if t.rps]
+        by_round = f"; round by round {', '.join(f'{x:.1f}x' for x in paired)}" if len(paired) > 1 else ""
         lines.append(
             f"throughput at {args.concurrency} clients: jan {j_rps:.0f} req/s vs {o.name} {o.throughput.rps:.1f} "
             f"req/s = {ratio:.1f}x (goal >= {GOALS['throughput_ratio']:.0f}x: "
-            f"{verdict(ratio >= GOALS['throughput_ratio'])})"
+            f"{verdict(ratio >= GOALS['throughput_ratio'])}){by_round}"
         )
     issue_ratio = j_rps / ISSUE_LITELLM["rps_1_worker"]
     lines.append(
@@ -722,6 +734,7 @@ def summary(results: list[SystemResult], hot: dict | None) -> dict[str, object]:
             "latency": lat(r.latency),
             "ttfb": lat(r.ttfb),
             "throughput": tp(r.throughput),
+            "throughput_rounds_rps": [t.rps for t in r.rounds],
             "direct_throughput": tp(r.direct_throughput),
         }
         for r in results
@@ -745,6 +758,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of each throughput run")
     parser.add_argument("--warmup-seconds", type=float, default=3.0, help="warm-up before each throughput run")
     parser.add_argument("--concurrency", type=int, default=32, help="clients in the throughput runs")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="throughput runs per system, alternating jan / LiteLLM (median reported)"
+    )
     parser.add_argument("--tokens", type=int, default=16, help="tokens per answer (instant engine and mock)")
     parser.add_argument(
         "--litellm-workers", type=lambda v: [int(x) for x in v.split(",")], default=[1], help="e.g. 1,2"
@@ -787,27 +803,55 @@ def main(argv: list[str] | None = None) -> int:
         import uvloop
 
         me = {"loadgen": os.getpid()}
-        jan_result = uvloop.run(measure_jan(jan, args, {**jan.pids(), **me}))
+        jan_cpus = {**jan.pids(), **me}
+        jan_url = f"{jan.stack.http_url}/v1/chat/completions"
+
+        def start_proxy(workers: int) -> tuple[LiteLLM, dict[str, int]]:
+            proxy = LiteLLM(logs, mock, workers)
+            if server_cpus:
+                pin_self(server_cpus)
+            proxy.start()
+            if server_cpus and loadgen_cpus:
+                pin_tree(proxy.process.pid, server_cpus)
+                pin_tree(mock.process.pid, server_cpus)
+                pin_self(loadgen_cpus)
+            return proxy, {"litellm": proxy.process.pid, "mock": mock.process.pid, **me}
+
+        jan_result = uvloop.run(measure_jan(jan, args, jan_cpus))
+        others: list[SystemResult] = []
+        proxy: LiteLLM | None = None
+        try:
+            if not args.no_litellm:
+                proxy, lite_cpus = start_proxy(args.litellm_workers[0])
+                others.append(uvloop.run(measure_litellm(proxy, mock, args, lite_cpus, latencies=True)))
+
+            async def alternate() -> None:
+                # Rounds alternate between the systems (both running, the one not measured idle), so a slower
+                # or busier minute of this shared machine hits both alike; each reports its median round.
+                for r in range(args.rounds):
+                    run = await http_throughput(f"jan, round {r + 1}", jan_url, jan.api_key, args, jan_cpus)
+                    jan_result.rounds.append(run)
+                    if proxy is not None:
+                        name = f"{others[0].name}, round {r + 1}"
+                        others[0].rounds.append(
+                            await http_throughput(name, proxy.url, proxy.master_key, args, lite_cpus)
+                        )
+
+            uvloop.run(alternate())
+        finally:
+            if proxy is not None:
+                proxy.stop()
         hot = uvloop.run(profile_jan(jan, args, logs)) if args.profile else None
-        others = []
-        if not args.no_litellm:
-            jan_pids = jan.pids()
-            jan.stop()  # idle or not, it should not share the machine with LiteLLM's runs
-            print(f"jan stopped ({len(jan_pids)} processes)", flush=True)
-            for i, workers in enumerate(args.litellm_workers):
-                proxy = LiteLLM(logs, mock, workers)
-                try:
-                    if server_cpus:
-                        pin_self(server_cpus)
-                    proxy.start()
-                    if server_cpus and loadgen_cpus:
-                        pin_tree(proxy.process.pid, server_cpus)
-                        pin_tree(mock.process.pid, server_cpus)
-                        pin_self(loadgen_cpus)
-                    cpus = {"litellm": proxy.process.pid, "mock": mock.process.pid, **me}
-                    others.append(uvloop.run(measure_litellm(proxy, mock, args, cpus, latencies=i == 0)))
-                finally:
-                    proxy.stop()
+        for workers in [] if args.no_litellm else args.litellm_workers[1:]:
+            proxy, lite_cpus = start_proxy(workers)
+            try:
+                result = uvloop.run(measure_litellm(proxy, mock, args, lite_cpus, latencies=False))
+                result.rounds.append(
+                    uvloop.run(http_throughput(result.name, proxy.url, proxy.master_key, args, lite_cpus))
+                )
+                others.append(result)
+            finally:
+                proxy.stop()
         report(jan_result, others, args)
         if hot:
             print_profile(hot)
