@@ -107,6 +107,10 @@ def up(args: argparse.Namespace) -> int:
         print(f"\nstart-up failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
+        # Nothing may cut the clean-up short: not a second Ctrl-C, nor make passing its SIGTERM on to us
+        # after the whole process group already got one (services would be left running).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
     return 0
 
