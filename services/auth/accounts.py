@@ -1,5 +1,8 @@
 """Accounts and sessions: guests, email and password, external (Google) sign-in, refresh and logout.
 
+Password sign-ins are limited per email: after `LoginLimit.max_failures` failures in a window, that email's
+sign-ins are refused (RESOURCE_EXHAUSTED, HTTP 429) without looking at the password until the window ends.
+
 A session is a family of refresh tokens. Each refresh marks the presented token used and issues the next
 one; presenting a used token again means it was stolen or replayed, so the whole family is revoked, and
 with it every access token carrying that session id (ext_authz checks the session on each request).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
@@ -37,6 +40,12 @@ def require_caller(caller: Caller) -> Caller:
     return caller
 
 
+@dataclass(frozen=True)
+class LoginLimit:
+    max_failures: int = 10  # 0: no limit
+    window_seconds: float = 900.0
+
+
 class Accounts:
     def __init__(
         self,
@@ -47,8 +56,10 @@ class Accounts:
         org_id: str,
         admin_emails: frozenset[str],
         refresh_ttl_seconds: int,
+        login_limit: LoginLimit = LoginLimit(),
     ) -> None:
         self._store = store
+        self._login_limit = login_limit
         self._tokens = access_tokens
         self._passwords = passwords
         self._hub = hub
@@ -85,10 +96,20 @@ class Accounts:
         return session
 
     async def login(self, email: str, password: str) -> SessionTokens:
+        limit, key = self._login_limit, email.strip().lower()
+        failures = await self._store.login_failures(key, limit.window_seconds) if limit.max_failures else 0
+        if limit.max_failures and failures >= limit.max_failures:
+            raise errors.ResourceExhausted(
+                f"too many failed sign-ins for this email; try again in up to {limit.window_seconds:.0f} seconds"
+            )
         found = await self._store.user_by_email(email.strip(), self.org_id)
         user, password_hash = found if found else (None, None)
         if not await self._passwords.verify(password_hash, password) or user is None:
+            if limit.max_failures:  # unknown emails count too: the answer must not tell them apart
+                await self._store.record_login_failure(key, limit.window_seconds)
             raise errors.Unauthenticated("invalid email or password")
+        if failures:
+            await self._store.clear_login_failures(key)
         if password_hash and self._passwords.needs_rehash(password_hash):
             await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
         async with self._store.transaction() as tx:

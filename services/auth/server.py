@@ -13,7 +13,7 @@ import asyncpg
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from jan.v1 import auth_service_pb2_grpc
-from services.auth.accounts import Accounts
+from services.auth.accounts import Accounts, LoginLimit
 from services.auth.apikeys import ApiKeys
 from services.auth.authn import Authenticator
 from services.auth.authz_http import AuthzHttpServer
@@ -67,6 +67,7 @@ class AuthApp:
             org_id,
             s.admin_emails,
             s.refresh_token_ttl_seconds,
+            LoginLimit(s.login_max_failures, s.login_failure_window_seconds),
         )
         self.google = GoogleSignIn(s.google, self.store, self.accounts)
         self.organization = Organization(self.store, self.hub, org_id, s.invite_ttl_seconds)

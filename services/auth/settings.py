@@ -55,6 +55,10 @@ class AuthSettings(ServerSettings):
     # Comma-separated; a user registering or signing in with one of these emails becomes an org owner.
     admin_emails_csv: str = Field("", validation_alias="JAN_ADMIN_EMAILS")
 
+    # Password sign-ins: after this many failures for one email within the window, refused until it ends.
+    login_max_failures: int = Field(10, validation_alias="JAN_LOGIN_MAX_FAILURES", ge=0)  # 0: no limit
+    login_failure_window_seconds: float = Field(900.0, validation_alias="JAN_LOGIN_FAILURE_WINDOW_SECONDS", gt=0)
+
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
     cookie_samesite: str = Field("Lax", validation_alias="JAN_COOKIE_SAMESITE", pattern="^(Lax|Strict|None)$")

@@ -190,6 +190,31 @@ class Store:
         )
         return (r["role"], r["is_guest"], {p[0]: p[1] for p in r["projects"]}) if r else None
 
+    # -- failed sign-ins -----------------------------------------------------------------------------
+    async def login_failures(self, email: str, window_seconds: float) -> int:
+        """Failed sign-ins for this (lower-cased) email in its current window; 0 once the window is over."""
+        failures = await self._db.fetchval(
+            "SELECT failures FROM auth.login_failures"
+            " WHERE email = $1 AND window_start > now() - make_interval(secs => $2)",
+            email,
+            window_seconds,
+        )
+        return failures or 0
+
+    async def record_login_failure(self, email: str, window_seconds: float) -> int:
+        """Counts one failure (a new window if the last one is over) and returns the window's count."""
+        await self._db.execute(
+            "DELETE FROM auth.login_failures WHERE window_start <= now() - make_interval(secs => $1)", window_seconds
+        )
+        return await self._db.fetchval(
+            "INSERT INTO auth.login_failures AS f (email, failures, window_start) VALUES ($1, 1, now())"
+            " ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1 RETURNING failures",
+            email,
+        )
+
+    async def clear_login_failures(self, email: str) -> None:
+        await self._db.execute("DELETE FROM auth.login_failures WHERE email = $1", email)
+
     # -- organization members ------------------------------------------------------------------------
     _ORG_MEMBER = f"{_USER}, m.role, m.added_at FROM auth.org_members m JOIN auth.users u ON u.id = m.user_id"
 

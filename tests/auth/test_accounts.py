@@ -3,12 +3,14 @@ reuse detection, logout, and the owners named by JAN_ADMIN_EMAILS."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from services.auth.server import AuthApp
 from services.common import errors
 from services.common.identity import Caller
-from tests.auth.conftest import PASSWORD, caller_for, unique_email
+from tests.auth.conftest import PASSWORD, caller_for, start_app, unique_email
 from tests.conftest import ADMIN_EMAIL
 
 
@@ -116,3 +118,46 @@ async def test_logout_revokes_the_session_by_refresh_token_or_access_token(app: 
 async def test_me_needs_a_caller(app: AuthApp) -> None:
     with pytest.raises(errors.Unauthenticated):
         await app.accounts.me(Caller())
+
+
+async def test_failed_logins_lock_the_email_until_the_window_ends(database_url: str) -> None:
+    app, pool = await start_app(database_url, JAN_LOGIN_MAX_FAILURES="3", JAN_LOGIN_FAILURE_WINDOW_SECONDS="1.5")
+    try:
+        email, other = unique_email(), unique_email()
+        await app.accounts.register(email, PASSWORD, "", Caller())
+        await app.accounts.register(other, PASSWORD, "", Caller())
+        for _ in range(3):
+            with pytest.raises(errors.Unauthenticated):
+                await app.accounts.login(email, "not the password")
+        # Locked: even the right password is not looked at, whatever the email's case.
+        with pytest.raises(errors.ResourceExhausted, match="too many failed sign-ins"):
+            await app.accounts.login(email.upper(), PASSWORD)
+        assert (await app.accounts.login(other, PASSWORD)).user.email == other  # other emails are unaffected
+        # Unknown emails are counted the same way, so the answers do not tell them apart.
+        unknown = unique_email()
+        for _ in range(3):
+            with pytest.raises(errors.Unauthenticated):
+                await app.accounts.login(unknown, PASSWORD)
+        with pytest.raises(errors.ResourceExhausted):
+            await app.accounts.login(unknown, PASSWORD)
+        await asyncio.sleep(1.6)  # the window is over
+        assert (await app.accounts.login(email, PASSWORD)).user.email == email
+    finally:
+        await app.stop()
+        await pool.close()
+
+
+async def test_a_successful_login_clears_the_failures(database_url: str) -> None:
+    app, pool = await start_app(database_url, JAN_LOGIN_MAX_FAILURES="3")
+    try:
+        email = unique_email()
+        await app.accounts.register(email, PASSWORD, "", Caller())
+        for _ in range(3):
+            for _ in range(2):
+                with pytest.raises(errors.Unauthenticated):
+                    await app.accounts.login(email, "not the password")
+            await app.accounts.login(email, PASSWORD)  # 2 failures, then a success: never 3 in a row
+        assert await app.store.login_failures(email, 900) == 0
+    finally:
+        await app.stop()
+        await pool.close()

@@ -240,3 +240,23 @@ async def test_native_grpc_through_envoy(rest: Rest, owner: Owner, edge_channel:
     admin = (("authorization", f"Bearer {owner.admin_key}"),)
     projects = await stub.ListProjects(pb.ListProjectsRequest(limit=1), metadata=admin, timeout=10)
     assert projects.object == "list"
+
+
+async def test_guessing_a_password_is_cut_off_with_a_429(rest: Rest, edge_channel: grpc.aio.Channel) -> None:
+    # The session stack runs the default limit: 10 failures per email per 15 minutes.
+    email = unique_email()
+    rest.register(email)
+    for _ in range(10):
+        assert_error(
+            rest("POST", "/v1/auth/login", {"email": email, "password": "a guess"}), 401, "authentication_error"
+        )
+    error = assert_error(
+        rest("POST", "/v1/auth/login", {"email": email, "password": PASSWORD}), 429, "rate_limit_error"
+    )
+    assert "too many failed sign-ins" in error["message"]
+    stub = auth_service_pb2_grpc.AuthServiceStub(edge_channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    other = rest.register()
+    assert rest("POST", "/v1/auth/login", {"email": other["user"]["email"], "password": PASSWORD}).status == 200

@@ -265,7 +265,8 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Login(self, request, context):
-        """Starts a session with email and password.
+        """Starts a session with email and password. After JAN_LOGIN_MAX_FAILURES failures for one email within
+        the window, RESOURCE_EXHAUSTED (HTTP 429) until the window ends, whatever the password.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
