@@ -2,6 +2,8 @@
 --
 -- On requests:
 --   * drop client-supplied identity headers (x-jan-*); only the auth service's ext_authz answer sets them;
+--   * list query parameters as the OpenAI SDKs send them (emails[]=a&emails[]=b, percent-encoded or not)
+--     become the repeated form the transcoder reads (emails=a&emails=b);
 --   * POST /v1/chat/completions: read the top-level keys of the JSON body; with "stream": true, send the
 --     request to the server-sent-events RPC (/v1/chat/completions:stream); pass the key list on in
 --     x-jan-body-keys so the chat service can reject fields it does not know by name (the transcoder
@@ -77,6 +79,22 @@ local function scan_top_level(body)
   return keys, stream
 end
 
+-- Returns true when the path's query had list parameters (key[]=v) and was rewritten to key=v.
+local function normalize_list_query(headers)
+  local path = headers:get(":path") or ""
+  local query = path:find("?", 1, true)
+  if not query then
+    return false
+  end
+  local fixed, encoded = path:sub(query + 1):gsub("%%5[Bb]%%5[Dd]=", "=")
+  local fixed_again, plain = fixed:gsub("%[%]=", "=")
+  if encoded + plain == 0 then
+    return false
+  end
+  headers:replace(":path", path:sub(1, query) .. fixed_again)
+  return true
+end
+
 local function route_chat_completion(handle, headers)
   local body = handle:body()
   if body == nil then
@@ -119,6 +137,9 @@ function envoy_on_request(handle)
   local headers = handle:headers()
   for _, name in ipairs(IDENTITY_HEADERS) do
     headers:remove(name)
+  end
+  if normalize_list_query(headers) then
+    handle:clearRouteCache()
   end
   local path = headers:get(":path") or ""
   local method = headers:get(":method")

@@ -108,6 +108,11 @@ def test_organization_users(admin: openai.OpenAI, rest: Rest) -> None:
     fetched = users.retrieve(user["user"]["id"])
     assert fetched.object == "organization.user" and fetched.role == "reader" and fetched.email == user["user"]["email"]
     assert user["user"]["id"] in [u.id for u in users.list(limit=100)]
+    # The SDK sends emails%5B%5D=...: edge.lua turns list parameters into the repeated form the transcoder reads.
+    second = rest.register()
+    emails = [user["user"]["email"], second["user"]["email"]]
+    assert sorted(u.email for u in users.list(emails=emails)) == sorted(emails)
+    assert [u.email for u in users.list(emails=[emails[1].upper()])] == [emails[1]]
     assert users.update(user["user"]["id"], role="owner").role == "owner"
     assert rest("GET", "/v1/organization/projects", token=user["access_token"]).status == 200  # an owner now
     assert users.update(user["user"]["id"], role="reader").role == "reader"
