@@ -17,12 +17,14 @@ import functools
 import logging
 
 from aiohttp import web
+from opentelemetry import propagate, trace
 
 from services.auth.authz_servicer import Authorizer
 from services.common import errors
 from services.common.identity import IDENTITY_HEADERS, Caller
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
 _DENIAL_STATUS = {errors.UNAUTHENTICATED: 401, errors.PERMISSION_DENIED: 403, errors.UNAVAILABLE: 503}
@@ -51,13 +53,23 @@ def split_listen_address(address: str) -> tuple[str, int]:
 
 
 class AuthzHttpServer:
-    def __init__(self, authorizer: Authorizer, listen_address: str) -> None:
+    def __init__(self, authorizer: Authorizer, listen_address: str, *, traced: bool = False) -> None:
         self._authorizer = authorizer
+        self._traced = traced  # a span per check in the caller's trace (Envoy passes traceparent on)
         self._host, self._port = split_listen_address(listen_address)
         self._runner: web.ServerRunner | None = None
         self.port: int | None = None
 
     async def handle(self, request: web.BaseRequest) -> web.Response:
+        if not self._traced:
+            return await self.decide(request)
+        context = propagate.extract(request.headers)
+        with tracer.start_as_current_span("ext_authz check", context=context, kind=trace.SpanKind.SERVER) as span:
+            response = await self.decide(request)
+            span.set_attribute("http.response.status_code", response.status)
+            return response
+
+    async def decide(self, request: web.BaseRequest) -> web.Response:
         headers = request.headers
         try:
             principal = await self._authorizer.decide(

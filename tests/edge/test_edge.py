@@ -134,6 +134,9 @@ def test_w3c_trace_context_passes_through_envoy_to_the_service(
     spans = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-chat" and s.kind == server_kind)
     assert spans, "the chat service exported no span in the caller's trace"
     assert spans[0].parent_span_id == parent_id
+    checks = otlp.wait_for(lambda s: s.trace_id == trace_id and s.service == "jan-auth" and s.kind == server_kind)
+    assert checks, "auth's ext_authz check exported no span in the caller's trace"
+    assert checks[0].parent_span_id == parent_id
 
 
 async def test_native_grpc_errors_keep_their_status(edge_channel: grpc.aio.Channel, guest_metadata) -> None:
