@@ -1,7 +1,7 @@
 """Envoy's ext_authz in HTTP mode: the same decision as the gRPC Check (authz_servicer.py), over HTTP/1.1.
 
-Envoy asks with the original method and path, the `authorization` and `openai-project` headers and no
-body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of the answer over the
+Envoy asks with the original method and path, the `authorization` and `openai-project` headers (and the
+W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of the answer over the
 request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a client sent survives.
 401/403 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
 error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
