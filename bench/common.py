@@ -1,10 +1,9 @@
 """Helpers the benchmark scripts share: percentiles, child processes in their own process group, gRPC health
-waits, the machine's load, per-process CPU accounting and a plain-text table printer."""
+waits (devstack's), the machine's load, per-process CPU accounting and a plain-text table printer."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from devstack.stack import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,9 +41,10 @@ def spawn(
 ) -> subprocess.Popen:
     """Starts a child in its own process group (so the whole group can be killed), output to a log file.
 
-    new_session=True also makes it a session leader, as devstack.Stack starts the services. On Linux that puts
-    it in its own scheduler autogroup (kernel.sched_autogroup_enabled), which changes how CPU is shared with this
-    process when cores are saturated; new_session=False keeps it in this process's session and autogroup."""
+    new_session=True also makes it a session leader. On Linux that puts it in its own scheduler autogroup
+    (kernel.sched_autogroup_enabled), which changes how CPU is shared with this process when cores are
+    saturated; new_session=False keeps it in this process's session and autogroup, as devstack.Stack starts
+    the services."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it; closed with the process
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
@@ -62,23 +64,6 @@ def autogroups_enabled() -> bool:
         return False
 
 
-def stop(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL; then SIGKILL to the whole process group (vLLM's engine core is a child)."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def log_tail(path: Path, lines: int = 25) -> str:
     if not path.exists():
         return ""
@@ -87,23 +72,7 @@ def log_tail(path: Path, lines: int = 25) -> str:
 
 def wait_serving(target: str, process: subprocess.Popen, log_path: Path, timeout: float, service: str = "") -> float:
     """Polls grpc.health.v1 until SERVING; returns the seconds it took."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    started = time.monotonic()
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() - started < timeout:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log_tail(log_path)}")
-            try:
-                status = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return time.monotonic() - started
-            except grpc.RpcError:
-                pass
-            time.sleep(0.25)
-    raise RuntimeError(f"{target} was not SERVING after {timeout:.0f} s:\n{log_tail(log_path)}")
+    return wait_until_serving(target, process, timeout, service, describe=lambda: ":\n" + log_tail(log_path))
 
 
 def pin_tree(pid: int, cpus: set[int]) -> None:

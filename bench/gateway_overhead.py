@@ -74,9 +74,9 @@ from bench.common import (
     pin_tree,
     python_env,
     spawn,
-    stop,
     table,
 )
+from devstack.stack import stop_process_group
 
 MODEL = "instant"
 OWNER_EMAIL = "bench-owner@example.com"
@@ -116,28 +116,20 @@ class Throughput:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
-async def interleaved(calls: dict[str, Call], n: int, warmup: int = 20) -> dict[str, Latencies]:
-    """Runs each call once per round, n rounds, timing each; calls alternate so drift hits all alike."""
-    for _ in range(warmup):
-        for call in calls.values():
-            await call()
-    out = {name: Latencies() for name in calls}
-    for _ in range(n):
-        for name, call in calls.items():
-            t0 = time.perf_counter()
-            try:
-                ok = await call()
-            except Exception as exc:
-                ok = False
-                out[name].first_error = out[name].first_error or repr(exc)[:300]
-            if ok:
-                out[name].samples.append(time.perf_counter() - t0)
-            else:
-                out[name].errors += 1
-    return out
+def timed(call: Call) -> StreamCall:
+    """A call whose sample is its whole duration (interleaved takes (seconds, ok) pairs)."""
+
+    async def run() -> tuple[float, bool]:
+        t0 = time.perf_counter()
+        ok = await call()
+        return time.perf_counter() - t0, ok
+
+    return run
 
 
-async def interleaved_ttfb(calls: dict[str, StreamCall], n: int, warmup: int = 20) -> dict[str, Latencies]:
+async def interleaved(calls: dict[str, StreamCall], n: int, warmup: int = 20) -> dict[str, Latencies]:
+    """Runs each call once per round, n rounds, keeping the seconds each reports; calls alternate so drift
+    hits all alike."""
     for _ in range(warmup):
         for call in calls.values():
             await call()
@@ -145,12 +137,12 @@ async def interleaved_ttfb(calls: dict[str, StreamCall], n: int, warmup: int = 2
     for _ in range(n):
         for name, call in calls.items():
             try:
-                ttfb, ok = await call()
+                seconds, ok = await call()
             except Exception as exc:
-                ttfb, ok = 0.0, False
+                seconds, ok = 0.0, False
                 out[name].first_error = out[name].first_error or repr(exc)[:300]
             if ok:
-                out[name].samples.append(ttfb)
+                out[name].samples.append(seconds)
             else:
                 out[name].errors += 1
     return out
@@ -380,7 +372,7 @@ class Mock:
         return f"http://127.0.0.1:{self.port}/v1/chat/completions"
 
     def stop(self) -> None:
-        stop(self.process)
+        stop_process_group(self.process)
 
 
 class LiteLLM:
@@ -423,7 +415,7 @@ class LiteLLM:
         return f"http://127.0.0.1:{self.port}/v1/chat/completions"
 
     def stop(self) -> None:
-        stop(self.process)
+        stop_process_group(self.process)
 
 
 def wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -489,17 +481,16 @@ async def measure_jan(jan: JanStack, args: argparse.Namespace, cpus: dict[str, i
         direct_whole, direct_stream = inference_calls(inference, args.tokens)
         chat_whole, chat_stream = chat_calls(chat, args.tokens)
         print("jan: latency at concurrency 1 ...", flush=True)
-        latency = await interleaved(
-            {
-                "direct": direct_whole,
-                "through": through_whole,
-                "chat_direct": chat_whole,
-                "authz_check": authz_call(session, f"http://127.0.0.1:{stack.config.authz_port}", jan.api_key),
-            },
-            args.requests,
-        )
+        authz_check = authz_call(session, f"http://127.0.0.1:{stack.config.authz_port}", jan.api_key)
+        whole_calls = {
+            "direct": direct_whole,
+            "through": through_whole,
+            "chat_direct": chat_whole,
+            "authz_check": authz_check,
+        }
+        latency = await interleaved({name: timed(call) for name, call in whole_calls.items()}, args.requests)
         print("jan: streaming first byte at concurrency 1 ...", flush=True)
-        ttfb = await interleaved_ttfb(
+        ttfb = await interleaved(
             {"direct": direct_stream, "through": through_stream, "chat_direct": chat_stream}, args.stream_requests
         )
     direct_tp = None
@@ -522,9 +513,9 @@ async def measure_litellm(
             through_whole, through_stream = http_calls(proxied, litellm.url, litellm.master_key, args.tokens)
             direct_whole, direct_stream = http_calls(direct, mock.url, "sk-mock", args.tokens)
             print(f"{name}: latency at concurrency 1 ...", flush=True)
-            latency = await interleaved({"direct": direct_whole, "through": through_whole}, args.requests)
+            latency = await interleaved({"direct": timed(direct_whole), "through": timed(through_whole)}, args.requests)
             print(f"{name}: streaming first byte at concurrency 1 ...", flush=True)
-            ttfb = await interleaved_ttfb({"direct": direct_stream, "through": through_stream}, args.stream_requests)
+            ttfb = await interleaved({"direct": direct_stream, "through": through_stream}, args.stream_requests)
     direct_tp = None
     if args.direct_throughput and latencies:
         async with new_session(args.concurrency) as session:
@@ -561,7 +552,7 @@ async def profile_jan(jan: JanStack, args: argparse.Namespace, logs: Path) -> di
         try:
             process.wait(seconds + 30)
         except subprocess.TimeoutExpired:
-            stop(process)
+            stop_process_group(process)
         hot[service] = hot_functions(out) if out.exists() else []
     return hot
 

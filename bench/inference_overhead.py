@@ -49,7 +49,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.common import machine_load, ms, percentile, python_env, spawn, stop, table, wait_serving
+from bench.common import machine_load, ms, percentile, python_env, spawn, table, wait_serving
+from devstack.stack import stop_process_group
 
 # "service": the service process in this process's session (and so the same scheduler autogroup as its gRPC
 # client, as the raw engine shares one with its in-process consumer); "service-own-session": in a session of
@@ -240,7 +241,7 @@ def run_raw_child(args: argparse.Namespace, env: dict[str, str], logs: Path) -> 
         if process.wait(args.timeout) != 0:
             raise RuntimeError(f"the raw phase failed (exit {process.returncode}); see {logs / 'raw.log'}")
     finally:
-        stop(process)
+        stop_process_group(process)
     return json.loads(result_file.read_text())
 
 
@@ -289,7 +290,7 @@ async def service_phase(
             print(f"{name}: SERVING after {load_seconds:.1f} s", flush=True)
             return {name: await measure(name, service_one, args)}
     finally:
-        stop(process)
+        stop_process_group(process)
 
 
 # ---- report --------------------------------------------------------------------------------------------------

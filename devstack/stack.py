@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,20 +189,8 @@ class Stack:
         return f"; last lines of {path}:\n" + "\n".join(tail)
 
     def stop_process(self, name: str, timeout: float = 15.0) -> int | None:
-        """SIGTERM, then SIGKILL after `timeout`; returns the exit code. The process's whole group goes too:
-        vLLM's engine core is a child that outlives a parent killed without a clean shutdown."""
-        process = self.processes.pop(name, None)
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        _kill_group(process.pid)
-        return process.returncode
+        """Stops one process of the stack (stop_process_group); returns its exit code."""
+        return stop_process_group(self.processes.pop(name, None), timeout)
 
     def kill_process(self, name: str) -> None:
         """SIGKILL a process and its children at once, as a crash would; it stays in `processes`."""
@@ -210,16 +199,13 @@ class Stack:
 
     def wait_for_service(self, service: str, timeout: float = 600.0) -> None:
         """Waits until the service itself reports SERVING (Envoy's view lags by a health-check interval)."""
-        from grpc_health.v1 import health_pb2
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.processes[service].poll() is not None:
-                raise StackError(f"{service} exited with {self.processes[service].returncode}{self._log_tail(service)}")
-            if _health_status(self.service_target(service)) == health_pb2.HealthCheckResponse.SERVING:
-                return
-            time.sleep(0.2)
-        raise StackError(f"{service} was not SERVING after {timeout:.0f}s")
+        wait_until_serving(
+            self.service_target(service),
+            self.processes[service],
+            timeout,
+            name=service,
+            describe=lambda: self._log_tail(service),
+        )
 
     def stop(self) -> None:
         """Stops everything this stack started, newest first."""
@@ -239,12 +225,50 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _health_status(target: str) -> int | None:
+def stop_process_group(process: subprocess.Popen | None, timeout: float = 15.0) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout`; returns the exit code. The process's whole group goes too:
+    vLLM's engine core is a child that outlives a parent killed without a clean shutdown."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _kill_group(process.pid)
+    return process.returncode
+
+
+def wait_until_serving(
+    target: str,
+    process: subprocess.Popen,
+    timeout: float,
+    service: str = "",
+    name: str = "",
+    describe: Callable[[], str] = lambda: "",
+) -> float:
+    """Polls grpc.health.v1 at `target` until `service` is SERVING; returns the seconds it took. Raises
+    StackError naming `name` (the target by default), with `describe()` appended, if the process exits or
+    the time runs out."""
+    name = name or target
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(target) as channel:
-        try:
-            return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2).status
-        except grpc.RpcError:
-            return None
+    started = time.monotonic()
+    # One channel for all polls; a short reconnect backoff so a server that binds late is seen at once.
+    backoff = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 1000)]
+    with grpc.insecure_channel(target, options=backoff) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() - started < timeout:
+            if process.poll() is not None:
+                raise StackError(f"{name} exited with {process.returncode}{describe()}")
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.monotonic() - started
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise StackError(f"{name} was not SERVING after {timeout:.0f}s{describe()}")

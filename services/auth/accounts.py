@@ -45,6 +45,10 @@ class LoginLimit:
     max_failures: int = 10  # 0: no limit
     window_seconds: float = 900.0
 
+    @property
+    def enabled(self) -> bool:
+        return self.max_failures > 0
+
 
 class Accounts:
     def __init__(
@@ -96,16 +100,17 @@ class Accounts:
         return session
 
     async def login(self, email: str, password: str) -> SessionTokens:
-        limit, key = self._login_limit, email.strip().lower()
-        failures = await self._store.login_failures(key, limit.window_seconds) if limit.max_failures else 0
-        if limit.max_failures and failures >= limit.max_failures:
+        email, limit = email.strip(), self._login_limit
+        key = email.lower()
+        failures = await self._store.login_failures(key, limit.window_seconds) if limit.enabled else 0
+        if limit.enabled and failures >= limit.max_failures:
             raise errors.ResourceExhausted(
                 f"too many failed sign-ins for this email; try again in up to {limit.window_seconds:.0f} seconds"
             )
-        found = await self._store.user_by_email(email.strip(), self.org_id)
+        found = await self._store.user_by_email(email, self.org_id)
         user, password_hash = found if found else (None, None)
         if not await self._passwords.verify(password_hash, password) or user is None:
-            if limit.max_failures:  # unknown emails count too: the answer must not tell them apart
+            if limit.enabled:  # unknown emails count too: the answer must not tell them apart
                 await self._store.record_login_failure(key, limit.window_seconds)
             raise errors.Unauthenticated("invalid email or password")
         if failures:

@@ -1,8 +1,9 @@
 """Envoy's ext_authz in HTTP mode: the same decision as the gRPC Check (authz_servicer.py), over HTTP/1.1.
 
 Envoy asks with the original method and path, the `authorization` and `openai-project` headers (and the
-W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of the answer over the
-request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a client sent survives.
+W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of
+the answer over the request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a
+client sent survives.
 401/403 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
 error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
 
@@ -19,9 +20,9 @@ import logging
 from aiohttp import web
 from opentelemetry import propagate, trace
 
-from services.auth.authz_servicer import Authorizer
+from services.auth.authz_servicer import Authorizer, identity_headers
 from services.common import errors
-from services.common.identity import IDENTITY_HEADERS, Caller
+from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -33,8 +34,7 @@ _DENIAL_STATUS = {errors.UNAUTHENTICATED: 401, errors.PERMISSION_DENIED: 403, er
 @functools.lru_cache(maxsize=10_000)
 def allowed_headers(caller: Caller | None) -> dict[str, str]:
     """The answer's headers for an identity (immutable, so built once): what to set and what to drop."""
-    values = caller.as_headers() if caller else {}
-    removed = [h for h in IDENTITY_HEADERS if h not in values]
+    values, removed = identity_headers(caller)
     return {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
 
 

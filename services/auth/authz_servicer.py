@@ -10,8 +10,8 @@ Credentials are never logged.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections import OrderedDict
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -42,14 +42,22 @@ def bearer_credential(authorization: str | None) -> str | None:
     return value if scheme.lower() == "bearer" and value else None
 
 
-def allow(principal: Principal | None) -> external_auth_pb2.CheckResponse:
-    values = principal.caller().as_headers() if principal else {}
+def identity_headers(caller: Caller | None) -> tuple[dict[str, str], list[str]]:
+    """The identity headers to set for a caller (none for an anonymous one), and the rest, to remove."""
+    values = caller.as_headers() if caller else {}
+    return values, [h for h in IDENTITY_HEADERS if h not in values]
+
+
+# The same identity gets the same (immutable) answer: build each one once.
+@functools.lru_cache(maxsize=10_000)
+def allow(caller: Caller | None) -> external_auth_pb2.CheckResponse:
+    values, removed = identity_headers(caller)
     ok = external_auth_pb2.OkHttpResponse(
         headers=[
             base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v), append_action=_OVERWRITE)
             for k, v in values.items()
         ],
-        headers_to_remove=[h for h in IDENTITY_HEADERS if h not in values],
+        headers_to_remove=removed,
     )
     return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
 
@@ -70,21 +78,9 @@ def deny(error: errors.JanError) -> external_auth_pb2.CheckResponse:
 class Authorizer:
     """The decision itself, without gRPC, so it can be tested and benchmarked in-process."""
 
-    def __init__(self, policy: Policy, authenticator: Authenticator, max_responses: int = 10_000) -> None:
+    def __init__(self, policy: Policy, authenticator: Authenticator) -> None:
         self._policy = policy
         self._authn = authenticator
-        # The same identity gets the same (immutable) answer: build each one once.
-        self._responses: OrderedDict[Caller, external_auth_pb2.CheckResponse] = OrderedDict()
-        self._max_responses = max_responses
-
-    def _allow(self, principal: Principal) -> external_auth_pb2.CheckResponse:
-        caller = principal.caller()
-        response = self._responses.get(caller)
-        if response is None:
-            response = self._responses[caller] = allow(principal)
-            if len(self._responses) > self._max_responses:
-                self._responses.popitem(last=False)
-        return response
 
     async def decide(self, method: str, path: str, authorization: str | None, project: str | None) -> Principal | None:
         """Who is calling, or None for an anonymous call of a public route; raises JanError to deny."""
@@ -112,7 +108,7 @@ class Authorizer:
             )
         except errors.JanError as exc:
             return deny(exc)
-        return allow(None) if principal is None else self._allow(principal)
+        return allow(principal.caller() if principal else None)
 
 
 class AuthorizationServicer(external_auth_pb2_grpc.AuthorizationServicer):

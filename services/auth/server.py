@@ -107,9 +107,7 @@ async def serve(settings: AuthSettings) -> None:
         try:
             server = JanServer(settings)
             app.register(server)
-            authz_http = AuthzHttpServer(
-                app.authorizer, settings.authz_listen_address, traced=settings.otlp_endpoint is not None
-            )
+            authz_http = AuthzHttpServer(app.authorizer, settings.authz_listen_address, traced=settings.tracing)
             await authz_http.start()  # before the gRPC server reports SERVING
             try:
                 await server.start()

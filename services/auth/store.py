@@ -201,14 +201,14 @@ class Store:
         )
         return failures or 0
 
-    async def record_login_failure(self, email: str, window_seconds: float) -> int:
-        """Counts one failure (a new window if the last one is over) and returns the window's count."""
+    async def record_login_failure(self, email: str, window_seconds: float) -> None:
+        """Counts one failure, in a new window if the last one is over (past windows are deleted first)."""
         await self._db.execute(
             "DELETE FROM auth.login_failures WHERE window_start <= now() - make_interval(secs => $1)", window_seconds
         )
-        return await self._db.fetchval(
+        await self._db.execute(
             "INSERT INTO auth.login_failures AS f (email, failures, window_start) VALUES ($1, 1, now())"
-            " ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1 RETURNING failures",
+            " ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1",
             email,
         )
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from services.common.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:  # store.py imports this module's dataclasses
+    from services.chat.store import PostgresConversationStore
 
 MAX_METADATA_PAIRS = 16
 MAX_ITEMS_PER_REQUEST = 20
@@ -36,33 +39,6 @@ class Item:
 class Page:
     data: list[Any]
     has_more: bool
-
-
-class ConversationStore(Protocol):
-    async def create(
-        self,
-        conversation_id: str,
-        user_id: str,
-        project_id: str | None,
-        metadata: dict[str, str],
-        items: list[tuple[str, str, dict[str, Any]]],
-    ) -> tuple[Conversation, list[Item]]: ...
-
-    async def get(self, conversation_id: str, user_id: str) -> Conversation | None: ...
-
-    async def list(self, user_id: str, limit: int, after: str | None, newest_first: bool) -> Page: ...
-
-    async def update(self, conversation_id: str, user_id: str, metadata: dict[str, str]) -> Conversation | None: ...
-
-    async def delete(self, conversation_id: str, user_id: str) -> bool: ...
-
-    async def add_items(self, conversation_id: str, items: list[tuple[str, str, dict[str, Any]]]) -> list[Item]: ...
-
-    async def list_items(self, conversation_id: str, limit: int, after: str | None, newest_first: bool) -> Page: ...
-
-    async def get_item(self, conversation_id: str, item_id: str) -> Item | None: ...
-
-    async def delete_item(self, conversation_id: str, item_id: str) -> bool: ...
 
 
 def new_id(prefix: str) -> str:
@@ -120,22 +96,25 @@ def check_items(items: list[dict[str, Any]], param: str = "items") -> list[tuple
     return [_check_item(item, f"{param}[{i}]") for i, item in enumerate(items)]
 
 
+def _conversation_not_found(conversation_id: str) -> NotFound:
+    return NotFound(f"No conversation found with id '{conversation_id}'", param="conversation_id")
+
+
 class Conversations:
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: PostgresConversationStore) -> None:
         self._store = store
 
     async def create(
         self, user_id: str, project_id: str | None, metadata: dict[str, str], items: list[dict[str, Any]]
     ) -> Conversation:
-        conversation, _ = await self._store.create(
+        return await self._store.create(
             new_id("conv"), user_id, project_id, check_metadata(metadata), check_items(items)
         )
-        return conversation
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
         conversation = await self._store.get(conversation_id, user_id)
         if conversation is None:
-            raise NotFound(f"No conversation found with id '{conversation_id}'", param="conversation_id")
+            raise _conversation_not_found(conversation_id)
         return conversation
 
     async def list(self, user_id: str, limit: int, after: str, order: str) -> Page:
@@ -145,12 +124,12 @@ class Conversations:
     async def update(self, user_id: str, conversation_id: str, metadata: dict[str, str]) -> Conversation:
         conversation = await self._store.update(conversation_id, user_id, check_metadata(metadata))
         if conversation is None:
-            raise NotFound(f"No conversation found with id '{conversation_id}'", param="conversation_id")
+            raise _conversation_not_found(conversation_id)
         return conversation
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
         if not await self._store.delete(conversation_id, user_id):
-            raise NotFound(f"No conversation found with id '{conversation_id}'", param="conversation_id")
+            raise _conversation_not_found(conversation_id)
 
     async def add_items(self, user_id: str, conversation_id: str, items: list[dict[str, Any]]) -> list[Item]:
         await self.get(user_id, conversation_id)

@@ -24,9 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def serve(settings: ChatSettings) -> None:
     pool = await create_pool(settings.database)
-    inference_channel = insecure_channel(
-        settings.inference_target, settings.max_message_bytes, traced=settings.otlp_endpoint is not None
-    )
+    inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     try:
         await apply_migrations(pool, "chat", MIGRATIONS)
         completions = ChatCompletions(InferenceClient(inference_channel))

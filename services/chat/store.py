@@ -36,7 +36,7 @@ class PostgresConversationStore:
         project_id: str | None,
         metadata: dict[str, str],
         items: list[tuple[str, str, dict[str, Any]]],
-    ) -> tuple[Conversation, list[Item]]:
+    ) -> Conversation:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"INSERT INTO chat.conversations (id, user_id, project_id, metadata) VALUES ($1, $2, $3, $4)"
@@ -46,26 +46,28 @@ class PostgresConversationStore:
                 project_id,
                 json.dumps(metadata),
             )
-            added = await self._insert_items(conn, conversation_id, items)
-        return _conversation(row), added
+            await self._insert_items(conn, conversation_id, items)
+        return _conversation(row)
 
     @staticmethod
     async def _insert_items(
         conn: asyncpg.Connection, conversation_id: str, items: list[tuple[str, str, dict[str, Any]]]
     ) -> list[Item]:
-        rows = []
-        for item_id, kind, body in items:
-            rows.append(
-                await conn.fetchrow(
-                    "INSERT INTO chat.items (id, conversation_id, type, body) VALUES ($1, $2, $3, $4)"
-                    f" RETURNING {_ITEM}",
-                    item_id,
-                    conversation_id,
-                    kind,
-                    json.dumps(body),
-                )
-            )
-        return [_item(r) for r in rows]
+        """One statement for all items; they get their seq in the order given."""
+        if not items:
+            return []
+        ids, kinds, bodies = zip(*((i, k, json.dumps(b)) for i, k, b in items), strict=True)
+        rows = await conn.fetch(
+            "INSERT INTO chat.items (id, conversation_id, type, body)"
+            " SELECT id, $1, type, body::jsonb FROM unnest($2::text[], $3::text[], $4::text[])"
+            " WITH ORDINALITY AS t (id, type, body, n) ORDER BY n"
+            f" RETURNING seq, {_ITEM}",
+            conversation_id,
+            list(ids),
+            list(kinds),
+            list(bodies),
+        )
+        return [_item(r) for r in sorted(rows, key=lambda r: r["seq"])]
 
     async def get(self, conversation_id: str, user_id: str) -> Conversation | None:
         row = await self._pool.fetchrow(

@@ -50,7 +50,7 @@ class JanServer:
         self._settings = settings
         self._server = grpc.aio.server(
             interceptors=[
-                *tracing.server_interceptors(settings.otlp_endpoint is not None),
+                *tracing.server_interceptors(settings.tracing),
                 *interceptors,
             ],
             # Without this, two servers can silently share a port (gRPC sets SO_REUSEPORT by default).

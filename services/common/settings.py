@@ -28,6 +28,11 @@ class ServerSettings(JanSettings):
     max_message_bytes: int = Field(32 * 1024 * 1024, validation_alias="JAN_GRPC_MAX_MESSAGE_BYTES", gt=0)
     otlp_endpoint: str | None = Field(None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
 
+    @property
+    def tracing(self) -> bool:
+        """Spans are made (and interceptors installed) only when something collects them."""
+        return self.otlp_endpoint is not None
+
 
 class DatabaseSettings(JanSettings):
     """PostgreSQL connection for the services that own tables."""
