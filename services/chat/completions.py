@@ -49,7 +49,8 @@ class ChatCompletions:
         async for delta in self._inference.generate(request, completion.id, whole=True):
             completion.add(delta)
         if not request.parallel_tool_calls:
-            del completion.tool_calls[1:]
+            for choice in completion.choices:
+                del choice.tool_calls[1:]
         return completion
 
     async def stream(self, request: ChatRequest, completion_id: str) -> AsyncIterator[StreamEvent]:
@@ -57,21 +58,20 @@ class ChatCompletions:
         before the first delta raises (the caller answers with an error status); after it, the stream
         ends with an error event, since the HTTP status has already been sent."""
         started = False
-        tool_calls_seen: set[int] = set()
         try:
             async for delta in self._inference.generate(request, completion_id, whole=False):
                 if not started:
                     started = True
-                    yield StreamEvent("role")
+                    for index in range(request.sampling.n):
+                        yield StreamEvent("role", Delta(index=index))
                 if not request.parallel_tool_calls:
                     delta.tool_calls = [t for t in delta.tool_calls if t.index == 0]
-                tool_calls_seen.update(t.index for t in delta.tool_calls)
                 usage, finish = delta.usage, delta.finish_reason
                 delta.usage = delta.finish_reason = None
                 if delta.content or delta.reasoning or delta.tool_calls or delta.logprobs:
                     yield StreamEvent("delta", delta)
                 if finish:
-                    yield StreamEvent("finish", Delta(finish_reason=finish))
+                    yield StreamEvent("finish", Delta(index=delta.index, finish_reason=finish))
                     if request.include_usage and usage:
                         yield StreamEvent("usage", Delta(usage=usage))
         except JanError as error:

@@ -24,6 +24,7 @@ class Sampling:
     top_logprobs: int | None = None
     logit_bias: dict[int, float] = field(default_factory=dict)
     ignore_eos: bool = False
+    n: int = 1  # how many answers (choices)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,10 @@ class Usage:
 
 @dataclass
 class Delta:
-    """One step of a generation as inference sent it; the last one has finish_reason and usage."""
+    """One step of answer `index` as inference sent it. Each answer's last step has its finish_reason; the
+    last step of all has the usage."""
 
+    index: int = 0
     content: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCallPiece] = field(default_factory=list)
@@ -94,18 +97,15 @@ class Delta:
 
 
 @dataclass
-class Completion:
-    """A whole answer: the deltas of one generation joined."""
+class Choice:
+    """One whole answer: the deltas with its index joined."""
 
-    id: str
-    created: int
-    model: str
+    index: int
     content: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCallPiece] = field(default_factory=list)
     logprobs: list[TokenLogprob] = field(default_factory=list)
     finish_reason: str = "stop"
-    usage: Usage | None = None
 
     def add(self, delta: Delta) -> None:
         self.content += delta.content
@@ -115,6 +115,22 @@ class Completion:
             merge_tool_call(self.tool_calls, piece)
         if delta.finish_reason:
             self.finish_reason = delta.finish_reason
+
+
+@dataclass
+class Completion:
+    """A whole completion: its answers (one unless n > 1) and the usage of all."""
+
+    id: str
+    created: int
+    model: str
+    choices: list[Choice] = field(default_factory=list)
+    usage: Usage | None = None
+
+    def add(self, delta: Delta) -> None:
+        while len(self.choices) <= delta.index:
+            self.choices.append(Choice(len(self.choices)))
+        self.choices[delta.index].add(delta)
         if delta.usage:
             self.usage = delta.usage
 

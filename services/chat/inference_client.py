@@ -43,7 +43,8 @@ class InferenceClient:
                 reply = await self._stub.GenerateWhole(pb.GenerateWholeRequest(request=generate))
             except grpc.aio.AioRpcError as exc:
                 raise from_rpc_error(exc) from None
-            yield to_delta(reply.response)
+            for answer in reply.choices or [reply.response]:
+                yield to_delta(answer)
             return
         call = self._stub.Generate(generate)
         try:
@@ -85,6 +86,7 @@ def to_generate_request(request: ChatRequest, request_id: str) -> pb.GenerateReq
         top_logprobs=s.top_logprobs,
         logit_bias=s.logit_bias,
         ignore_eos=s.ignore_eos,
+        n=s.n,
     )
     generate = pb.GenerateRequest(
         model=request.model,
@@ -108,6 +110,7 @@ def to_generate_request(request: ChatRequest, request_id: str) -> pb.GenerateReq
 
 def to_delta(message: pb.GenerateResponse) -> Delta:
     delta = Delta(
+        index=message.index,
         content=message.content,
         reasoning=message.reasoning_content,
         tool_calls=[

@@ -9,7 +9,16 @@ from typing import Any
 
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import types_pb2
-from services.chat.domain import Completion, Delta, ModelCard, StreamEvent, TokenLogprob, ToolCallPiece, Usage
+from services.chat.domain import (
+    Choice,
+    Completion,
+    Delta,
+    ModelCard,
+    StreamEvent,
+    TokenLogprob,
+    ToolCallPiece,
+    Usage,
+)
 
 SSE_DONE = b"data: [DONE]\n\n"
 
@@ -55,30 +64,36 @@ def _logprobs_proto(logprobs: list[TokenLogprob]) -> types_pb2.ChoiceLogprobs | 
     )
 
 
-def completion_to_proto(completion: Completion) -> pb.CreateChatCompletionResponse:
+def _choice_proto(choice: Choice) -> pb.ChatCompletionChoice:
     message = pb.ChatCompletionMessage(
         role="assistant",
-        content=completion.content if completion.content or not completion.tool_calls else None,
-        reasoning_content=completion.reasoning or None,
-        reasoning=completion.reasoning or None,
+        content=choice.content if choice.content or not choice.tool_calls else None,
+        reasoning_content=choice.reasoning or None,
+        reasoning=choice.reasoning or None,
         tool_calls=[
             types_pb2.ToolCall(
                 id=t.id or "",
                 type="function",
                 function=types_pb2.FunctionCall(name=t.name or "", arguments=t.arguments),
             )
-            for t in completion.tool_calls
+            for t in choice.tool_calls
         ],
     )
-    choice = pb.ChatCompletionChoice(
-        index=0, message=message, finish_reason=completion.finish_reason, logprobs=_logprobs_proto(completion.logprobs)
+    return pb.ChatCompletionChoice(
+        index=choice.index,
+        message=message,
+        finish_reason=choice.finish_reason,
+        logprobs=_logprobs_proto(choice.logprobs),
     )
+
+
+def completion_to_proto(completion: Completion) -> pb.CreateChatCompletionResponse:
     return pb.CreateChatCompletionResponse(
         id=completion.id,
         object="chat.completion",
         created=completion.created,
         model=completion.model,
-        choices=[choice],
+        choices=[_choice_proto(c) for c in completion.choices],
         usage=_usage_proto(completion.usage),
     )
 
@@ -107,7 +122,7 @@ def event_to_proto(event: StreamEvent, completion_id: str, created: int, model: 
     if event.kind == "usage":
         chunk.usage.CopyFrom(_usage_proto(event.delta.usage))
         return chunk
-    choice = chunk.choices.add(index=0)
+    choice = chunk.choices.add(index=event.delta.index if event.delta else 0)
     if event.kind == "role":
         choice.delta.role = "assistant"
         choice.delta.content = ""
@@ -191,7 +206,8 @@ def event_to_sse(event: StreamEvent, completion_id: str, created: int, model: st
             payload["choices"] = []
             payload["usage"] = _usage_json(event.delta.usage)
         else:
-            choice: dict[str, Any] = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
+            index = event.delta.index if event.delta else 0
+            choice: dict[str, Any] = {"index": index, "delta": {}, "logprobs": None, "finish_reason": None}
             if event.kind == "role":
                 choice["delta"] = {"role": "assistant", "content": ""}
             elif event.kind == "finish":

@@ -20,6 +20,7 @@ UNSUPPORTED = {
     "verbosity": "verbosity is not supported",
 }
 ROLES = ("system", "developer", "user", "assistant", "tool")
+MAX_CHOICES = 128  # OpenAI's bound for n
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTENT_PART_TYPES = {"text", "input_text", "image_url", "input_audio", "file", "refusal"}
 
@@ -164,12 +165,18 @@ def _logit_bias(value: Any) -> dict[int, float]:
     return bias
 
 
+def _choices(value: Any) -> int:
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CHOICES:
+        raise _fail(f"n must be an integer in [1, {MAX_CHOICES}]", "n")
+    return value
+
+
 def _refuse_unsupported(body: dict[str, Any]) -> None:
     for name, why in UNSUPPORTED.items():
         if body.get(name) not in (None, {}, [], ""):
             raise _fail(why, name)
-    if body.get("n") not in (None, 1):
-        raise _fail("only n=1 is supported", "n")
     if body.get("store"):
         raise _fail("store=true is not supported; use the Conversations API to keep chats", "store")
     if body.get("modalities") not in (None, [], ["text"]):
@@ -215,6 +222,7 @@ def parse_chat_request(body: dict[str, Any], *, stream: bool) -> ChatRequest:
         top_logprobs=top_logprobs,
         logit_bias=_logit_bias(body.get("logit_bias")),
         ignore_eos=bool(body.get("ignore_eos")),
+        n=_choices(body.get("n")),
     )
     return ChatRequest(
         model=model,

@@ -92,11 +92,13 @@ class Usage:
 
 @dataclass
 class GenerationDelta:
-    """A piece of the answer. The last one carries finish_reason and usage.
+    """A piece of answer `index` (0 unless n > 1). Each answer's last piece carries its finish_reason;
+    the last piece of the request also carries the usage of all answers.
 
-    From `generate_whole` one delta holds the whole answer, with complete tool calls.
+    From `generate_whole` one delta per answer holds it whole, with complete tool calls.
     """
 
+    index: int = 0
     content: str = ""
     reasoning_content: str = ""
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
@@ -117,8 +119,8 @@ class ModelInfo:
 
 
 def join_deltas(deltas: list[GenerationDelta]) -> GenerationDelta:
-    """Fold streamed deltas into one answer: text concatenated, tool-call fragments merged by index."""
-    out = GenerationDelta()
+    """Fold the streamed deltas of one answer into it: text concatenated, tool-call fragments merged by index."""
+    out = GenerationDelta(index=deltas[0].index if deltas else 0)
     calls: dict[int, ToolCallDelta] = {}
     for d in deltas:
         out.content += d.content

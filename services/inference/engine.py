@@ -25,7 +25,7 @@ from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionReque
 from vllm.entrypoints.serve.engine.protocol import ErrorResponse
 from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
 from vllm.exceptions import GracefulHTTPError, VLLMClientError, VLLMValidationError
-from vllm.outputs import RequestOutput
+from vllm.outputs import CompletionOutput, RequestOutput
 from vllm.parser import ParserManager
 from vllm.parser.abstract_parser import Parser
 from vllm.renderers.chat_utils import load_chat_template
@@ -57,11 +57,15 @@ class _Prepared:
     chat: ChatCompletionRequest
     engine_input: Any
     sampling: SamplingParams
-    parser: Parser | None
+    parsers: list[Parser | None]  # one per answer: vLLM's parsers keep state while streaming
     prompt_ids: list[int]
     reasoning_ended: bool | None
     reasoning_kwargs: dict[str, Any] | None
     named_tool: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.parsers)
 
 
 class InferenceEngine:
@@ -185,69 +189,83 @@ class InferenceEngine:
     # ---- generation ------------------------------------------------------------------------------------
 
     async def generate(self, req: GenerationRequest) -> AsyncIterator[GenerationDelta]:
-        """Stream the answer; the last delta has finish_reason and usage.
+        """Stream the answer (n answers interleaved, told apart by `index`). Each answer's last delta has its
+        finish_reason; the very last delta also has the usage of all answers.
 
         Close the iterator (`contextlib.aclosing`) or cancel the task consuming it to abort the engine request.
         """
         p = await self._prepare(req, stream=True)
-        token_ids: list[int] = []
-        tools_streamed = False
+        token_ids: list[list[int]] = [[] for _ in range(p.n)]
+        tools_streamed = [False] * p.n
+        unfinished = p.n
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
-                out = res.outputs[0]
-                finished = out.finish_reason is not None
-                if not out.text and not out.token_ids and not token_ids and not finished:
-                    continue  # chunked prefill: nothing generated yet
-                new_ids = list(out.token_ids)
-                token_ids.extend(new_ids)
-                delta = GenerationDelta()
-                if p.parser is None:
-                    delta.content = out.text
-                else:
-                    msg = p.parser.parse_delta(
-                        out.text, new_ids, p.chat, prompt_token_ids=res.prompt_token_ids, finished=finished
-                    )
-                    if msg is not None:
-                        delta.content = msg.content or ""
-                        delta.reasoning_content = msg.reasoning or ""
-                        delta.tool_calls = tool_call_deltas(msg)
-                        tools_streamed = tools_streamed or bool(delta.tool_calls)
-                if p.chat.logprobs:
-                    delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
-                if finished:
-                    delta.finish_reason = self._finish_reason(out.finish_reason, tools_streamed, p)
-                    delta.usage = self._usage(p, res.prompt_token_ids, token_ids)
-                if not delta.is_empty():
-                    yield delta
+                for out in res.outputs:
+                    i, finished = out.index, out.finish_reason is not None
+                    if not out.text and not out.token_ids and not token_ids[i] and not finished:
+                        continue  # chunked prefill: nothing generated yet
+                    new_ids = list(out.token_ids)
+                    token_ids[i].extend(new_ids)
+                    delta = GenerationDelta(index=i)
+                    parser = p.parsers[i]
+                    if parser is None:
+                        delta.content = out.text
+                    else:
+                        msg = parser.parse_delta(
+                            out.text, new_ids, p.chat, prompt_token_ids=res.prompt_token_ids, finished=finished
+                        )
+                        if msg is not None:
+                            delta.content = msg.content or ""
+                            delta.reasoning_content = msg.reasoning or ""
+                            delta.tool_calls = tool_call_deltas(msg)
+                            tools_streamed[i] = tools_streamed[i] or bool(delta.tool_calls)
+                    if p.chat.logprobs:
+                        delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
+                    if finished:
+                        delta.finish_reason = self._finish_reason(out.finish_reason, tools_streamed[i], p)
+                        unfinished -= 1
+                        if unfinished == 0:
+                            delta.usage = self._usage(p, res.prompt_token_ids, token_ids)
+                    if not delta.is_empty():
+                        yield delta
 
-    async def generate_whole(self, req: GenerationRequest) -> GenerationDelta:
-        """The whole answer in one delta, parsed with vLLM's non-streaming parser path."""
+    async def generate_whole(self, req: GenerationRequest) -> list[GenerationDelta]:
+        """Every answer whole, in index order, parsed with vLLM's non-streaming parser path; the first also
+        carries the usage of all answers."""
         p = await self._prepare(req, stream=False)
         final: RequestOutput | None = None
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
                 final = res
-        if final is None or not final.outputs:
+        if final is None or len(final.outputs) != p.n:
             raise Internal("the engine returned no output", code="generation_error")
-        out = final.outputs[0]
+        prompt_ids = final.prompt_token_ids or p.prompt_ids
+        answers = [self._whole_answer(p, out, prompt_ids) for out in sorted(final.outputs, key=lambda o: o.index)]
+        answers[0].usage = self._usage(p, prompt_ids, [list(out.token_ids) for out in final.outputs])
+        return answers
+
+    def _whole_answer(self, p: _Prepared, out: CompletionOutput, prompt_ids: list[int]) -> GenerationDelta:
         token_ids = list(out.token_ids)
-        if p.parser is None:
-            delta = GenerationDelta(content=out.text)
+        parser = p.parsers[out.index]
+        if parser is None:
+            delta = GenerationDelta(index=out.index, content=out.text)
         else:
-            p.parser.set_prompt_token_ids(final.prompt_token_ids or p.prompt_ids)
-            reasoning, content, calls = p.parser.parse(
+            parser.set_prompt_token_ids(prompt_ids)
+            reasoning, content, calls = parser.parse(
                 out.text,
                 p.chat,
                 enable_auto_tools=self.config.tool_call_parser is not None,
                 model_output_token_ids=token_ids,
             )
             delta = GenerationDelta(
-                content=content or "", reasoning_content=reasoning or "", tool_calls=whole_tool_calls(calls)
+                index=out.index,
+                content=content or "",
+                reasoning_content=reasoning or "",
+                tool_calls=whole_tool_calls(calls),
             )
         if p.chat.logprobs:
             delta.logprobs = self._logprobs(token_ids, out.logprobs, p)
         delta.finish_reason = self._finish_reason(out.finish_reason, bool(delta.tool_calls), p)
-        delta.usage = self._usage(p, final.prompt_token_ids, token_ids)
         return delta
 
     async def _engine_stream(self, p: _Prepared) -> AsyncIterator[RequestOutput]:
@@ -265,7 +283,7 @@ class InferenceEngine:
             async with aclosing(results):
                 async for res in results:
                     started = True
-                    if res.outputs and res.outputs[0].finish_reason == "error":
+                    if any(out.finish_reason == "error" for out in res.outputs):
                         raise Internal("the engine failed while generating", code="generation_error")
                     yield res
         except EngineDeadError:
@@ -290,11 +308,15 @@ class InferenceEngine:
         validate_request(req)
         chat = to_chat_request(req, stream=stream)
         template_kwargs = renderer.effective_chat_template_kwargs(chat)
-        parser = None
-        if self._parser_cls is not None:
-            parser = self._parser_cls(
+        parsers: list[Parser | None] = [
+            self._parser_cls(
                 llm.renderer.tokenizer, chat.tools, chat_template_kwargs=template_kwargs, model_config=llm.model_config
             )
+            if self._parser_cls is not None
+            else None
+            for _ in range(req.sampling.n)
+        ]
+        parser = parsers[0]
         rendered = await self._render(renderer, chat)
         engine_input = rendered[0]
         prompt_ids = list(engine_input["prompt_token_ids"])
@@ -318,7 +340,7 @@ class InferenceEngine:
             chat=chat,
             engine_input=engine_input,
             sampling=sampling,
-            parser=parser,
+            parsers=parsers,
             prompt_ids=prompt_ids,
             reasoning_ended=chat.resolve_reasoning_ended(parser, prompt_ids),
             reasoning_kwargs=reasoning_kwargs,
@@ -371,9 +393,12 @@ class InferenceEngine:
         return reason or "stop"
 
     @staticmethod
-    def _usage(p: _Prepared, prompt_ids: list[int] | None, token_ids: list[int]) -> Usage:
-        reasoning = p.parser.count_reasoning_tokens(token_ids) if p.parser is not None else 0
-        return Usage(len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids), len(token_ids), reasoning)
+    def _usage(p: _Prepared, prompt_ids: list[int] | None, answers: list[list[int]]) -> Usage:
+        """The prompt counts once however many answers there are (as in vLLM's server)."""
+        parser = p.parsers[0]
+        reasoning = sum(parser.count_reasoning_tokens(ids) for ids in answers) if parser is not None else 0
+        prompt_tokens = len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids)
+        return Usage(prompt_tokens, sum(len(ids) for ids in answers), reasoning)
 
     def _logprobs(self, token_ids: list[int], steps: Any, p: _Prepared) -> list[TokenLogprob]:
         return convert_logprobs(token_ids, steps, p.chat.top_logprobs or 0, self.tokenizer)

@@ -64,24 +64,30 @@ class InstantEngine:
 
     async def generate(self, req: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         n, prompt_tokens = self._check(req)
+        choices = req.sampling.n
         self._running += 1
         try:
             for i in range(n):
                 await asyncio.sleep(0)  # a scheduling point per token, as a real stream has
-                last = i == n - 1
-                yield GenerationDelta(
-                    content=self.config.token_text,
-                    finish_reason=self._finish(req, n) if last else None,
-                    usage=Usage(prompt_tokens, n) if last else None,
-                )
+                for index in range(choices):
+                    last = i == n - 1
+                    yield GenerationDelta(
+                        index=index,
+                        content=self.config.token_text,
+                        finish_reason=self._finish(req, n) if last else None,
+                        usage=Usage(prompt_tokens, n * choices) if last and index == choices - 1 else None,
+                    )
         finally:
             self._running -= 1
 
-    async def generate_whole(self, req: GenerationRequest) -> GenerationDelta:
+    async def generate_whole(self, req: GenerationRequest) -> list[GenerationDelta]:
         n, prompt_tokens = self._check(req)
-        return GenerationDelta(
-            content=self.config.token_text * n, finish_reason=self._finish(req, n), usage=Usage(prompt_tokens, n)
-        )
+        answers = [
+            GenerationDelta(index=index, content=self.config.token_text * n, finish_reason=self._finish(req, n))
+            for index in range(req.sampling.n)
+        ]
+        answers[0].usage = Usage(prompt_tokens, n * len(answers))
+        return answers
 
     def _check(self, req: GenerationRequest) -> tuple[int, int]:
         if not self._started:

@@ -43,6 +43,7 @@ def to_generation_request(request: pb.GenerateRequest) -> GenerationRequest:
         top_logprobs=_optional(s, "top_logprobs"),
         logit_bias=dict(s.logit_bias) or None,
         ignore_eos=s.ignore_eos or None,
+        n=s.n if s.HasField("n") else 1,
     )
     choice = request.tool_choice.WhichOneof("choice")
     tool_choice = (
@@ -74,6 +75,7 @@ def to_generation_request(request: pb.GenerateRequest) -> GenerationRequest:
 
 def to_response(delta: GenerationDelta) -> pb.GenerateResponse:
     response = pb.GenerateResponse(
+        index=delta.index,
         content=delta.content,
         reasoning_content=delta.reasoning_content,
         tool_calls=[
@@ -154,5 +156,5 @@ class InferenceServicer(inference_service_pb2_grpc.InferenceServiceServicer):
     ) -> pb.GenerateWholeResponse:
         self._require_ready()
         # Cancelling the call cancels this task, and with it the engine request.
-        answer = await self._engine.generate_whole(to_generation_request(request.request))
-        return pb.GenerateWholeResponse(response=to_response(answer))
+        answers = [to_response(a) for a in await self._engine.generate_whole(to_generation_request(request.request))]
+        return pb.GenerateWholeResponse(response=answers[0], choices=answers if len(answers) > 1 else [])

@@ -21,6 +21,7 @@ _STRUCTURED_KINDS = ("regex", "json", "choice", "grammar")
 # vLLM StructuredOutputsParams flags that may ride along with one constraint.
 _STRUCTURED_FLAGS = frozenset({"disable_any_whitespace", "disable_additional_properties", "whitespace_pattern"})
 _MAX_TOP_LOGPROBS = 20
+MAX_CHOICES = 128  # OpenAI's bound for n
 
 
 def validate_request(req: GenerationRequest) -> None:
@@ -203,8 +204,10 @@ def validate_sampling(s: SamplingOptions) -> None:
             raise InvalidArgument("min_tokens cannot exceed max_tokens", param="min_tokens")
     if not isinstance(s.stop, list) or not all(isinstance(x, str) and x for x in s.stop):
         raise InvalidArgument("stop must be an array of non-empty strings", param="stop")
-    if s.n != 1:
-        raise InvalidArgument(f"only n=1 is supported, got {s.n}", param="n")
+    if not isinstance(s.n, int) or not 1 <= s.n <= MAX_CHOICES:
+        raise InvalidArgument(f"n must be in [1, {MAX_CHOICES}], got {s.n}", param="n")
+    if s.n > 1 and s.temperature == 0:  # vLLM refuses it: greedy decoding would give n identical answers
+        raise InvalidArgument("n > 1 needs sampling: set temperature above 0", param="n")
     if s.top_logprobs is not None:
         if not 0 <= s.top_logprobs <= _MAX_TOP_LOGPROBS:
             raise InvalidArgument(f"top_logprobs must be in [0, {_MAX_TOP_LOGPROBS}]", param="top_logprobs")

@@ -138,6 +138,26 @@ def test_stop_sequence_and_seed(client: openai.OpenAI) -> None:
     assert sampled[0] == sampled[1]
 
 
+def test_n_answers_whole(client: openai.OpenAI) -> None:
+    one = client.chat.completions.create(**hello(max_tokens=4))
+    params = hello(n=3, max_tokens=4, temperature=1.0, seed=11, extra_body={**NO_THINKING, "ignore_eos": True})
+    completion = client.chat.completions.create(**params)
+    assert [c.index for c in completion.choices] == [0, 1, 2]
+    assert all(c.finish_reason == "length" and c.message.content for c in completion.choices)
+    assert len({c.message.content for c in completion.choices}) > 1  # each answer is sampled on its own
+    assert completion.usage.completion_tokens == 12  # all answers count; the prompt counts once
+    assert completion.usage.prompt_tokens == one.usage.prompt_tokens
+    again = client.chat.completions.create(**params)
+    assert [c.message.content for c in again.choices] == [c.message.content for c in completion.choices]
+
+
+def test_n_answers_forced_through_structured_outputs(client: openai.OpenAI) -> None:
+    forced = {**NO_THINKING, "structured_outputs": {"regex": r"(yes|no) indeed"}}
+    completion = client.chat.completions.create(**hello(n=2, temperature=1.0, max_tokens=20, extra_body=forced))
+    assert len(completion.choices) == 2
+    assert all(c.message.content in ("yes indeed", "no indeed") for c in completion.choices)
+
+
 def test_tool_call_and_reasoning_whole(client: openai.OpenAI, marker_bias: dict[str, float]) -> None:
     completion = client.chat.completions.create(
         model=MODEL,
@@ -193,6 +213,19 @@ def test_stream_chunks_join_to_the_answer_with_usage(client: openai.OpenAI) -> N
     assert finishes == ["length"]
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 12
     assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+
+
+def test_stream_of_n_answers(client: openai.OpenAI) -> None:
+    params = hello(n=2, max_tokens=5, temperature=1.0, seed=3, extra_body={**NO_THINKING, "ignore_eos": True})
+    whole = client.chat.completions.create(**params)
+    chunks = list(client.chat.completions.create(**params, stream=True, stream_options={"include_usage": True}))
+    assert [(c.choices[0].index, c.choices[0].delta.role) for c in chunks[:2]] == [(0, "assistant"), (1, "assistant")]
+    for choice in whole.choices:
+        mine = [c.choices[0] for c in chunks if c.choices and c.choices[0].index == choice.index]
+        assert "".join(c.delta.content or "" for c in mine) == choice.message.content
+        assert [c.finish_reason for c in mine if c.finish_reason] == ["length"]
+    assert all(len(c.choices) == 1 for c in chunks[:-1])
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 10 == whole.usage.completion_tokens
 
 
 def test_stream_tool_call_and_reasoning(client: openai.OpenAI, marker_bias: dict[str, float]) -> None:
@@ -261,7 +294,10 @@ def test_bad_parameter_is_400_with_param(client: openai.OpenAI) -> None:
     assert raised.value.body["param"] == "frobnicate"
     assert raised.value.body["message"] == "Unrecognized request argument supplied: frobnicate"
     with pytest.raises(openai.BadRequestError) as raised:
-        client.chat.completions.create(**hello(n=2))
+        client.chat.completions.create(**hello(n=0))
+    assert raised.value.body["param"] == "n"
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(**hello(n=2, temperature=0))  # greedy: n identical answers
     assert raised.value.body["param"] == "n"
 
 
@@ -318,6 +354,28 @@ async def test_native_grpc_unary_and_stream(stack: Stack, guest_metadata, route:
         assert chunks[0].choices[0].delta.role == "assistant"
         assert "".join(c.choices[0].delta.content for c in chunks if c.choices) == whole.choices[0].message.content
         assert chunks[-1].usage.completion_tokens == 6
+
+
+async def test_native_grpc_n_answers(stack: Stack, guest_metadata) -> None:
+    async with grpc.aio.insecure_channel(stack.grpc_target) as channel:
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+        whole = await stub.CreateChatCompletion(
+            chat_pb.CreateChatCompletionRequest(params=_params(n=2, temperature=1, seed=5)),
+            metadata=guest_metadata,
+            timeout=60,
+        )
+    assert [c.index for c in whole.choices] == [0, 1] and whole.usage.completion_tokens == 12
+    async with grpc.aio.insecure_channel(stack.service_target("inference")) as channel:
+        inference = inference_service_pb2_grpc.InferenceServiceStub(channel)
+        request = inference_service_pb2.GenerateRequest(
+            model=MODEL, sampling={"max_tokens": 3, "n": 2, "seed": 5, "ignore_eos": True}
+        )
+        request.messages.add(role="user").content.string_value = "Hello"
+        steps = [s async for s in inference.Generate(request, timeout=60)]
+    assert {s.index for s in steps} == {0, 1}
+    assert sorted(s.index for s in steps if s.finish_reason) == [0, 1]
+    assert [s.HasField("usage") for s in steps] == [False] * (len(steps) - 1) + [True]
+    assert steps[-1].usage.completion_tokens == 6
 
 
 async def test_native_grpc_bad_input_is_invalid_argument(stack: Stack, guest_metadata) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.chat.domain import Completion, Delta, StreamEvent, ToolCallPiece, Usage
+from services.chat.domain import Choice, Completion, Delta, StreamEvent, ToolCallPiece, Usage
 from services.chat.render import SSE_DONE, completion_to_proto, event_to_proto, event_to_sse
 from services.common.errors import Unavailable
 
@@ -64,11 +64,22 @@ def test_completion_with_tool_calls_has_no_content() -> None:
         id="c",
         created=1,
         model="m",
-        tool_calls=[ToolCallPiece(0, "call_1", "f", "{}")],
-        finish_reason="tool_calls",
+        choices=[Choice(0, tool_calls=[ToolCallPiece(0, "call_1", "f", "{}")], finish_reason="tool_calls")],
         usage=Usage(3, 4),
     )
     proto = completion_to_proto(completion)
     message = proto.choices[0].message
     assert not message.HasField("content") and message.tool_calls[0].function.name == "f"
     assert proto.usage.total_tokens == 7 and proto.choices[0].finish_reason == "tool_calls"
+
+
+def test_each_answer_keeps_its_index() -> None:
+    chunk = sse(StreamEvent("delta", Delta(index=2, content="third")))
+    assert chunk["choices"] == [{"index": 2, "delta": {"content": "third"}, "logprobs": None, "finish_reason": None}]
+    assert sse(StreamEvent("finish", Delta(index=1, finish_reason="length")))["choices"][0]["index"] == 1
+    assert event_to_proto(StreamEvent("role", Delta(index=1)), "c", 1, "m").choices[0].index == 1
+    completion = Completion(id="c", created=1, model="m")
+    for delta in (Delta(index=1, content="b"), Delta(index=0, content="a", finish_reason="stop"), Delta(index=1)):
+        completion.add(delta)
+    proto = completion_to_proto(completion)
+    assert [(c.index, c.message.content) for c in proto.choices] == [(0, "a"), (1, "b")]

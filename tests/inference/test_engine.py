@@ -34,7 +34,7 @@ async def test_stream_joins_to_whole_answer_with_true_usage(engine: Any, hf_toke
     deltas = await _stream(engine, req)
     assert all(d.finish_reason is None and d.usage is None for d in deltas[:-1])
     streamed = join_deltas(deltas)
-    whole = await engine.generate_whole(req)
+    (whole,) = await engine.generate_whole(req)
     assert streamed.content and streamed.content == whole.content  # greedy: same tokens both ways
     assert streamed.finish_reason == whole.finish_reason == "length"
 
@@ -54,7 +54,7 @@ async def test_stop_sequence_ends_the_answer(engine: Any) -> None:
     forced = {"regex": "hello world STOP and more words"}
     req = chat(structured_outputs=forced, sampling=SamplingOptions(max_tokens=30, temperature=0.0, stop=["STOP"]))
     streamed = join_deltas(await _stream(engine, req))
-    whole = await engine.generate_whole(req)
+    (whole,) = await engine.generate_whole(req)
     for answer in (streamed, whole):
         assert answer.content == "hello world "
         assert answer.finish_reason == "stop"
@@ -76,7 +76,7 @@ async def test_json_schema_response_format(engine: Any) -> None:
     }
     rf = {"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}}
     req = chat(response_format=rf, sampling=SamplingOptions(max_tokens=40, temperature=0.0))
-    whole = await engine.generate_whole(req)
+    (whole,) = await engine.generate_whole(req)
     assert whole.finish_reason == "stop", whole
     assert json.loads(whole.content)["mood"] in ("happy", "sad")
 

@@ -103,7 +103,7 @@ async def test_closing_the_stream_aborts_the_engine_request(engine: Any) -> None
     await stream.aclose()
     await _soon(lambda: engine.num_running_requests() == 0)
     # The engine still serves afterwards.
-    assert (await engine.generate_whole(chat())).finish_reason in ("stop", "length")
+    assert (await engine.generate_whole(chat()))[0].finish_reason in ("stop", "length")
 
 
 async def test_cancelling_a_whole_request_aborts_it(engine: Any) -> None:

@@ -65,13 +65,36 @@ async def test_forced_tool_call_and_reasoning_streaming(engine: Any, hf_tokenize
 
 
 async def test_forced_tool_call_and_reasoning_whole(engine: Any, hf_tokenizer: Any) -> None:
-    _assert_tool_call_answer(await engine.generate_whole(_request(hf_tokenizer)))
+    _assert_tool_call_answer((await engine.generate_whole(_request(hf_tokenizer)))[0])
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_each_of_n_answers_is_parsed_on_its_own(engine: Any, hf_tokenizer: Any, stream: bool) -> None:
+    req = _request(hf_tokenizer)
+    # The regex forces the same text into every answer; sampled, each may tokenize it differently.
+    req.sampling.n, req.sampling.temperature, req.sampling.logprobs = 3, 1.0, True
+    if stream:
+        deltas = [d async for d in engine.generate(req)]
+        assert deltas[-1].usage is not None and all(d.usage is None for d in deltas[:-1])
+        answers = [join_deltas([d for d in deltas if d.index == i]) for i in range(3)]
+        usage = deltas[-1].usage  # on the last delta, whichever answer finished last
+    else:
+        answers = await engine.generate_whole(req)
+        usage = answers[0].usage
+    assert [a.index for a in answers] == [0, 1, 2]
+    for answer in answers:
+        assert answer.reasoning_content.strip() == REASONING and answer.tool_calls[0].name == "get_weather"
+        assert answer.finish_reason == "tool_calls" and json.loads(answer.tool_calls[0].arguments) == {"city": "Paris"}
+    assert usage is not None and usage.completion_tokens == sum(len(a.logprobs) for a in answers)
+    assert 0 < usage.reasoning_tokens < usage.completion_tokens
+    one = (await engine.generate_whole(_request(hf_tokenizer)))[0].usage
+    assert usage.prompt_tokens == one.prompt_tokens  # the prompt counts once
 
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_reasoning_then_content(engine: Any, hf_tokenizer: Any, stream: bool) -> None:
     req = _request(hf_tokenizer, r"<think>\nShort\.\n</think>\n\nThe answer is 4\.")
-    answer = join_deltas([d async for d in engine.generate(req)]) if stream else await engine.generate_whole(req)
+    answer = join_deltas([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
     assert answer.reasoning_content.strip() == "Short."
     assert answer.content.strip() == "The answer is 4."
     assert answer.tool_calls == []
@@ -81,7 +104,7 @@ async def test_reasoning_then_content(engine: Any, hf_tokenizer: Any, stream: bo
 async def test_tool_choice_none_leaves_text_unparsed(engine: Any, hf_tokenizer: Any) -> None:
     req = _request(hf_tokenizer)
     req.tool_choice = "none"
-    whole = await engine.generate_whole(req)
+    (whole,) = await engine.generate_whole(req)
     assert whole.tool_calls == []
     assert "<tool_call>" in whole.content
 
@@ -119,7 +142,7 @@ async def test_forced_tool_choice(engine: Any, no_whitespace_bias: dict, choice:
         parallel_tool_calls=False,
         sampling=SamplingOptions(max_tokens=60, temperature=0.0, logit_bias=no_whitespace_bias),
     )
-    answer = join_deltas([d async for d in engine.generate(req)]) if stream else await engine.generate_whole(req)
+    answer = join_deltas([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
     (call,) = answer.tool_calls
     assert call.name in ("set_unit", "set_mode") if choice == "required" else call.name == "set_unit"
     assert json.loads(call.arguments) in ({"unit": "c"}, {"unit": "f"}, {"mode": "on"}, {"mode": "off"})

@@ -26,11 +26,11 @@ async def test_streams_canned_tokens_and_warns(caplog: pytest.LogCaptureFixture)
     deltas = [d async for d in eng.generate(_req())]
     assert len(deltas) == 5
     whole = join_deltas(deltas)
-    assert whole == await eng.generate_whole(_req())
+    assert [whole] == await eng.generate_whole(_req())
     assert whole.finish_reason == "stop"
     assert whole.usage is not None and whole.usage.completion_tokens == 5 and whole.usage.prompt_tokens == 3
     assert eng.num_running_requests() == 0
-    assert (await eng.generate_whole(_req(max_tokens=2))).finish_reason == "length"
+    assert (await eng.generate_whole(_req(max_tokens=2)))[0].finish_reason == "length"
     with pytest.raises(NotFound):
         await eng.generate_whole(_req(model="nope"))
     await eng.shutdown()

@@ -68,8 +68,8 @@ class InferenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Generate(self, request, context):
-        """Generates one answer and streams it: deltas in order, then one message with the finish reason and
-        usage. Cancelling the call aborts the engine request.
+        """Generates the answer (n answers when asked) and streams it: deltas in order, each answer's last with
+        its finish reason, the call's last with the usage. Cancelling the call aborts the engine request.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
