@@ -4,8 +4,8 @@ Envoy asks with the original method and path, the `authorization` and `openai-pr
 W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of
 the answer over the request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a
 client sent survives.
-401/403 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
-error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
+401/403/429 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
+error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 
 Why HTTP and not the gRPC Check: the check runs on every request, and here it costs less than half the CPU
 of a Python gRPC call (bench/gateway_overhead.py: auth 0.14 vs 0.34 ms per request, +17 % requests/s).
@@ -20,7 +20,7 @@ import logging
 from aiohttp import web
 from opentelemetry import propagate, trace
 
-from services.auth.authz_servicer import Authorizer, identity_headers
+from services.auth.authz_servicer import Authorizer, denial_headers, identity_headers, is_grpc
 from services.common import errors
 from services.common.identity import Caller
 
@@ -28,7 +28,12 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
-_DENIAL_STATUS = {errors.UNAUTHENTICATED: 401, errors.PERMISSION_DENIED: 403, errors.UNAVAILABLE: 503}
+_DENIAL_STATUS = {
+    errors.UNAUTHENTICATED: 401,
+    errors.PERMISSION_DENIED: 403,
+    errors.RESOURCE_EXHAUSTED: 429,
+    errors.UNAVAILABLE: 503,
+}
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -38,10 +43,12 @@ def allowed_headers(caller: Caller | None) -> dict[str, str]:
     return {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
 
 
-def denial(error: errors.JanError) -> web.Response:
-    status = _DENIAL_STATUS.get(error.kind, 401)
-    headers = {"www-authenticate": "Bearer"} if status == 401 else None
-    return web.Response(status=status, text=error.message, headers=headers)
+def denial(error: errors.JanError, *, grpc_caller: bool = False) -> web.Response:
+    return web.Response(
+        status=_DENIAL_STATUS.get(error.kind, 401),
+        text=error.message,
+        headers=denial_headers(error, grpc_caller=grpc_caller),
+    )
 
 
 def split_listen_address(address: str) -> tuple[str, int]:
@@ -76,10 +83,13 @@ class AuthzHttpServer:
                 request.method, request.raw_path, headers.get("authorization"), headers.get("openai-project")
             )
         except errors.JanError as exc:
-            return denial(exc)
+            return denial(exc, grpc_caller=is_grpc(headers.get("content-type")))
         except Exception:  # e.g. the database went away: the caller may retry, nothing is let through
             log.exception("ext_authz check failed")
-            return denial(errors.Unavailable("The authorization service could not check the credential"))
+            return denial(
+                errors.Unavailable("The authorization service could not check the credential"),
+                grpc_caller=is_grpc(headers.get("content-type")),
+            )
         return web.Response(status=200, headers=allowed_headers(principal.caller() if principal else None))
 
     async def start(self) -> int:

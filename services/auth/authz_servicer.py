@@ -3,8 +3,9 @@
 The request's method and path (REST before transcoding, or /jan.v1.X/Y for native gRPC) give the RPC and
 its access level (policy.py); the bearer credential gives the principal (authn.py). Allowed requests go
 on with the identity headers set (every one of them overwritten or removed, so nothing a client sent
-survives); denied ones get 401 or 403 with a one-line plain-text reason, which Envoy's local reply
-config wraps into OpenAI's error JSON (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED).
+survives), unless the caller is over its request rate (rate_limit.py); denied ones get 401, 403 or 429
+with a one-line plain-text reason, which Envoy's local reply config wraps into OpenAI's error JSON
+(native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 Credentials are never logged.
 """
 
@@ -21,6 +22,7 @@ from google.rpc import code_pb2, status_pb2
 
 from services.auth.authn import Authenticator, Principal
 from services.auth.policy import Access, Policy
+from services.auth.rate_limit import RateLimited, RequestRateLimit
 from services.common import errors
 from services.common.identity import IDENTITY_HEADERS, Caller
 
@@ -30,6 +32,7 @@ _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _DENIAL = {
     errors.UNAUTHENTICATED: (code_pb2.UNAUTHENTICATED, http_status_pb2.Unauthorized),
     errors.PERMISSION_DENIED: (code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden),
+    errors.RESOURCE_EXHAUSTED: (code_pb2.RESOURCE_EXHAUSTED, http_status_pb2.TooManyRequests),
 }
 MISSING_CREDENTIAL = "Missing bearer authentication in header"
 
@@ -62,11 +65,35 @@ def allow(caller: Caller | None) -> external_auth_pb2.CheckResponse:
     return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
 
 
-def deny(error: errors.JanError) -> external_auth_pb2.CheckResponse:
+def is_grpc(content_type: str | None) -> bool:
+    return bool(content_type) and content_type.startswith("application/grpc")
+
+
+def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict[str, str]:
+    """What a denial tells the client besides its status: how to authenticate, or when to come back (the
+    headers OpenAI's API and SDKs use); for a native gRPC caller also the status code, which Envoy would
+    otherwise derive from the HTTP status (429 would become UNAVAILABLE, not RESOURCE_EXHAUSTED)."""
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers = {
+            "retry-after": str(error.retry_after),
+            "x-ratelimit-limit-requests": str(error.limit),
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{error.retry_after}s",
+        }
+    elif error.kind is errors.UNAUTHENTICATED:
+        headers = {"www-authenticate": "Bearer"}
+    if grpc_caller:
+        headers["grpc-status"] = str(code_pb2.Code.Value(error.kind.grpc_code))
+    return headers
+
+
+def deny(error: errors.JanError, *, grpc_caller: bool = False) -> external_auth_pb2.CheckResponse:
     code, http_code = _DENIAL.get(error.kind, _DENIAL[errors.UNAUTHENTICATED])
-    headers = []
-    if http_code == http_status_pb2.Unauthorized:
-        headers.append(base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key="www-authenticate", value="Bearer")))
+    headers = [
+        base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v))
+        for k, v in denial_headers(error, grpc_caller=grpc_caller).items()
+    ]
     return external_auth_pb2.CheckResponse(
         status=status_pb2.Status(code=code, message=error.message),
         denied_response=external_auth_pb2.DeniedHttpResponse(
@@ -78,9 +105,12 @@ def deny(error: errors.JanError) -> external_auth_pb2.CheckResponse:
 class Authorizer:
     """The decision itself, without gRPC, so it can be tested and benchmarked in-process."""
 
-    def __init__(self, policy: Policy, authenticator: Authenticator) -> None:
+    def __init__(
+        self, policy: Policy, authenticator: Authenticator, rate_limit: RequestRateLimit | None = None
+    ) -> None:
         self._policy = policy
         self._authn = authenticator
+        self._rate_limit = rate_limit
 
     async def decide(self, method: str, path: str, authorization: str | None, project: str | None) -> Principal | None:
         """Who is calling, or None for an anonymous call of a public route; raises JanError to deny."""
@@ -97,6 +127,8 @@ class Authorizer:
             if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
                 return None
             raise
+        if self._rate_limit is not None and access is not Access.PUBLIC:  # signing out is never refused
+            self._rate_limit.take(principal.user_id)
         return principal
 
     async def check(self, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:
@@ -107,7 +139,7 @@ class Authorizer:
                 http.method, http.path, headers.get("authorization"), headers.get("openai-project")
             )
         except errors.JanError as exc:
-            return deny(exc)
+            return deny(exc, grpc_caller=is_grpc(headers.get("content-type")))
         return allow(principal.caller() if principal else None)
 
 

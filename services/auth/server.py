@@ -23,6 +23,7 @@ from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
 from services.auth.policy import Policy
+from services.auth.rate_limit import RequestRateLimit
 from services.auth.routes import RouteTable
 from services.auth.servicer import AuthServicer, CookiePolicy
 from services.auth.settings import AuthSettings
@@ -58,7 +59,8 @@ class AuthApp:
             s.authz_cache_ttl_seconds,
             s.authz_cache_max_entries,
         )
-        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator)
+        rate_limit = RequestRateLimit(s.rate_limit_requests_per_minute) if s.rate_limit_requests_per_minute else None
+        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, rate_limit)
         self.accounts = Accounts(
             self.store,
             self.access_tokens,

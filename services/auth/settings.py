@@ -58,6 +58,9 @@ class AuthSettings(ServerSettings):
     # Password sign-ins: after this many failures for one email within the window, refused until it ends.
     login_max_failures: int = Field(10, validation_alias="JAN_LOGIN_MAX_FAILURES", ge=0)  # 0: no limit
     login_failure_window_seconds: float = Field(900.0, validation_alias="JAN_LOGIN_FAILURE_WINDOW_SECONDS", gt=0)
+    # Authenticated requests per minute per user (a burst of that many, then an even pace), counted by each
+    # auth replica in memory (rate_limit.py). 0: no limit.
+    rate_limit_requests_per_minute: int = Field(0, validation_alias="JAN_RATE_LIMIT_REQUESTS_PER_MINUTE", ge=0)
 
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")

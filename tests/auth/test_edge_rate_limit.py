@@ -1,0 +1,89 @@
+"""The per-user request limit through the real Envoy, on a stack of its own (the instant engine, so it
+starts in seconds) whose auth service allows 5 requests per minute: the OpenAI SDK's RateLimitError with
+OpenAI's headers, other users untouched, native gRPC refused too."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import grpc
+import openai
+import pytest
+
+from devstack.stack import Stack, StackConfig
+from jan.v1 import chat_service_pb2 as chat_pb
+from jan.v1 import chat_service_pb2_grpc
+
+LIMIT = 5
+
+
+@pytest.fixture(scope="module")
+def limited_stack(tmp_path_factory, database_factory, stack_env: dict[str, str]) -> Iterator[Stack]:
+    run_dir = tmp_path_factory.mktemp("limited-stack")
+    env = {
+        **stack_env,
+        "JAN_ENGINE": "instant",
+        "JAN_MODEL": "instant",
+        "JAN_SERVED_MODEL_NAME": "instant",
+        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+        "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE": str(LIMIT),
+    }
+    config = StackConfig.on_free_ports(
+        run_dir=run_dir, data_dir=run_dir / "unused", database_url=database_factory("jan_limited"), env=env
+    )
+    stack = Stack(config)
+    stack.start(timeout=120)
+    yield stack
+    stack.stop()
+
+
+def guest(stack: Stack) -> str:
+    request = urllib.request.Request(f"{stack.http_url}/v1/auth/guest-login", b"{}", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def sdk(stack: Stack, token: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{stack.http_url}/v1", api_key=token, max_retries=0, timeout=30)
+
+
+def hello(client: openai.OpenAI) -> str | None:
+    completion = client.chat.completions.create(model="instant", messages=[{"role": "user", "content": "hi"}])
+    return completion.choices[0].message.content
+
+
+def test_over_the_limit_is_a_rate_limit_error_with_openai_headers(limited_stack: Stack) -> None:
+    alice, bob = sdk(limited_stack, guest(limited_stack)), sdk(limited_stack, guest(limited_stack))
+    for _ in range(LIMIT):
+        assert hello(alice)
+    with pytest.raises(openai.RateLimitError) as raised:
+        hello(alice)
+    error = raised.value
+    assert error.status_code == 429 and error.code == "rate_limit_exceeded" and error.type == "rate_limit_error"
+    assert f"{LIMIT} requests per minute" in error.message
+    headers = error.response.headers
+    assert headers["content-type"].startswith("application/json")
+    assert int(headers["retry-after"]) == 12 and headers["x-ratelimit-limit-requests"] == str(LIMIT)
+    assert headers["x-ratelimit-remaining-requests"] == "0" and headers["x-ratelimit-reset-requests"] == "12s"
+    assert "grpc-status" not in headers  # only native gRPC callers get one
+    with pytest.raises(openai.RateLimitError):
+        alice.models.list()  # every authenticated route counts
+    assert hello(bob)  # another user has a budget of their own
+    assert guest(limited_stack)  # public routes are not limited
+
+
+async def test_native_grpc_over_the_limit_is_refused(limited_stack: Stack) -> None:
+    metadata = (("authorization", f"Bearer {guest(limited_stack)}"),)
+    params = chat_pb.ChatCompletionParams(model="instant")
+    params.messages.add(role="user").content.string_value = "hi"
+    request = chat_pb.CreateChatCompletionRequest(params=params)
+    async with grpc.aio.insecure_channel(limited_stack.grpc_target) as channel:
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+        for _ in range(LIMIT):
+            assert (await stub.CreateChatCompletion(request, metadata=metadata, timeout=10)).choices
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.CreateChatCompletion(request, metadata=metadata, timeout=10)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, raised.value
+    assert f"{LIMIT} requests per minute" in raised.value.details()
