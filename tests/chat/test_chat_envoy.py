@@ -301,6 +301,17 @@ def test_bad_parameter_is_400_with_param(client: openai.OpenAI) -> None:
     assert raised.value.body["param"] == "n"
 
 
+@pytest.mark.parametrize("n", [-1, 0, 129, 2**31, 2.5, True, "many", [2]])
+@pytest.mark.parametrize("stream", [False, True])
+def test_bad_n_is_a_json_400(stack: Stack, guest_token: str, n: object, stream: bool) -> None:
+    body = {**hello(n=n, temperature=1.0), "stream": stream}
+    body.pop("extra_body")
+    response = _raw_stream(stack, guest_token, body)
+    assert response.status == 400 and response.getheader("content-type") == "application/json"
+    error = json.loads(response.read())["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+
+
 def test_prompt_longer_than_context_is_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(**hello(messages=[{"role": "user", "content": "word " * 3000}]))
