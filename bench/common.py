@@ -37,21 +37,27 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def spawn(
-    args: list[str], env: dict[str, str], log_path: Path, *, new_session: bool = True, cpus: set[int] | None = None
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    new_session: bool = True,
+    cpus: set[int] | None = None,
+    **popen: object,
 ) -> subprocess.Popen:
     """Starts a child in its own process group (so the whole group can be killed), output to a log file.
 
     new_session=True also makes it a session leader. On Linux that puts it in its own scheduler autogroup
     (kernel.sched_autogroup_enabled), which changes how CPU is shared with this process when cores are
     saturated; new_session=False keeps it in this process's session and autogroup, as devstack.Stack starts
-    the services."""
+    the services. Other keyword arguments go to Popen (e.g. stdin, pass_fds)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it; closed with the process
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     group = {"start_new_session": True} if new_session else {"process_group": 0}
     try:
         return subprocess.Popen(
-            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec, **group
+            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec, **group, **popen
         )
     finally:
         log.close()
