@@ -37,6 +37,7 @@ from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
 from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, TokenLogprob, Usage
 from services.inference.engine_config import EngineConfig
+from services.inference.parser_cache import cache_parser_lexers
 from services.inference.validation import validate_request
 from services.inference.vllm_adapter import (
     convert_logprobs,
@@ -134,6 +135,7 @@ class InferenceEngine:
             default_chat_template_kwargs=dict(c.default_chat_template_kwargs),
         )
         renderer.warmup()  # compiles the Jinja template now rather than on the first request
+        cache_parser_lexers()
         self._parser_cls = ParserManager.get_parser(
             tool_parser_name=c.tool_call_parser,
             reasoning_parser_name=c.reasoning_parser,
