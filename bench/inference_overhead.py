@@ -79,7 +79,7 @@ def cache_dir() -> Path:
 
 def engine_env(model: str) -> dict[str, str]:
     """The inference service's settings for both the in-process engine and the service process."""
-    common = {"JAN_DTYPE": "float32", "JAN_ENFORCE_EAGER": "true", "JAN_MAX_NUM_SEQS": "16", "JAN_ENGINE_NICE": "10"}
+    common = {"JAN_DTYPE": "float32", "JAN_ENFORCE_EAGER": "true", "JAN_MAX_NUM_SEQS": "16"}
     if model == "tiny":
         from services.inference.tiny_model import ensure_tiny_model
 

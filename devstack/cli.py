@@ -41,7 +41,6 @@ def _prepare_default_model(cache_dir: Path) -> dict[str, str]:
         "JAN_MAX_MODEL_LEN": "8192",
         "JAN_KV_CACHE_BYTES": str(512 * 2**20),  # else vLLM sizes the cache from a whole NUMA node
         "JAN_ENFORCE_EAGER": "true",
-        "JAN_ENGINE_NICE": "10",  # the services answer before the CPU engine's busy threads
         "JAN_TOOL_CALL_PARSER": "none",
         "JAN_REASONING_PARSER": "none",
     }

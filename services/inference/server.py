@@ -11,7 +11,6 @@ from services.common.logs import configure_logging
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 from services.inference.base import Engine
-from services.inference.priority import lower_engine_priority
 from services.inference.servicer import InferenceServicer
 from services.inference.settings import InferenceSettings
 
@@ -45,8 +44,6 @@ async def _load(engine: Engine, servicer: InferenceServicer, server: JanServer, 
         log.exception("inference engine failed to start")
         server.request_stop()
         raise
-    if settings.engine_nice:
-        lower_engine_priority(settings.engine_nice)
     servicer.ready = True
     await server.set_serving(True)
     log.info("inference service is SERVING", extra={"models": [m.id for m in engine.models()]})

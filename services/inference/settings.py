@@ -31,9 +31,6 @@ class InferenceSettings(ServerSettings):
     compact_json: bool = Field(False, validation_alias="JAN_COMPACT_JSON")
     instant_tokens: int = Field(16, validation_alias="JAN_INSTANT_TOKENS", ge=1)
     health_poll_seconds: float = Field(1.0, validation_alias="JAN_ENGINE_HEALTH_POLL_SECONDS", gt=0)
-    # Niceness added to vLLM's engine processes once loaded (priority.py): on CPU hosts the service then
-    # answers before the engine's busy threads. 0 leaves them alone (GPU hosts).
-    engine_nice: int = Field(0, validation_alias="JAN_ENGINE_NICE", ge=0, le=19)
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
