@@ -20,7 +20,7 @@ import logging
 from aiohttp import web
 from opentelemetry import propagate, trace
 
-from services.auth.authz_servicer import Authorizer, denial_headers, identity_headers, is_grpc
+from services.auth.authz_servicer import Authorizer, denial_headers, denial_kind, identity_headers, is_grpc
 from services.common import errors
 from services.common.identity import Caller
 
@@ -28,12 +28,6 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
-_DENIAL_STATUS = {
-    errors.UNAUTHENTICATED: 401,
-    errors.PERMISSION_DENIED: 403,
-    errors.RESOURCE_EXHAUSTED: 429,
-    errors.UNAVAILABLE: 503,
-}
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -45,7 +39,7 @@ def allowed_headers(caller: Caller | None) -> dict[str, str]:
 
 def denial(error: errors.JanError, *, grpc_caller: bool = False) -> web.Response:
     return web.Response(
-        status=_DENIAL_STATUS.get(error.kind, 401),
+        status=denial_kind(error).http_status,
         text=error.message,
         headers=denial_headers(error, grpc_caller=grpc_caller),
     )
@@ -82,14 +76,11 @@ class AuthzHttpServer:
             principal = await self._authorizer.decide(
                 request.method, request.raw_path, headers.get("authorization"), headers.get("openai-project")
             )
-        except errors.JanError as exc:
+        except Exception as exc:
+            if not isinstance(exc, errors.JanError):  # e.g. the database went away: retry, nothing passes
+                log.exception("ext_authz check failed")
+                exc = errors.Unavailable("The authorization service could not check the credential")
             return denial(exc, grpc_caller=is_grpc(headers.get("content-type")))
-        except Exception:  # e.g. the database went away: the caller may retry, nothing is let through
-            log.exception("ext_authz check failed")
-            return denial(
-                errors.Unavailable("The authorization service could not check the credential"),
-                grpc_caller=is_grpc(headers.get("content-type")),
-            )
         return web.Response(status=200, headers=allowed_headers(principal.caller() if principal else None))
 
     async def start(self) -> int:

@@ -29,11 +29,10 @@ from services.common.identity import IDENTITY_HEADERS, Caller
 log = logging.getLogger(__name__)
 
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-_DENIAL = {
-    errors.UNAUTHENTICATED: (code_pb2.UNAUTHENTICATED, http_status_pb2.Unauthorized),
-    errors.PERMISSION_DENIED: (code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden),
-    errors.RESOURCE_EXHAUSTED: (code_pb2.RESOURCE_EXHAUSTED, http_status_pb2.TooManyRequests),
-}
+# What a check can answer besides "go on"; its HTTP status and gRPC code are the error kind's own.
+_DENIAL_KINDS = frozenset(
+    {errors.UNAUTHENTICATED, errors.PERMISSION_DENIED, errors.RESOURCE_EXHAUSTED, errors.UNAVAILABLE}
+)
 MISSING_CREDENTIAL = "Missing bearer authentication in header"
 
 
@@ -69,10 +68,16 @@ def is_grpc(content_type: str | None) -> bool:
     return bool(content_type) and content_type.startswith("application/grpc")
 
 
+def denial_kind(error: errors.JanError) -> errors.ErrorKind:
+    """The kind a denial answers with: the error's own, or UNAUTHENTICATED for any other."""
+    return error.kind if error.kind in _DENIAL_KINDS else errors.UNAUTHENTICATED
+
+
 def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict[str, str]:
     """What a denial tells the client besides its status: how to authenticate, or when to come back (the
     headers OpenAI's API and SDKs use); for a native gRPC caller also the status code, which Envoy would
     otherwise derive from the HTTP status (429 would become UNAVAILABLE, not RESOURCE_EXHAUSTED)."""
+    kind = denial_kind(error)
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited):
         headers = {
@@ -81,23 +86,23 @@ def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict
             "x-ratelimit-remaining-requests": "0",
             "x-ratelimit-reset-requests": f"{error.retry_after}s",
         }
-    elif error.kind is errors.UNAUTHENTICATED:
+    elif kind is errors.UNAUTHENTICATED:
         headers = {"www-authenticate": "Bearer"}
     if grpc_caller:
-        headers["grpc-status"] = str(code_pb2.Code.Value(error.kind.grpc_code))
+        headers["grpc-status"] = str(code_pb2.Code.Value(kind.grpc_code))
     return headers
 
 
 def deny(error: errors.JanError, *, grpc_caller: bool = False) -> external_auth_pb2.CheckResponse:
-    code, http_code = _DENIAL.get(error.kind, _DENIAL[errors.UNAUTHENTICATED])
+    kind = denial_kind(error)
     headers = [
         base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v))
         for k, v in denial_headers(error, grpc_caller=grpc_caller).items()
     ]
     return external_auth_pb2.CheckResponse(
-        status=status_pb2.Status(code=code, message=error.message),
+        status=status_pb2.Status(code=code_pb2.Code.Value(kind.grpc_code), message=error.message),
         denied_response=external_auth_pb2.DeniedHttpResponse(
-            status=http_status_pb2.HttpStatus(code=http_code), headers=headers, body=error.message
+            status=http_status_pb2.HttpStatus(code=kind.http_status), headers=headers, body=error.message
         ),
     )
 

@@ -162,3 +162,8 @@ class StreamEvent:
     kind: str  # "role" | "delta" | "finish" | "usage" | "error"
     delta: Delta | None = None
     error: Any = None  # a services.common.errors.JanError
+
+    @property
+    def index(self) -> int:
+        """Which answer (choice) the event belongs to."""
+        return self.delta.index if self.delta else 0

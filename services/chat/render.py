@@ -122,7 +122,7 @@ def event_to_proto(event: StreamEvent, completion_id: str, created: int, model: 
     if event.kind == "usage":
         chunk.usage.CopyFrom(_usage_proto(event.delta.usage))
         return chunk
-    choice = chunk.choices.add(index=event.delta.index if event.delta else 0)
+    choice = chunk.choices.add(index=event.index)
     if event.kind == "role":
         choice.delta.role = "assistant"
         choice.delta.content = ""
@@ -206,8 +206,7 @@ def event_to_sse(event: StreamEvent, completion_id: str, created: int, model: st
             payload["choices"] = []
             payload["usage"] = _usage_json(event.delta.usage)
         else:
-            index = event.delta.index if event.delta else 0
-            choice: dict[str, Any] = {"index": index, "delta": {}, "logprobs": None, "finish_reason": None}
+            choice: dict[str, Any] = {"index": event.index, "delta": {}, "logprobs": None, "finish_reason": None}
             if event.kind == "role":
                 choice["delta"] = {"role": "assistant", "content": ""}
             elif event.kind == "finish":

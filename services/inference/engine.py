@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vllm.config import StructuredOutputsConfig
@@ -67,6 +67,15 @@ class _Prepared:
     @property
     def n(self) -> int:
         return len(self.parsers)
+
+
+@dataclass
+class _StreamedAnswer:
+    """What streaming one answer keeps: its parser (stateful), its tokens so far, whether it called tools."""
+
+    parser: Parser | None
+    token_ids: list[int] = field(default_factory=list)
+    called_tools: bool = False
 
 
 class InferenceEngine:
@@ -197,39 +206,45 @@ class InferenceEngine:
         Close the iterator (`contextlib.aclosing`) or cancel the task consuming it to abort the engine request.
         """
         p = await self._prepare(req, stream=True)
-        token_ids: list[list[int]] = [[] for _ in range(p.n)]
-        tools_streamed = [False] * p.n
+        answers = [_StreamedAnswer(parser) for parser in p.parsers]
         unfinished = p.n
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
                 for out in res.outputs:
-                    i, finished = out.index, out.finish_reason is not None
-                    if not out.text and not out.token_ids and not token_ids[i] and not finished:
-                        continue  # chunked prefill: nothing generated yet
-                    new_ids = list(out.token_ids)
-                    token_ids[i].extend(new_ids)
-                    delta = GenerationDelta(index=i)
-                    parser = p.parsers[i]
-                    if parser is None:
-                        delta.content = out.text
-                    else:
-                        msg = parser.parse_delta(
-                            out.text, new_ids, p.chat, prompt_token_ids=res.prompt_token_ids, finished=finished
-                        )
-                        if msg is not None:
-                            delta.content = msg.content or ""
-                            delta.reasoning_content = msg.reasoning or ""
-                            delta.tool_calls = tool_call_deltas(msg)
-                            tools_streamed[i] = tools_streamed[i] or bool(delta.tool_calls)
-                    if p.chat.logprobs:
-                        delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
-                    if finished:
-                        delta.finish_reason = self._finish_reason(out.finish_reason, tools_streamed[i], p)
+                    delta = self._next_delta(p, answers[out.index], out, res.prompt_token_ids)
+                    if delta is None:
+                        continue
+                    if delta.finish_reason is not None:
                         unfinished -= 1
                         if unfinished == 0:
-                            delta.usage = self._usage(p, res.prompt_token_ids, token_ids)
+                            delta.usage = self._usage(p, res.prompt_token_ids, [a.token_ids for a in answers])
                     if not delta.is_empty():
                         yield delta
+
+    def _next_delta(
+        self, p: _Prepared, answer: _StreamedAnswer, out: CompletionOutput, prompt_ids: list[int] | None
+    ) -> GenerationDelta | None:
+        """One answer's new output through its streaming parser; None while nothing is generated yet."""
+        finished = out.finish_reason is not None
+        if not out.text and not out.token_ids and not answer.token_ids and not finished:
+            return None  # chunked prefill
+        new_ids = list(out.token_ids)
+        answer.token_ids.extend(new_ids)
+        delta = GenerationDelta(index=out.index)
+        if answer.parser is None:
+            delta.content = out.text
+        else:
+            msg = answer.parser.parse_delta(out.text, new_ids, p.chat, prompt_token_ids=prompt_ids, finished=finished)
+            if msg is not None:
+                delta.content = msg.content or ""
+                delta.reasoning_content = msg.reasoning or ""
+                delta.tool_calls = tool_call_deltas(msg)
+                answer.called_tools = answer.called_tools or bool(delta.tool_calls)
+        if p.chat.logprobs:
+            delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
+        if finished:
+            delta.finish_reason = self._finish_reason(out.finish_reason, answer.called_tools, p)
+        return delta
 
     async def generate_whole(self, req: GenerationRequest) -> list[GenerationDelta]:
         """Every answer whole, in index order, parsed with vLLM's non-streaming parser path; the first also

@@ -69,8 +69,8 @@ class InstantEngine:
         try:
             for i in range(n):
                 await asyncio.sleep(0)  # a scheduling point per token, as a real stream has
+                last = i == n - 1
                 for index in range(choices):
-                    last = i == n - 1
                     yield GenerationDelta(
                         index=index,
                         content=self.config.token_text,
