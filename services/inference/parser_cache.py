@@ -8,7 +8,8 @@ another on the event loop (bench/inference_overhead.py: the first token at 8 str
 
 The result depends only on the tokenizer and on the parser's terminal spellings, and vLLM treats it as
 immutable (`LexerShape` is documented as shared by every lexer of one config), so this keeps one per
-(tokenizer, spellings). If vLLM's config ever looks different, it falls back to vLLM's own function.
+(tokenizer, spellings). If vLLM's config ever looks different, it falls back to vLLM's own function; if
+the function itself is gone, nothing is installed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable
 from typing import Any
-
-from vllm.parser.engine import streaming_parser_engine
 
 
 def _spellings(config: Any) -> Hashable:
@@ -47,7 +46,12 @@ def cached(build: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 def cache_parser_lexers() -> None:
-    """Installs the cache in vLLM (once per process)."""
-    build = streaming_parser_engine._build_drop_info
-    if not hasattr(build, "__wrapped__"):
+    """Installs the cache in vLLM (once per process). A vLLM without this private function is left as it
+    is: the cache only saves time."""
+    try:
+        from vllm.parser.engine import streaming_parser_engine
+    except ImportError:
+        return
+    build = getattr(streaming_parser_engine, "_build_drop_info", None)
+    if build is not None and not hasattr(build, "__wrapped__"):
         streaming_parser_engine._build_drop_info = cached(build)
