@@ -37,6 +37,8 @@ from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
 from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, TokenLogprob, Usage
 from services.inference.engine_config import EngineConfig
+from services.inference.inline_render import INLINE_RENDER_MAX_CHARS, inline_rendering, request_chars
+from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
 from services.inference.validation import validate_request
 from services.inference.vllm_adapter import (
@@ -145,6 +147,7 @@ class InferenceEngine:
         )
         renderer.warmup()  # compiles the Jinja template now rather than on the first request
         cache_parser_lexers()
+        install_inline_render(llm.renderer)
         self._parser_cls = ParserManager.get_parser(
             tool_parser_name=c.tool_call_parser,
             reasoning_parser_name=c.reasoning_parser,
@@ -334,7 +337,8 @@ class InferenceEngine:
             for _ in range(req.sampling.n)
         ]
         parser = parsers[0]
-        rendered = await self._render(renderer, chat)
+        small = request_chars(req.messages, req.tools) <= INLINE_RENDER_MAX_CHARS
+        rendered = await self._render(renderer, chat, inline=small)
         engine_input = rendered[0]
         prompt_ids = list(engine_input["prompt_token_ids"])
         self._check_lengths(len(prompt_ids), req.sampling.max_tokens)
@@ -365,10 +369,12 @@ class InferenceEngine:
         )
 
     @staticmethod
-    async def _render(renderer: OnlineRenderer, chat: ChatCompletionRequest) -> list[Any]:
-        """Chat template (with tools) + tokenization; also applies the tool parser's request adjustments."""
+    async def _render(renderer: OnlineRenderer, chat: ChatCompletionRequest, *, inline: bool) -> list[Any]:
+        """Chat template (with tools) + tokenization; also applies the tool parser's request adjustments.
+        `inline`: on the event loop rather than in vLLM's renderer pool (see inline_render)."""
         try:
-            rendered = await renderer.render_chat(chat)
+            with inline_rendering(inline):
+                rendered = await renderer.render_chat(chat)
         except VLLMValidationError as e:
             raise invalid_argument(e, "messages") from None
         except Exception as e:

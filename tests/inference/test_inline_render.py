@@ -1,0 +1,120 @@
+"""Small requests render on the event loop, large ones in vLLM's renderer pool, and the choice stays per task."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from services.inference.domain import SamplingOptions
+from services.inference.inline_render import (
+    INLINE_RENDER_MAX_CHARS,
+    inline_rendering,
+    install,
+    request_chars,
+    run_small_inline,
+)
+from tests.inference.conftest import chat
+
+
+@pytest.fixture
+def pool() -> Any:
+    executor = ThreadPoolExecutor(max_workers=1)
+    run_small_inline(executor)
+    yield executor
+    executor.shutdown()
+
+
+def _thread() -> int:
+    return threading.get_ident()
+
+
+def test_jobs_run_in_the_caller_only_when_asked(pool: ThreadPoolExecutor) -> None:
+    here = threading.get_ident()
+    assert pool.submit(_thread).result() != here
+    with inline_rendering(False):
+        assert pool.submit(_thread).result() != here
+    with inline_rendering(True):
+        done = pool.submit(_thread)
+        assert done.done() and done.result() == here
+    assert pool.submit(_thread).result() != here  # reset on leaving the block
+
+
+def test_an_inline_job_raises_through_its_future(pool: ThreadPoolExecutor) -> None:
+    with inline_rendering(True):
+        failed = pool.submit(int, "not a number")
+    with pytest.raises(ValueError, match="not a number"):
+        failed.result()
+
+
+def test_setting_up_twice_wraps_once(pool: ThreadPoolExecutor) -> None:
+    submit = pool.submit
+    run_small_inline(pool)
+    assert pool.submit is submit
+
+
+async def test_the_choice_belongs_to_the_task_that_made_it(pool: ThreadPoolExecutor) -> None:
+    loop = asyncio.get_running_loop()
+    here = threading.get_ident()
+    inside = asyncio.Event()
+
+    async def small() -> list[int]:
+        with inline_rendering(True):
+            first = await loop.run_in_executor(pool, _thread)
+            inside.set()
+            await asyncio.sleep(0.05)  # the other task submits while this one is inside its block
+            return [first, await loop.run_in_executor(pool, _thread)]
+
+    async def large() -> int:
+        await inside.wait()
+        return await loop.run_in_executor(pool, _thread)
+
+    small_threads, large_thread = await asyncio.gather(small(), large())
+    assert small_threads == [here, here]
+    assert large_thread != here
+
+
+def test_request_chars_counts_message_text_and_tools() -> None:
+    parts = [{"type": "text", "text": "x" * 100}]
+    tools = [{"type": "function", "function": {"name": "f", "description": "d" * 500}}]
+    assert request_chars([{"role": "user", "content": "abc"}, {"role": "assistant", "content": None}], None) == 3
+    assert request_chars([{"role": "user", "content": parts}], None) > 100
+    assert request_chars([{"role": "user", "content": "abc"}], tools) > 503
+
+
+def test_a_renderer_without_an_executor_is_left_alone() -> None:
+    assert install(object()) is False
+
+
+class _CountingPool(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.jobs = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.engine
+async def test_the_engine_renders_small_requests_inline_and_large_ones_in_vllms_pool(engine: Any) -> None:
+    renderer = engine._llm.renderer
+    swappable = renderer._executor  # vLLM's executor object; its inner pool is what does the work
+    original, counting = swappable._inner, _CountingPool()
+    swappable._inner = counting
+    try:
+        sampling = SamplingOptions(max_tokens=2, temperature=0.0)
+        (small,) = await engine.generate_whole(chat("Hello there", sampling=sampling))
+        assert counting.jobs == 0
+        large_text = " " * (INLINE_RENDER_MAX_CHARS + 100)  # many characters, few tokens
+        (large,) = await engine.generate_whole(chat(large_text + "Hello", sampling=sampling))
+        assert counting.jobs >= 1  # the template and the tokenizer went to the pool
+        assert small.finish_reason == large.finish_reason == "length"
+        assert small.usage is not None and large.usage is not None
+        assert large.usage.prompt_tokens > small.usage.prompt_tokens
+    finally:
+        swappable._inner = original
+        counting.shutdown()
