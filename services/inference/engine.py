@@ -37,7 +37,7 @@ from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
 from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, TokenLogprob, Usage
 from services.inference.engine_config import EngineConfig
-from services.inference.inline_render import INLINE_RENDER_MAX_CHARS, inline_rendering, request_chars
+from services.inference.inline_render import inline_rendering, request_chars
 from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
 from services.inference.validation import validate_request
@@ -337,7 +337,7 @@ class InferenceEngine:
             for _ in range(req.sampling.n)
         ]
         parser = parsers[0]
-        small = request_chars(req.messages, req.tools) <= INLINE_RENDER_MAX_CHARS
+        small = request_chars(req.messages, req.tools) <= self.config.inline_render_max_chars
         rendered = await self._render(renderer, chat, inline=small)
         engine_input = rendered[0]
         prompt_ids = list(engine_input["prompt_token_ids"])

@@ -31,5 +31,8 @@ class EngineConfig:
     # its own worker process. Saves ~0.5 GB RSS, but on CPU it loses vLLM's OpenMP core binding: SmolLM2
     # measured 2.6 tok/s that way against 8.5 tok/s with the worker process (2 cores).
     single_process: bool = False
+    # Requests with up to this many characters of message text and tools render on the event loop instead
+    # of vLLM's renderer thread pool (services/inference/inline_render.py); 0 sends every request to the pool.
+    inline_render_max_chars: int = 4096
     log_requests: bool = False
     owned_by: str = "jan"

@@ -7,7 +7,8 @@ short conversation the hand-offs cost more than the work: measured on this proje
 the other requests' work run in between. With 8 requests arriving together, their preparations then all
 finish near the end of the burst, which showed up as ~2.5 ms more time to the first token through the
 service (bench/inference_overhead.py). A 12,000-character prompt took 3.7 ms either way, so large requests
-keep vLLM's pool (and its timeout): above `INLINE_RENDER_MAX_CHARS` nothing changes.
+keep vLLM's pool (and its timeout): above `EngineConfig.inline_render_max_chars` (JAN_INLINE_RENDER_MAX_CHARS,
+default 4,096: ~1,000 tokens, ≤ 2 ms on the loop on a 2-core CI machine) nothing changes.
 
 The choice is made per request through a context variable: each gRPC call runs in its own task, and
 `run_in_executor` submits from the caller's context, so one request's choice never leaks into another's.
@@ -23,9 +24,6 @@ from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-# ~1,000 tokens; rendering that much took ≤ 2 ms on the loop on a 2-core CI machine.
-INLINE_RENDER_MAX_CHARS = 4096
 
 _inline = contextvars.ContextVar("jan_inline_render", default=False)
 

@@ -29,6 +29,7 @@ class InferenceSettings(ServerSettings):
     single_process: bool = Field(False, validation_alias="JAN_ENGINE_SINGLE_PROCESS")
     structured_outputs_in_reasoning: bool = Field(False, validation_alias="JAN_STRUCTURED_OUTPUTS_IN_REASONING")
     compact_json: bool = Field(False, validation_alias="JAN_COMPACT_JSON")
+    inline_render_max_chars: int = Field(4096, validation_alias="JAN_INLINE_RENDER_MAX_CHARS", ge=0)
     instant_tokens: int = Field(16, validation_alias="JAN_INSTANT_TOKENS", ge=1)
     health_poll_seconds: float = Field(1.0, validation_alias="JAN_ENGINE_HEALTH_POLL_SECONDS", gt=0)
 
@@ -48,4 +49,5 @@ class InferenceSettings(ServerSettings):
             single_process=self.single_process,
             structured_outputs_in_reasoning=self.structured_outputs_in_reasoning,
             compact_json=self.compact_json,
+            inline_render_max_chars=self.inline_render_max_chars,
         )

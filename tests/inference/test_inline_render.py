@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +12,6 @@ import pytest
 
 from services.inference.domain import SamplingOptions
 from services.inference.inline_render import (
-    INLINE_RENDER_MAX_CHARS,
     inline_rendering,
     install,
     request_chars,
@@ -99,22 +99,50 @@ class _CountingPool(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-@pytest.mark.engine
-async def test_the_engine_renders_small_requests_inline_and_large_ones_in_vllms_pool(engine: Any) -> None:
-    renderer = engine._llm.renderer
-    swappable = renderer._executor  # vLLM's executor object; its inner pool is what does the work
+@pytest.fixture
+def vllm_pool(engine: Any) -> Any:
+    """Counts the jobs that reach vLLM's renderer pool (the inner pool of its executor object)."""
+    swappable = engine._llm.renderer._executor
     original, counting = swappable._inner, _CountingPool()
     swappable._inner = counting
-    try:
-        sampling = SamplingOptions(max_tokens=2, temperature=0.0)
-        (small,) = await engine.generate_whole(chat("Hello there", sampling=sampling))
-        assert counting.jobs == 0
-        large_text = " " * (INLINE_RENDER_MAX_CHARS + 100)  # many characters, few tokens
-        (large,) = await engine.generate_whole(chat(large_text + "Hello", sampling=sampling))
-        assert counting.jobs >= 1  # the template and the tokenizer went to the pool
-        assert small.finish_reason == large.finish_reason == "length"
-        assert small.usage is not None and large.usage is not None
-        assert large.usage.prompt_tokens > small.usage.prompt_tokens
-    finally:
-        swappable._inner = original
-        counting.shutdown()
+    yield counting
+    swappable._inner = original
+    counting.shutdown()
+
+
+SAMPLING = SamplingOptions(max_tokens=2, temperature=0.0)
+
+
+@pytest.mark.engine
+async def test_the_engine_renders_small_requests_inline_and_large_ones_in_vllms_pool(
+    engine: Any, vllm_pool: _CountingPool
+) -> None:
+    (small,) = await engine.generate_whole(chat("Hello there", sampling=SAMPLING))
+    assert vllm_pool.jobs == 0
+    large_text = " " * (engine.config.inline_render_max_chars + 100)  # many characters, few tokens
+    (large,) = await engine.generate_whole(chat(large_text + "Hello", sampling=SAMPLING))
+    assert vllm_pool.jobs >= 1  # the template and the tokenizer went to the pool
+    assert small.finish_reason == large.finish_reason == "length"
+    assert small.usage is not None and large.usage is not None
+    assert large.usage.prompt_tokens > small.usage.prompt_tokens
+
+
+@pytest.mark.engine
+async def test_a_limit_of_zero_sends_every_request_to_vllms_pool(
+    engine: Any, vllm_pool: _CountingPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, inline_render_max_chars=0))
+    (answer,) = await engine.generate_whole(chat("Hello there", sampling=SAMPLING))
+    assert vllm_pool.jobs >= 1
+    assert answer.finish_reason == "length"
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.inference.settings import InferenceSettings
+
+    assert InferenceSettings().engine_config().inline_render_max_chars == 4096
+    monkeypatch.setenv("JAN_INLINE_RENDER_MAX_CHARS", "0")
+    assert InferenceSettings().engine_config().inline_render_max_chars == 0
+    monkeypatch.setenv("JAN_INLINE_RENDER_MAX_CHARS", "-1")
+    with pytest.raises(ValueError, match="JAN_INLINE_RENDER_MAX_CHARS"):
+        InferenceSettings()
