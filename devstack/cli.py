@@ -84,10 +84,19 @@ def up(args: argparse.Namespace) -> int:
     config.env.update(_prepare_default_model(cache_dir))
     stack = Stack(config)
 
+    stopping = False
+
     def on_signal(signum: int, _frame: object) -> None:
+        # Only the first signal stops the stack. make passes a SIGTERM on to us right after the whole process
+        # group got one; raised again during the clean-up below, it would cut it short (services left running).
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         print(
             f"==> starting PostgreSQL ({'external' if config.database_url else 'embedded'}), "
@@ -107,8 +116,7 @@ def up(args: argparse.Namespace) -> int:
         print(f"\nstart-up failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        # Nothing may cut the clean-up short: not a second Ctrl-C, nor make passing its SIGTERM on to us
-        # after the whole process group already got one (services would be left running).
+        # Nothing may cut the clean-up short (see on_signal); ignoring also covers a stop by StackError.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()

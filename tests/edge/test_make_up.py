@@ -1,6 +1,7 @@
 """`make up` itself, the README's first command: it comes up on free ports, answers through Envoy (auth's
 ext_authz included), and a SIGTERM to its process group (what a terminal's Ctrl-C or a supervisor sends,
-after which make passes a second SIGTERM on to devstack) stops every process it started.
+after which make passes a second SIGTERM on to devstack; the test sends more) stops every process it
+started.
 
 The inference service runs the instant test engine here: the real engine is the session stack's, and
 loading a second one would only make this test slower."""
@@ -87,7 +88,16 @@ def test_make_up_serves_and_a_sigterm_to_its_group_stops_everything(tmp_path: Pa
         for part in ("services.auth", "services.chat", "services.inference", "services.search", "envoy", "postgres"):
             assert part in names, f"{part} is not among make up's processes: {names}"
 
+        devstack = next(p for p in started if "devstack" in p.cmdline())
         os.killpg(make.pid, signal.SIGTERM)
+        # make passes a second SIGTERM on to devstack at a moment of its choosing; a stream of them for a
+        # moment makes sure that no later signal cuts devstack's clean-up short, whenever it lands.
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            try:
+                os.kill(devstack.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                break
         make.wait(timeout=90)
         _, alive = psutil.wait_procs(started, timeout=30)
         assert not alive, f"left running after make up stopped: {[(p.pid, p.name()) for p in alive]}"
