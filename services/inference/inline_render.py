@@ -29,9 +29,9 @@ _inline = contextvars.ContextVar("jan_inline_render", default=False)
 
 
 def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any] | None) -> int:
-    """A cheap measure of how much text the chat template and the tokenizer will see."""
-    size = sum(len(str(m.get("content") or "")) for m in messages)
-    return size + (len(str(tools)) if tools else 0)
+    """A cheap measure of how much text the chat template and the tokenizer will see: every field of every
+    message (content, content parts, an assistant's tool calls) and the tool definitions."""
+    return sum(len(str(m)) for m in messages) + (len(str(tools)) if tools else 0)
 
 
 @contextmanager

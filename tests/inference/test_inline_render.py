@@ -77,12 +77,16 @@ async def test_the_choice_belongs_to_the_task_that_made_it(pool: ThreadPoolExecu
     assert large_thread != here
 
 
-def test_request_chars_counts_message_text_and_tools() -> None:
-    parts = [{"type": "text", "text": "x" * 100}]
-    tools = [{"type": "function", "function": {"name": "f", "description": "d" * 500}}]
-    assert request_chars([{"role": "user", "content": "abc"}, {"role": "assistant", "content": None}], None) == 3
-    assert request_chars([{"role": "user", "content": parts}], None) > 100
-    assert request_chars([{"role": "user", "content": "abc"}], tools) > 503
+def test_request_chars_counts_message_text_tool_calls_and_tools() -> None:
+    short = [{"role": "user", "content": "abc"}]
+    base = request_chars(short, None)
+    assert base < 100
+    parts = [{"role": "user", "content": [{"type": "text", "text": "x" * 1000}]}]
+    assert request_chars(parts, None) > 1000
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "y" * 1000}}
+    assert request_chars([*short, {"role": "assistant", "content": None, "tool_calls": [call]}], None) > base + 1000
+    tools = [{"type": "function", "function": {"name": "f", "description": "d" * 1000}}]
+    assert request_chars(short, tools) > base + 1000
 
 
 def test_a_renderer_without_an_executor_is_left_alone() -> None:
