@@ -116,9 +116,7 @@ def up(args: argparse.Namespace) -> int:
         print(f"\nstart-up failed: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        # Nothing may cut the clean-up short (see on_signal); ignoring also covers a stop by StackError.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stopping = True  # nothing may cut the clean-up short, after a signal or a StackError alike
         stack.stop()
     return 0
 

@@ -159,9 +159,8 @@ async def edge_channel(stack: Stack) -> Iterator[grpc.aio.Channel]:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def guest_token(stack: Stack) -> str:
-    """An access token of a guest account (POST /v1/auth/guest-login), for tests that need any caller."""
+def guest_login(stack: Stack) -> str:
+    """An access token of a new guest account (POST /v1/auth/guest-login through the stack's Envoy)."""
     import json
     import urllib.request
 
@@ -170,6 +169,12 @@ def guest_token(stack: Stack) -> str:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["access_token"]
+
+
+@pytest.fixture(scope="session")
+def guest_token(stack: Stack) -> str:
+    """A guest's access token on the session stack, for tests that need any caller."""
+    return guest_login(stack)
 
 
 @pytest.fixture(scope="session")

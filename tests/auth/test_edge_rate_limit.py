@@ -4,8 +4,6 @@ OpenAI's headers, other users untouched, native gRPC refused too."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 
 import grpc
@@ -15,6 +13,7 @@ import pytest
 from devstack.stack import Stack, StackConfig
 from jan.v1 import chat_service_pb2 as chat_pb
 from jan.v1 import chat_service_pb2_grpc
+from tests.conftest import guest_login
 
 LIMIT = 5
 
@@ -39,12 +38,6 @@ def limited_stack(tmp_path_factory, database_factory, stack_env: dict[str, str])
     stack.stop()
 
 
-def guest(stack: Stack) -> str:
-    request = urllib.request.Request(f"{stack.http_url}/v1/auth/guest-login", b"{}", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["access_token"]
-
-
 def sdk(stack: Stack, token: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.http_url}/v1", api_key=token, max_retries=0, timeout=30)
 
@@ -55,7 +48,7 @@ def hello(client: openai.OpenAI) -> str | None:
 
 
 def test_over_the_limit_is_a_rate_limit_error_with_openai_headers(limited_stack: Stack) -> None:
-    alice, bob = sdk(limited_stack, guest(limited_stack)), sdk(limited_stack, guest(limited_stack))
+    alice, bob = sdk(limited_stack, guest_login(limited_stack)), sdk(limited_stack, guest_login(limited_stack))
     for _ in range(LIMIT):
         assert hello(alice)
     with pytest.raises(openai.RateLimitError) as raised:
@@ -72,11 +65,11 @@ def test_over_the_limit_is_a_rate_limit_error_with_openai_headers(limited_stack:
     with pytest.raises(openai.RateLimitError):
         alice.models.list()  # every authenticated route counts
     assert hello(bob)  # another user has a budget of their own
-    assert guest(limited_stack)  # public routes are not limited
+    assert guest_login(limited_stack)  # public routes are not limited
 
 
 async def test_native_grpc_over_the_limit_is_refused(limited_stack: Stack) -> None:
-    metadata = (("authorization", f"Bearer {guest(limited_stack)}"),)
+    metadata = (("authorization", f"Bearer {guest_login(limited_stack)}"),)
     params = chat_pb.ChatCompletionParams(model="instant")
     params.messages.add(role="user").content.string_value = "hi"
     request = chat_pb.CreateChatCompletionRequest(params=params)
