@@ -55,6 +55,8 @@ from pathlib import Path
 
 from bench.common import machine_load, ms, percentile, python_env, spawn, table, wait_serving
 from devstack.stack import stop_process_group
+from jan.v1 import inference_service_pb2 as pb
+from jan.v1 import types_pb2
 
 # "service": the service process in this process's session (and so the same scheduler autogroup as its gRPC
 # client, as the raw engine shares one with its in-process consumer); "service-own-session": in a session of
@@ -81,7 +83,7 @@ def engine_env(model: str) -> dict[str, str]:
     """The inference service's settings for both the in-process engine and the service process."""
     common = {"JAN_DTYPE": "float32", "JAN_ENFORCE_EAGER": "true", "JAN_MAX_NUM_SEQS": "16"}
     if model == "tiny":
-        from services.inference.tiny_model import ensure_tiny_model
+        from devstack.models.tiny_model import ensure_tiny_model
 
         # As tests/conftest.py's tiny_engine_env, minus its test-only grammar knobs.
         return {
@@ -91,7 +93,7 @@ def engine_env(model: str) -> dict[str, str]:
             "JAN_MAX_MODEL_LEN": "1024",
             "JAN_KV_CACHE_BYTES": str(32 * 2**20),
         }
-    from services.inference.smollm2 import ensure_smollm2
+    from devstack.models.smollm2 import ensure_smollm2
 
     # As devstack's `make up` defaults.
     return {
@@ -103,6 +105,19 @@ def engine_env(model: str) -> dict[str, str]:
         "JAN_TOOL_CALL_PARSER": "none",
         "JAN_REASONING_PARSER": "none",
     }
+
+
+def generate_request(model: str, i: int, max_tokens: int, request_id: str) -> pb.GenerateRequest:
+    """The i-th benchmark request (a jan.v1.GenerateRequest), the same for the in-process engine and the
+    service: prompt i of PROMPTS in turn, greedy, exactly max_tokens tokens."""
+    request = pb.GenerateRequest(
+        model=model,
+        request_id=request_id,
+        messages=[types_pb2.ChatMessage(role="user")],
+        sampling=pb.SamplingParams(temperature=0.0, max_tokens=max_tokens, ignore_eos=True),
+    )
+    request.messages[0].content.string_value = PROMPTS[i % len(PROMPTS)]
+    return request
 
 
 @dataclass
@@ -159,7 +174,6 @@ async def run_level(one: OneRequest, concurrency: int, requests: int) -> LevelRe
 
 
 async def raw_server(args: argparse.Namespace) -> None:
-    from services.inference.domain import GenerationRequest, SamplingOptions
     from services.inference.engine import InferenceEngine
     from services.inference.settings import InferenceSettings
 
@@ -169,21 +183,17 @@ async def raw_server(args: argparse.Namespace) -> None:
     started = time.monotonic()
     await engine.start()
 
-    def request(i: int, prefix: str) -> GenerationRequest:
-        return GenerationRequest(
-            request_id=f"{prefix}-{uuid.uuid4().hex}",
-            model=settings.served_model_name,
-            messages=[{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
-            sampling=SamplingOptions(temperature=0.0, max_tokens=args.max_tokens, ignore_eos=True),
-        )
+    def request(i: int, prefix: str) -> pb.GenerateRequest:
+        return generate_request(settings.served_model_name, i, args.max_tokens, f"{prefix}-{uuid.uuid4().hex}")
 
     async def engine_one(i: int) -> Sample:
+        message = request(i, "engine")
         t0 = time.perf_counter()
         ttft, tokens = 0.0, 0
-        async for delta in engine.generate(request(i, "engine")):
+        async for delta in engine.generate(message):
             if not ttft:
                 ttft = time.perf_counter() - t0
-            if delta.usage is not None:
+            if delta.HasField("usage"):
                 tokens = delta.usage.completion_tokens
         return Sample(ttft, tokens, time.perf_counter() - t0)
 
@@ -288,23 +298,13 @@ class InferenceServiceProcess:
         return seconds
 
     def system(self) -> Callable[[int, int], Awaitable[LevelResult]]:
-        from google.protobuf import struct_pb2
-
-        from jan.v1 import inference_service_pb2 as pb
-        from jan.v1 import inference_service_pb2_grpc, types_pb2
+        from jan.v1 import inference_service_pb2_grpc
 
         stub = inference_service_pb2_grpc.InferenceServiceStub(self._channel)
         model = self.env["JAN_SERVED_MODEL_NAME"]
-        messages = [types_pb2.ChatMessage(role="user", content=struct_pb2.Value(string_value=p)) for p in PROMPTS]
-        sampling = pb.SamplingParams(temperature=0.0, max_tokens=self.args.max_tokens, ignore_eos=True)
 
         async def service_one(i: int) -> Sample:
-            message = pb.GenerateRequest(
-                model=model,
-                messages=[messages[i % len(messages)]],
-                sampling=sampling,
-                request_id=f"svc-{uuid.uuid4().hex}",
-            )
+            message = generate_request(model, i, self.args.max_tokens, f"svc-{uuid.uuid4().hex}")
             t0 = time.perf_counter()
             ttft, tokens = 0.0, 0
             async for response in stub.Generate(message):

@@ -30,7 +30,7 @@ def _prepare_default_model(cache_dir: Path) -> dict[str, str]:
     (torch.compile would take ~3 min for ~40 % more speed)."""
     if os.environ.get("JAN_MODEL"):
         return {}
-    from services.inference.smollm2 import ensure_smollm2
+    from devstack.models.smollm2 import ensure_smollm2
 
     print("==> preparing the default model (SmolLM2-135M-Instruct; converted once, then cached)", flush=True)
     path = ensure_smollm2(cache_dir / "models")

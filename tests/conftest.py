@@ -113,7 +113,7 @@ TINY_MODEL_NAME = "qwen3-tiny"
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """A tiny random-weight Qwen3 with the real Qwen3 tokenizer and chat template, built once and cached."""
-    from services.inference.tiny_model import ensure_tiny_model
+    from devstack.models.tiny_model import ensure_tiny_model
 
     return ensure_tiny_model(os.environ.get("JAN_CACHE_DIR") or Path.home() / ".cache" / "jan-server")
 

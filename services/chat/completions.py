@@ -1,4 +1,10 @@
-"""Chat completions: whole answers and streams, over the inference service, plus the model list."""
+"""Chat completions over the inference service: whole answers, streams as typed events, the model list.
+
+The stream's order is a small state machine: the role of every choice once the first step arrives, then
+each step's new content as it comes (choices interleaved, told apart by index), a finish per choice, and
+the usage once at the end when asked for. A failure before the first step raises (the caller answers with
+an error status); after it the stream ends with StreamFailed, since the HTTP status has been sent.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,32 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from services.chat.domain import ChatRequest, Completion, Delta, ModelCard, StreamEvent
+from jan.v1 import inference_service_pb2 as inference_pb
+from services.chat.domain import (
+    ChatRequest,
+    ChoiceFinished,
+    Completion,
+    Generated,
+    RoleStarted,
+    StreamEvent,
+    StreamFailed,
+    UsageCounted,
+)
 from services.common.errors import JanError, NotFound
+from services.common.generation import FINISH_REASON_NAMES
 
 log = logging.getLogger(__name__)
 _MODELS_TTL_SECONDS = 5.0
 
 
 class Inference(Protocol):
-    async def list_models(self) -> list[ModelCard]: ...
+    """The inference service as chat uses it (inference_client.InferenceClient; fakes in tests)."""
 
-    def generate(self, request: ChatRequest, request_id: str, *, whole: bool) -> AsyncIterator[Delta]: ...
+    async def list_models(self) -> list[inference_pb.ServedModel]: ...
+
+    def generate(self, request: inference_pb.GenerateRequest) -> AsyncIterator[inference_pb.GenerateResponse]: ...
+
+    async def generate_whole(self, request: inference_pb.GenerateRequest) -> list[inference_pb.GenerateResponse]: ...
 
 
 def new_completion_id() -> str:
@@ -28,54 +49,50 @@ def new_completion_id() -> str:
 class ChatCompletions:
     def __init__(self, inference: Inference) -> None:
         self._inference = inference
-        self._models: list[ModelCard] = []
+        self._models: list[inference_pb.ServedModel] = []
         self._models_at = 0.0
 
-    async def models(self) -> list[ModelCard]:
+    async def models(self) -> list[inference_pb.ServedModel]:
         """The served models, cached for a few seconds (clients poll this)."""
         if time.monotonic() - self._models_at > _MODELS_TTL_SECONDS:
             self._models = await self._inference.list_models()
             self._models_at = time.monotonic()
         return self._models
 
-    async def model(self, model_id: str) -> ModelCard:
-        for card in await self.models():
-            if card.id == model_id:
-                return card
+    async def model(self, model_id: str) -> inference_pb.ServedModel:
+        for served in await self.models():
+            if served.id == model_id:
+                return served
         raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        completion = Completion(id=new_completion_id(), created=int(time.time()), model=request.model)
-        async for delta in self._inference.generate(request, completion.id, whole=True):
-            completion.add(delta)
+    async def complete(self, request: ChatRequest, completion_id: str) -> Completion:
+        answers = await self._inference.generate_whole(request.generate)
         if not request.parallel_tool_calls:
-            for choice in completion.choices:
-                del choice.tool_calls[1:]
-        return completion
+            for answer in answers:
+                del answer.tool_calls[1:]
+        usage = answers[0].usage if answers and answers[0].HasField("usage") else None
+        return Completion(completion_id, int(time.time()), request.model, answers, usage)
 
-    async def stream(self, request: ChatRequest, completion_id: str) -> AsyncIterator[StreamEvent]:
-        """Role first, then deltas as inference produces them, the finish, usage if asked for. A failure
-        before the first delta raises (the caller answers with an error status); after it, the stream
-        ends with an error event, since the HTTP status has already been sent."""
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         started = False
         try:
-            async for delta in self._inference.generate(request, completion_id, whole=False):
+            async for step in self._inference.generate(request.generate):
                 if not started:
                     started = True
-                    for index in range(request.sampling.n):
-                        yield StreamEvent("role", Delta(index=index))
-                if not request.parallel_tool_calls:
-                    delta.tool_calls = [t for t in delta.tool_calls if t.index == 0]
-                usage, finish = delta.usage, delta.finish_reason
-                delta.usage = delta.finish_reason = None
-                if delta.content or delta.reasoning or delta.tool_calls or delta.logprobs:
-                    yield StreamEvent("delta", delta)
-                if finish:
-                    yield StreamEvent("finish", Delta(index=delta.index, finish_reason=finish))
-                    if request.include_usage and usage:
-                        yield StreamEvent("usage", Delta(usage=usage))
+                    for index in range(request.n):
+                        yield RoleStarted(index)
+                if not request.parallel_tool_calls and any(piece.index > 0 for piece in step.tool_calls):
+                    kept = [piece for piece in step.tool_calls if piece.index == 0]
+                    del step.tool_calls[:]
+                    step.tool_calls.extend(kept)
+                if step.content or step.reasoning_content or step.tool_calls or step.logprobs:
+                    yield Generated(step)
+                if step.finish_reason:
+                    yield ChoiceFinished(step.index, FINISH_REASON_NAMES[step.finish_reason])
+                if request.include_usage and step.HasField("usage"):
+                    yield UsageCounted(step.usage)
         except JanError as error:
             if not started:
                 raise
-            log.warning("stream failed after it began", extra={"completion_id": completion_id, "error": error.message})
-            yield StreamEvent("error", error=error)
+            log.warning("stream failed after it began", extra={"request_id": request.generate.request_id})
+            yield StreamFailed(error)

@@ -4,96 +4,12 @@ their outputs). Another user's conversation is NOT_FOUND, never forbidden: its e
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from services.chat.domain import Conversation, Item, Page, new_id
+from services.chat.store import ConversationStore
+from services.chat.validation import check_items, check_metadata, check_page
 from services.common.errors import InvalidArgument, NotFound
-
-if TYPE_CHECKING:  # store.py imports this module's dataclasses
-    from services.chat.store import PostgresConversationStore
-
-MAX_METADATA_PAIRS = 16
-MAX_ITEMS_PER_REQUEST = 20
-_ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
-_MESSAGE_ROLES = ("user", "assistant", "system", "developer")
-_CONTENT_TYPES = ("input_text", "output_text", "text", "reasoning_text", "refusal")
-
-
-@dataclass(frozen=True)
-class Conversation:
-    id: str
-    created_at: int
-    metadata: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    type: str
-    created_at: int
-    body: dict[str, Any] = field(default_factory=dict)  # the type's own fields (role, content, call_id, ...)
-
-
-@dataclass(frozen=True)
-class Page:
-    data: list[Any]
-    has_more: bool
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
-
-
-def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise InvalidArgument(f"metadata takes at most {MAX_METADATA_PAIRS} pairs", param="metadata")
-    for key, value in metadata.items():
-        if len(key) > 64 or len(value) > 512:
-            raise InvalidArgument(
-                "metadata keys are at most 64 characters and values at most 512", param=f"metadata.{key[:64]}"
-            )
-    return metadata
-
-
-def check_page(limit: int, order: str) -> tuple[int, bool]:
-    if order not in ("", "asc", "desc"):
-        raise InvalidArgument("order must be 'asc' or 'desc'", param="order")
-    if limit and not 1 <= limit <= 100:
-        raise InvalidArgument("limit must be between 1 and 100", param="limit")
-    return limit or 20, order != "asc"
-
-
-def _check_item(item: dict[str, Any], param: str) -> tuple[str, str, dict[str, Any]]:
-    kind = item.get("type") or "message"
-    if kind not in _ITEM_ID_PREFIX:
-        raise InvalidArgument(f"{param}.type must be one of {', '.join(_ITEM_ID_PREFIX)}", param=f"{param}.type")
-    body = {k: v for k, v in item.items() if k not in ("id", "type", "created_at") and v not in (None, "", [])}
-    if kind == "message":
-        if body.get("role") not in _MESSAGE_ROLES:
-            raise InvalidArgument(f"{param}.role must be one of {', '.join(_MESSAGE_ROLES)}", param=f"{param}.role")
-        content = body.get("content")
-        if not content:
-            raise InvalidArgument(f"{param}.content is required", param=f"{param}.content")
-        for j, part in enumerate(content):
-            if part.get("type") not in _CONTENT_TYPES or not isinstance(part.get("text", part.get("refusal")), str):
-                raise InvalidArgument(f"{param}.content[{j}] must be a text part", param=f"{param}.content[{j}]")
-        body.setdefault("status", "completed")
-    else:
-        if not body.get("call_id"):
-            raise InvalidArgument(f"{param}.call_id is required", param=f"{param}.call_id")
-        needed = ("name", "arguments") if kind == "function_call" else ("output",)
-        for name in needed:
-            if not isinstance(body.get(name), str):
-                raise InvalidArgument(f"{param}.{name} is required", param=f"{param}.{name}")
-        body.setdefault("status", "completed")
-    return new_id(_ITEM_ID_PREFIX[kind]), kind, body
-
-
-def check_items(items: list[dict[str, Any]], param: str = "items") -> list[tuple[str, str, dict[str, Any]]]:
-    if len(items) > MAX_ITEMS_PER_REQUEST:
-        raise InvalidArgument(f"at most {MAX_ITEMS_PER_REQUEST} items per request", param=param)
-    return [_check_item(item, f"{param}[{i}]") for i, item in enumerate(items)]
 
 
 def _conversation_not_found(conversation_id: str) -> NotFound:
@@ -101,7 +17,7 @@ def _conversation_not_found(conversation_id: str) -> NotFound:
 
 
 class Conversations:
-    def __init__(self, store: PostgresConversationStore) -> None:
+    def __init__(self, store: ConversationStore) -> None:
         self._store = store
 
     async def create(
@@ -117,7 +33,7 @@ class Conversations:
             raise _conversation_not_found(conversation_id)
         return conversation
 
-    async def list(self, user_id: str, limit: int, after: str, order: str) -> Page:
+    async def list(self, user_id: str, limit: int, after: str, order: str) -> Page[Conversation]:
         size, newest_first = check_page(limit, order)
         return await self._store.list(user_id, size, after or None, newest_first)
 
@@ -137,7 +53,7 @@ class Conversations:
             raise InvalidArgument("items must not be empty", param="items")
         return await self._store.add_items(conversation_id, check_items(items))
 
-    async def list_items(self, user_id: str, conversation_id: str, limit: int, after: str, order: str) -> Page:
+    async def list_items(self, user_id: str, conversation_id: str, limit: int, after: str, order: str) -> Page[Item]:
         await self.get(user_id, conversation_id)
         size, newest_first = check_page(limit, order)
         return await self._store.list_items(conversation_id, size, after or None, newest_first)

@@ -1,169 +1,133 @@
-"""Plain data of the chat service: a validated chat completion request, what inference streams back, and
-the completion assembled from it. No grpc, no protobuf."""
+"""Records of the chat service: a chat completion request as inference will run it, the events a streamed
+completion emits, a whole completion, and stored conversations. No grpc.
+
+Messages, tools, sampling and the generated steps are the jan.v1 messages the inference service speaks
+(`GenerateRequest`, `GenerateResponse`): chat builds one from the OpenAI request and passes the other on,
+with no vocabulary of its own in between.
+"""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from jan.v1 import inference_service_pb2 as inference_pb
+from jan.v1 import types_pb2
+from services.common.errors import JanError
+
+T = TypeVar("T")
+
+# -- chat completions -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    max_tokens: int | None = None
-    min_tokens: int | None = None
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    repetition_penalty: float | None = None
-    logprobs: bool = False
-    top_logprobs: int | None = None
-    logit_bias: dict[int, float] = field(default_factory=dict)
-    ignore_eos: bool = False
-    n: int = 1  # how many answers (choices)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """An OpenAI chat completion request that passed validation. Messages, tools, tool_choice and formats
-    keep OpenAI's JSON shapes: the inference service hands them to the model's chat template."""
+    """An OpenAI chat completion request that passed chat's checks, as the inference request it becomes,
+    plus what only the OpenAI surface has (how the answer is delivered)."""
 
-    model: str
-    messages: list[dict[str, Any]]
-    sampling: Sampling = field(default_factory=Sampling)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool = True
-    response_format: dict[str, Any] | None = None
-    structured_outputs: dict[str, Any] | None = None
-    chat_template_kwargs: dict[str, Any] | None = None
-    stream: bool = False
-    include_usage: bool = False
-    user: str | None = None
+    generate: inference_pb.GenerateRequest
+    n: int = 1  # how many choices
+    include_usage: bool = False  # stream_options.include_usage: a last chunk with the usage
+    parallel_tool_calls: bool = True  # false: at most one tool call per choice
     metadata: dict[str, str] = field(default_factory=dict)
 
-
-@dataclass
-class ToolCallPiece:
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str = ""
-
-
-@dataclass(frozen=True)
-class TopLogprob:
-    token: str
-    logprob: float
-    bytes: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class TokenLogprob:
-    token: str
-    logprob: float
-    bytes: tuple[int, ...] = ()
-    top_logprobs: tuple[TopLogprob, ...] = ()
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
     @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+    def model(self) -> str:
+        return self.generate.model
 
 
-@dataclass
-class Delta:
-    """One step of answer `index` as inference sent it. Each answer's last step has its finish_reason; the
-    last step of all has the usage."""
-
-    index: int = 0
-    content: str = ""
-    reasoning: str = ""
-    tool_calls: list[ToolCallPiece] = field(default_factory=list)
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-    finish_reason: str | None = None
-    usage: Usage | None = None
-
-
-@dataclass
-class Choice:
-    """One whole answer: the deltas with its index joined."""
-
-    index: int
-    content: str = ""
-    reasoning: str = ""
-    tool_calls: list[ToolCallPiece] = field(default_factory=list)
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-    finish_reason: str = "stop"
-
-    def add(self, delta: Delta) -> None:
-        self.content += delta.content
-        self.reasoning += delta.reasoning
-        self.logprobs.extend(delta.logprobs)
-        for piece in delta.tool_calls:
-            merge_tool_call(self.tool_calls, piece)
-        if delta.finish_reason:
-            self.finish_reason = delta.finish_reason
-
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Completion:
-    """A whole completion: its answers (one unless n > 1) and the usage of all."""
+    """A whole completion: one answer per choice, in index order, and the usage of all."""
 
     id: str
     created: int
     model: str
-    choices: list[Choice] = field(default_factory=list)
-    usage: Usage | None = None
-
-    def add(self, delta: Delta) -> None:
-        while len(self.choices) <= delta.index:
-            self.choices.append(Choice(len(self.choices)))
-        self.choices[delta.index].add(delta)
-        if delta.usage:
-            self.usage = delta.usage
+    answers: list[inference_pb.GenerateResponse]
+    usage: types_pb2.Usage | None
 
 
-def merge_tool_call(calls: list[ToolCallPiece], piece: ToolCallPiece) -> None:
-    for call in calls:
-        if call.index == piece.index:
-            call.id = call.id or piece.id
-            call.name = call.name or piece.name
-            call.arguments += piece.arguments
-            return
-    calls.append(ToolCallPiece(piece.index, piece.id, piece.name, piece.arguments))
+@dataclass(frozen=True, slots=True)
+class StreamHeader:
+    """What every chunk of one streamed completion repeats."""
 
-
-@dataclass(frozen=True)
-class ModelCard:
     id: str
     created: int
-    owned_by: str
-    max_model_len: int
-    root: str
+    model: str
 
 
-@dataclass(frozen=True)
-class StreamEvent:
-    """What a streaming completion emits, in order: `role` once, then deltas, then a finish, then usage
-    (when asked for); or `error` once, after which nothing follows."""
+# What a streamed completion emits, in order: RoleStarted once per choice, then Generated steps and a
+# ChoiceFinished per choice, then UsageCounted (when asked for); or StreamFailed once, after which nothing
+# follows.
 
-    kind: str  # "role" | "delta" | "finish" | "usage" | "error"
-    delta: Delta | None = None
-    error: Any = None  # a services.common.errors.JanError
 
-    @property
-    def index(self) -> int:
-        """Which answer (choice) the event belongs to."""
-        return self.delta.index if self.delta else 0
+@dataclass(frozen=True, slots=True)
+class RoleStarted:
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """New content, reasoning, tool-call pieces or log probabilities of choice `step.index`."""
+
+    step: inference_pb.GenerateResponse
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceFinished:
+    index: int
+    finish_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCounted:
+    usage: types_pb2.Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed:
+    """The stream broke after it began (the HTTP status was already sent): OpenAI's in-band error."""
+
+    error: JanError
+
+
+StreamEvent = RoleStarted | Generated | ChoiceFinished | UsageCounted | StreamFailed
+
+
+# -- conversations --------------------------------------------------------------------------------------
+
+
+def new_id(prefix: str) -> str:
+    """A stored object's id: OpenAI's prefix style (conv_, msg_, ...) and 128 random bits."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    created_at: int
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    type: str
+    created_at: int
+    body: dict[str, Any] = field(default_factory=dict)  # the type's own fields (role, content, call_id, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item checked and given its id, not yet stored."""
+
+    id: str
+    type: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    data: list[T]
+    has_more: bool

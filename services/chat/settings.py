@@ -11,4 +11,3 @@ class ChatSettings(ServerSettings):
     listen_address: str = Field("127.0.0.1:50052", validation_alias="JAN_CHAT_LISTEN")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     inference_target: str = Field("127.0.0.1:50053", validation_alias="JAN_INFERENCE_TARGET")
-    search_target: str = Field("127.0.0.1:50054", validation_alias="JAN_SEARCH_TARGET")

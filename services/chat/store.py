@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 import asyncpg
 
-from services.chat.conversations import Conversation, Item, Page
+from services.chat.domain import Conversation, Item, NewItem, Page
 
+T = TypeVar("T")
 _CONVERSATION = "id, extract(epoch FROM created_at)::bigint AS created_at, metadata"
 _ITEM = "id, type, extract(epoch FROM created_at)::bigint AS created_at, body"
 
@@ -21,11 +23,11 @@ def _item(row: asyncpg.Record) -> Item:
     return Item(row["id"], row["type"], row["created_at"], json.loads(row["body"]))
 
 
-def _page(rows: list[asyncpg.Record], limit: int, convert) -> Page:
+def _page(rows: list[asyncpg.Record], limit: int, convert: Callable[[asyncpg.Record], T]) -> Page[T]:
     return Page([convert(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
 
-class PostgresConversationStore:
+class ConversationStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
@@ -35,7 +37,7 @@ class PostgresConversationStore:
         user_id: str,
         project_id: str | None,
         metadata: dict[str, str],
-        items: list[tuple[str, str, dict[str, Any]]],
+        items: list[NewItem],
     ) -> Conversation:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
@@ -50,13 +52,11 @@ class PostgresConversationStore:
         return _conversation(row)
 
     @staticmethod
-    async def _insert_items(
-        conn: asyncpg.Connection, conversation_id: str, items: list[tuple[str, str, dict[str, Any]]]
-    ) -> list[Item]:
+    async def _insert_items(conn: asyncpg.Connection, conversation_id: str, items: list[NewItem]) -> list[Item]:
         """One statement for all items; they get their seq in the order given."""
         if not items:
             return []
-        ids, kinds, bodies = zip(*((i, k, json.dumps(b)) for i, k, b in items), strict=True)
+        ids, kinds, bodies = zip(*((i.id, i.type, json.dumps(i.body)) for i in items), strict=True)
         rows = await conn.fetch(
             "INSERT INTO chat.items (id, conversation_id, type, body)"
             " SELECT id, $1, type, body::jsonb FROM unnest($2::text[], $3::text[], $4::text[])"
@@ -75,7 +75,7 @@ class PostgresConversationStore:
         )
         return _conversation(row) if row else None
 
-    async def list(self, user_id: str, limit: int, after: str | None, newest_first: bool) -> Page:
+    async def list(self, user_id: str, limit: int, after: str | None, newest_first: bool) -> Page[Conversation]:
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
         rows = await self._pool.fetch(
             f"SELECT {_CONVERSATION} FROM chat.conversations c WHERE user_id = $1"
@@ -103,11 +103,11 @@ class PostgresConversationStore:
         )
         return result == "DELETE 1"
 
-    async def add_items(self, conversation_id: str, items: list[tuple[str, str, dict[str, Any]]]) -> list[Item]:
+    async def add_items(self, conversation_id: str, items: list[NewItem]) -> list[Item]:
         async with self._pool.acquire() as conn, conn.transaction():
             return await self._insert_items(conn, conversation_id, items)
 
-    async def list_items(self, conversation_id: str, limit: int, after: str | None, newest_first: bool) -> Page:
+    async def list_items(self, conversation_id: str, limit: int, after: str | None, newest_first: bool) -> Page[Item]:
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
         rows = await self._pool.fetch(
             f"SELECT {_ITEM} FROM chat.items i WHERE conversation_id = $1"

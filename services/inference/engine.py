@@ -34,8 +34,11 @@ from vllm.sampling_params import SamplingParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
+from jan.v1 import inference_service_pb2 as pb
+from jan.v1 import types_pb2
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
-from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, TokenLogprob, Usage
+from services.inference.convert import finish_reason
+from services.inference.domain import answer_count
 from services.inference.engine_config import EngineConfig
 from services.inference.inline_render import inline_rendering, request_chars
 from services.inference.inline_render import install as install_inline_render
@@ -181,10 +184,18 @@ class InferenceEngine:
 
     # ---- state -----------------------------------------------------------------------------------------
 
-    def models(self) -> list[ModelInfo]:
+    def models(self) -> list[pb.ServedModel]:
         if self._llm is None or self._renderer is None:
             return []
-        return [ModelInfo(self.served_name, self._max_model_len(), self._created, self.config.owned_by)]
+        return [
+            pb.ServedModel(
+                id=self.served_name,
+                root=self.config.model,
+                max_model_len=self._max_model_len(),
+                created=self._created,
+                owned_by=self.config.owned_by,
+            )
+        ]
 
     def is_healthy(self) -> bool:
         return self._llm is not None and self._renderer is not None and not self._llm.errored
@@ -202,7 +213,7 @@ class InferenceEngine:
 
     # ---- generation ------------------------------------------------------------------------------------
 
-    async def generate(self, req: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+    async def generate(self, req: pb.GenerateRequest) -> AsyncIterator[pb.GenerateResponse]:
         """Stream the answer (n answers interleaved, told apart by `index`). Each answer's last delta has its
         finish_reason; the very last delta also has the usage of all answers.
 
@@ -214,42 +225,43 @@ class InferenceEngine:
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
                 for out in res.outputs:
-                    delta = self._next_delta(p, answers[out.index], out, res.prompt_token_ids)
-                    if delta is None:
+                    step = self._next_step(p, answers[out.index], out, res.prompt_token_ids)
+                    if step is None:
                         continue
-                    if delta.finish_reason is not None:
+                    if step.finish_reason:
                         unfinished -= 1
                         if unfinished == 0:
-                            delta.usage = self._usage(p, res.prompt_token_ids, [a.token_ids for a in answers])
-                    if not delta.is_empty():
-                        yield delta
+                            usage = self._usage(p, res, [a.token_ids for a in answers])
+                            step.usage.CopyFrom(usage)
+                    if _carries_something(step):
+                        yield step
 
-    def _next_delta(
+    def _next_step(
         self, p: _Prepared, answer: _StreamedAnswer, out: CompletionOutput, prompt_ids: list[int] | None
-    ) -> GenerationDelta | None:
+    ) -> pb.GenerateResponse | None:
         """One answer's new output through its streaming parser; None while nothing is generated yet."""
         finished = out.finish_reason is not None
         if not out.text and not out.token_ids and not answer.token_ids and not finished:
             return None  # chunked prefill
         new_ids = list(out.token_ids)
         answer.token_ids.extend(new_ids)
-        delta = GenerationDelta(index=out.index)
+        step = pb.GenerateResponse(index=out.index)
         if answer.parser is None:
-            delta.content = out.text
+            step.content = out.text
         else:
             msg = answer.parser.parse_delta(out.text, new_ids, p.chat, prompt_token_ids=prompt_ids, finished=finished)
             if msg is not None:
-                delta.content = msg.content or ""
-                delta.reasoning_content = msg.reasoning or ""
-                delta.tool_calls = tool_call_deltas(msg)
-                answer.called_tools = answer.called_tools or bool(delta.tool_calls)
+                step.content = msg.content or ""
+                step.reasoning_content = msg.reasoning or ""
+                step.tool_calls.extend(tool_call_deltas(msg))
+                answer.called_tools = answer.called_tools or bool(step.tool_calls)
         if p.chat.logprobs:
-            delta.logprobs = self._logprobs(new_ids, out.logprobs, p)
+            step.logprobs.extend(self._logprobs(new_ids, out.logprobs, p))
         if finished:
-            delta.finish_reason = self._finish_reason(out.finish_reason, answer.called_tools, p)
-        return delta
+            step.finish_reason = self._finish_reason(out.finish_reason, answer.called_tools, p)
+        return step
 
-    async def generate_whole(self, req: GenerationRequest) -> list[GenerationDelta]:
+    async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:
         """Every answer whole, in index order, parsed with vLLM's non-streaming parser path; the first also
         carries the usage of all answers."""
         p = await self._prepare(req, stream=False)
@@ -261,14 +273,15 @@ class InferenceEngine:
             raise Internal("the engine returned no output", code="generation_error")
         prompt_ids = final.prompt_token_ids or p.prompt_ids
         answers = [self._whole_answer(p, out, prompt_ids) for out in sorted(final.outputs, key=lambda o: o.index)]
-        answers[0].usage = self._usage(p, prompt_ids, [list(out.token_ids) for out in final.outputs])
+        answers[0].usage.CopyFrom(self._usage(p, final, [list(out.token_ids) for out in final.outputs]))
         return answers
 
-    def _whole_answer(self, p: _Prepared, out: CompletionOutput, prompt_ids: list[int]) -> GenerationDelta:
+    def _whole_answer(self, p: _Prepared, out: CompletionOutput, prompt_ids: list[int]) -> pb.GenerateResponse:
         token_ids = list(out.token_ids)
         parser = p.parsers[out.index]
+        answer = pb.GenerateResponse(index=out.index)
         if parser is None:
-            delta = GenerationDelta(index=out.index, content=out.text)
+            answer.content = out.text
         else:
             parser.set_prompt_token_ids(prompt_ids)
             reasoning, content, calls = parser.parse(
@@ -277,16 +290,13 @@ class InferenceEngine:
                 enable_auto_tools=self.config.tool_call_parser is not None,
                 model_output_token_ids=token_ids,
             )
-            delta = GenerationDelta(
-                index=out.index,
-                content=content or "",
-                reasoning_content=reasoning or "",
-                tool_calls=whole_tool_calls(calls),
-            )
+            answer.content = content or ""
+            answer.reasoning_content = reasoning or ""
+            answer.tool_calls.extend(whole_tool_calls(calls))
         if p.chat.logprobs:
-            delta.logprobs = self._logprobs(token_ids, out.logprobs, p)
-        delta.finish_reason = self._finish_reason(out.finish_reason, bool(delta.tool_calls), p)
-        return delta
+            answer.logprobs.extend(self._logprobs(token_ids, out.logprobs, p))
+        answer.finish_reason = self._finish_reason(out.finish_reason, bool(answer.tool_calls), p)
+        return answer
 
     async def _engine_stream(self, p: _Prepared) -> AsyncIterator[RequestOutput]:
         """AsyncLLM.generate with its errors turned into ours. Closing this generator aborts the request."""
@@ -321,11 +331,17 @@ class InferenceEngine:
             log.exception("generation failed for %s", p.request_id)
             raise Internal("generation failed", code="generation_error") from None
 
-    async def _prepare(self, req: GenerationRequest, *, stream: bool) -> _Prepared:
+    async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> _Prepared:
         llm, renderer = self._ready()
+        validate_request(req)
         if req.model != self.served_name:
             raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
-        validate_request(req)
+        if req.tools and self.config.tool_call_parser is None and req.tool_choice.mode != "none":
+            raise InvalidArgument(
+                f"The model '{req.model}' is served without tool calling, so it cannot be given tools. "
+                "Send the request without 'tools', or with tool_choice 'none'.",
+                param="tools",
+            )
         chat = to_chat_request(req, stream=stream)
         template_kwargs = renderer.effective_chat_template_kwargs(chat)
         parsers: list[Parser | None] = [
@@ -334,18 +350,19 @@ class InferenceEngine:
             )
             if self._parser_cls is not None
             else None
-            for _ in range(req.sampling.n)
+            for _ in range(answer_count(req.sampling))
         ]
         parser = parsers[0]
-        small = request_chars(req.messages, req.tools) <= self.config.inline_render_max_chars
+        small = request_chars(req) <= self.config.inline_render_max_chars
         rendered = await self._render(renderer, chat, inline=small)
         engine_input = rendered[0]
         prompt_ids = list(engine_input["prompt_token_ids"])
-        self._check_lengths(len(prompt_ids), req.sampling.max_tokens)
+        requested_max = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
+        self._check_lengths(len(prompt_ids), requested_max)
         try:
             max_tokens = get_max_tokens(
                 self._max_model_len(),
-                req.sampling.max_tokens,
+                requested_max,
                 len(prompt_ids),
                 self._defaults,
                 self._override_max_tokens,
@@ -365,7 +382,7 @@ class InferenceEngine:
             prompt_ids=prompt_ids,
             reasoning_ended=chat.resolve_reasoning_ended(parser, prompt_ids),
             reasoning_kwargs=reasoning_kwargs,
-            named_tool=isinstance(req.tool_choice, dict),
+            named_tool=req.tool_choice.WhichOneof("choice") == "function_name",
         )
 
     @staticmethod
@@ -407,23 +424,31 @@ class InferenceEngine:
     # ---- helpers ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> str:
+    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> pb.FinishReason.ValueType:
         # As vLLM's server: tool calls end with "tool_calls", except for a named tool choice ("stop", like OpenAI).
         if called_tools and not p.named_tool and reason == "stop":
-            return "tool_calls"
+            return pb.FINISH_REASON_TOOL_CALLS
         if reason == "abort":
             raise Unavailable("the engine aborted the request", code="aborted")
-        return reason or "stop"
+        return finish_reason(reason or "stop")
 
     @staticmethod
-    def _usage(p: _Prepared, prompt_ids: list[int] | None, answers: list[list[int]]) -> Usage:
+    def _usage(p: _Prepared, output: RequestOutput, answers: list[list[int]]) -> types_pb2.Usage:
         """The prompt counts once however many answers there are (as in vLLM's server)."""
         parser = p.parsers[0]
         reasoning = sum(parser.count_reasoning_tokens(ids) for ids in answers) if parser is not None else 0
+        prompt_ids = output.prompt_token_ids
         prompt_tokens = len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids)
-        return Usage(prompt_tokens, sum(len(ids) for ids in answers), reasoning)
+        completion_tokens = sum(len(ids) for ids in answers)
+        return types_pb2.Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+            prompt_tokens_details=types_pb2.PromptTokensDetails(cached_tokens=output.num_cached_tokens or 0),
+            completion_tokens_details=types_pb2.CompletionTokensDetails(reasoning_tokens=reasoning),
+        )
 
-    def _logprobs(self, token_ids: list[int], steps: Any, p: _Prepared) -> list[TokenLogprob]:
+    def _logprobs(self, token_ids: list[int], steps: Any, p: _Prepared) -> list[types_pb2.TokenLogprob]:
         return convert_logprobs(token_ids, steps, p.chat.top_logprobs or 0, self.tokenizer)
 
     def _max_model_len(self) -> int:
@@ -441,3 +466,7 @@ class InferenceEngine:
     @staticmethod
     def _dead() -> Unavailable:
         return Unavailable("the inference engine has stopped", code="engine_dead")
+
+
+def _carries_something(step: pb.GenerateResponse) -> bool:
+    return bool(step.content or step.reasoning_content or step.tool_calls or step.logprobs or step.finish_reason)

@@ -18,20 +18,22 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any
+
+from jan.v1 import inference_service_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 _inline = contextvars.ContextVar("jan_inline_render", default=False)
 
 
-def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any] | None) -> int:
-    """A cheap measure of how much text the chat template and the tokenizer will see: every field of every
-    message (content, content parts, an assistant's tool calls) and the tool definitions."""
-    return sum(len(str(m)) for m in messages) + (len(str(tools)) if tools else 0)
+def request_chars(request: pb.GenerateRequest) -> int:
+    """A cheap measure of how much text the chat template and the tokenizer will see: the encoded size of
+    every message (content, content parts, an assistant's tool calls) and of the tool definitions."""
+    return sum(m.ByteSize() for m in request.messages) + sum(t.ByteSize() for t in request.tools)
 
 
 @contextmanager

@@ -12,8 +12,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from jan.v1 import inference_service_pb2 as pb
+from jan.v1 import types_pb2
 from services.common.errors import NotFound, Unavailable
-from services.inference.domain import GenerationDelta, GenerationRequest, ModelInfo, Usage
+from services.inference.convert import json_value
+from services.inference.domain import answer_count
 from services.inference.validation import validate_request
 
 log = logging.getLogger(__name__)
@@ -47,10 +50,19 @@ class InstantEngine:
     async def shutdown(self) -> None:
         self._started = False
 
-    def models(self) -> list[ModelInfo]:
+    def models(self) -> list[pb.ServedModel]:
         if not self._started:
             return []
-        return [ModelInfo(self.config.served_model_name, self.config.max_model_len, self._created, "jan-instant")]
+        name = self.config.served_model_name
+        return [
+            pb.ServedModel(
+                id=name,
+                root=name,
+                max_model_len=self.config.max_model_len,
+                created=self._created,
+                owned_by="jan-instant",
+            )
+        ]
 
     def is_healthy(self) -> bool:
         return self._started
@@ -62,51 +74,64 @@ class InstantEngine:
     def num_running_requests(self) -> int:
         return self._running
 
-    async def generate(self, req: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+    async def generate(self, req: pb.GenerateRequest) -> AsyncIterator[pb.GenerateResponse]:
         n, prompt_tokens = self._check(req)
-        choices = req.sampling.n
+        choices = answer_count(req.sampling)
+        finish = self._finish(req, n)
         self._running += 1
         try:
             for i in range(n):
                 await asyncio.sleep(0)  # a scheduling point per token, as a real stream has
                 last = i == n - 1
                 for index in range(choices):
-                    yield GenerationDelta(
-                        index=index,
-                        content=self.config.token_text,
-                        finish_reason=self._finish(req, n) if last else None,
-                        usage=Usage(prompt_tokens, n * choices) if last and index == choices - 1 else None,
-                    )
+                    step = pb.GenerateResponse(index=index, content=self.config.token_text)
+                    if last:
+                        step.finish_reason = finish
+                        if index == choices - 1:
+                            step.usage.CopyFrom(_usage(prompt_tokens, n * choices))
+                    yield step
         finally:
             self._running -= 1
 
-    async def generate_whole(self, req: GenerationRequest) -> list[GenerationDelta]:
+    async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:
         n, prompt_tokens = self._check(req)
         answers = [
-            GenerationDelta(index=index, content=self.config.token_text * n, finish_reason=self._finish(req, n))
-            for index in range(req.sampling.n)
+            pb.GenerateResponse(index=index, content=self.config.token_text * n, finish_reason=self._finish(req, n))
+            for index in range(answer_count(req.sampling))
         ]
-        answers[0].usage = Usage(prompt_tokens, n * len(answers))
+        answers[0].usage.CopyFrom(_usage(prompt_tokens, n * len(answers)))
         return answers
 
-    def _check(self, req: GenerationRequest) -> tuple[int, int]:
+    def _check(self, req: pb.GenerateRequest) -> tuple[int, int]:
         if not self._started:
             raise Unavailable("the inference engine is not running", code="engine_not_ready")
+        validate_request(req)
         if req.model != self.config.served_model_name:
             raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
-        validate_request(req)
-        n = min(self.config.tokens, req.sampling.max_tokens or self.config.tokens)
+        max_tokens = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
+        n = min(self.config.tokens, max_tokens or self.config.tokens)
         return n, _rough_prompt_tokens(req)
 
-    def _finish(self, req: GenerationRequest, n: int) -> str:
-        return "length" if req.sampling.max_tokens is not None and n >= req.sampling.max_tokens else "stop"
+    def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason.ValueType:
+        s = req.sampling
+        return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
 
 
-def _rough_prompt_tokens(req: GenerationRequest) -> int:
+def _usage(prompt_tokens: int, completion_tokens: int) -> types_pb2.Usage:
+    return types_pb2.Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        prompt_tokens_details=types_pb2.PromptTokensDetails(),
+        completion_tokens_details=types_pb2.CompletionTokensDetails(),
+    )
+
+
+def _rough_prompt_tokens(req: pb.GenerateRequest) -> int:
     """About one token per four characters, as there is no tokenizer."""
     chars = 0
     for m in req.messages:
-        content = m.get("content")
+        content = json_value(m.content)
         if isinstance(content, str):
             chars += len(content)
         elif isinstance(content, list):

@@ -1,5 +1,8 @@
 """Starts the inference service: the gRPC server first (health NOT_SERVING), then the engine; SERVING once
-the model has loaded, NOT_SERVING again if the engine dies (callers then get UNAVAILABLE)."""
+the model has loaded, NOT_SERVING again if the engine dies (callers then get UNAVAILABLE).
+
+`InferenceApp` wires the parts (also used by the tests): the engine the settings name and its servicer.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from jan.v1 import inference_service_pb2_grpc
 from services.common.logs import configure_logging
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
-from services.inference.base import Engine
+from services.inference.domain import Engine
 from services.inference.servicer import InferenceServicer
 from services.inference.settings import InferenceSettings
 
@@ -30,40 +33,45 @@ def build_engine(settings: InferenceSettings) -> Engine:
     return InferenceEngine(settings.engine_config())
 
 
-async def _watch_engine(engine: Engine, server: JanServer, poll_seconds: float) -> None:
-    while engine.is_healthy():  # noqa: ASYNC110 - the engine offers no death callback to await
-        await asyncio.sleep(poll_seconds)
-    log.error("inference engine died: %r; reporting NOT_SERVING", engine.dead_error)
-    await server.set_serving(False)
+class InferenceApp:
+    def __init__(self, settings: InferenceSettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or build_engine(settings)
+        self.servicer = InferenceServicer(self.engine)
 
+    def register(self, server: JanServer) -> None:
+        server.add_service(
+            inference_service_pb2_grpc.add_InferenceServiceServicer_to_server, self.servicer, "jan.v1.InferenceService"
+        )
 
-async def _load(engine: Engine, servicer: InferenceServicer, server: JanServer, settings: InferenceSettings) -> None:
-    try:
-        await engine.start()
-    except Exception:
-        log.exception("inference engine failed to start")
-        server.request_stop()
-        raise
-    servicer.ready = True
-    await server.set_serving(True)
-    log.info("inference service is SERVING", extra={"models": [m.id for m in engine.models()]})
-    await _watch_engine(engine, server, settings.health_poll_seconds)
+    async def load(self, server: JanServer) -> None:
+        """Starts the engine, reports SERVING, then watches it: NOT_SERVING when it dies."""
+        try:
+            await self.engine.start()
+        except Exception:
+            log.exception("inference engine failed to start")
+            server.request_stop()
+            raise
+        self.servicer.ready = True
+        await server.set_serving(True)
+        log.info("inference service is SERVING", extra={"models": [m.id for m in self.engine.models()]})
+        while self.engine.is_healthy():  # noqa: ASYNC110 - the engine offers no death callback to await
+            await asyncio.sleep(self.settings.health_poll_seconds)
+        log.error("inference engine died: %r; reporting NOT_SERVING", self.engine.dead_error)
+        await server.set_serving(False)
 
 
 async def serve(settings: InferenceSettings) -> int:
-    engine = build_engine(settings)
-    servicer = InferenceServicer(engine)
+    app = InferenceApp(settings)
     server = JanServer(settings)
-    server.add_service(
-        inference_service_pb2_grpc.add_InferenceServiceServicer_to_server, servicer, "jan.v1.InferenceService"
-    )
+    app.register(server)
     await server.start(serving=False)
-    loader = asyncio.create_task(_load(engine, servicer, server, settings))
+    loader = asyncio.create_task(app.load(server))
     try:
         await server.serve_until_stopped()
     finally:
         loader.cancel()
-        await engine.shutdown()
+        await app.engine.shutdown()
     return 1 if loader.done() and not loader.cancelled() and loader.exception() else 0
 
 

@@ -1,4 +1,4 @@
-"""Translation between the domain dataclasses and vLLM's OpenAI-server types.
+"""Translation between the jan.v1 messages and vLLM's OpenAI-server types.
 
 We build vLLM's own `ChatCompletionRequest` so that its renderer (chat template with tools, developer role,
 chat_template_kwargs), its tool-choice structural tags and its sampling-parameter mapping run exactly as
@@ -16,8 +16,11 @@ from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionReque
 from vllm.exceptions import VLLMValidationError
 from vllm.renderers.chat_utils import make_tool_call_id
 
+from jan.v1 import inference_service_pb2 as pb
+from jan.v1 import types_pb2
 from services.common.errors import InvalidArgument
-from services.inference.domain import GenerationRequest, TokenLogprob, ToolCallDelta, TopLogprob
+from services.inference import convert
+from services.inference.domain import answer_count
 
 # vLLM's names for fields that our API calls differently.
 _PARAM_ALIASES = {
@@ -27,45 +30,29 @@ _PARAM_ALIASES = {
 }
 
 
-def to_chat_request(req: GenerationRequest, *, stream: bool) -> ChatCompletionRequest:
-    """Build vLLM's request object; pydantic and vLLM validators become InvalidArgument."""
-    s = req.sampling
+def to_chat_request(request: pb.GenerateRequest, *, stream: bool) -> ChatCompletionRequest:
+    """Build vLLM's request object from ours; pydantic and vLLM validators become InvalidArgument."""
     data: dict[str, Any] = {
-        "model": req.model,
-        "messages": [dict(m) for m in req.messages],  # vLLM normalizes messages in place
+        "model": request.model,
+        "messages": [convert.message_dict(m) for m in request.messages],
         "stream": stream,
-        "n": s.n,
-        "temperature": s.temperature,
-        "top_p": s.top_p,
-        "top_k": s.top_k,
-        "min_p": s.min_p,
-        "seed": s.seed,
-        "stop": list(s.stop),
-        "presence_penalty": s.presence_penalty,
-        "frequency_penalty": s.frequency_penalty,
-        "repetition_penalty": s.repetition_penalty,
-        "logprobs": s.logprobs,
-        "top_logprobs": s.top_logprobs or 0,
+        **convert.sampling_dict(request.sampling),
+        "n": answer_count(request.sampling),
         # max_tokens stays unset here: the engine checks it against the templated prompt itself.
     }
-    if s.logit_bias:
-        data["logit_bias"] = {str(k): v for k, v in s.logit_bias.items()}
-    if s.ignore_eos is not None:
-        data["ignore_eos"] = s.ignore_eos
-    if s.min_tokens is not None:
-        data["min_tokens"] = s.min_tokens
-    if req.tools is not None:
-        data["tools"] = req.tools
-    if req.tool_choice is not None:
-        data["tool_choice"] = req.tool_choice
-    if req.parallel_tool_calls is not None:
-        data["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.response_format is not None:
-        data["response_format"] = req.response_format
-    if req.structured_outputs is not None:
-        data["structured_outputs"] = dict(req.structured_outputs)
-    if req.chat_template_kwargs:
-        data["chat_template_kwargs"] = dict(req.chat_template_kwargs)
+    if request.tools:
+        data["tools"] = [convert.tool_dict(t) for t in request.tools]
+    tool_choice = convert.tool_choice_value(request.tool_choice)
+    if tool_choice is not None:
+        data["tool_choice"] = tool_choice
+    if request.HasField("parallel_tool_calls"):
+        data["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.HasField("response_format"):
+        data["response_format"] = convert.response_format_dict(request.response_format)
+    if request.HasField("structured_outputs"):
+        data["structured_outputs"] = convert.structured_outputs_dict(request.structured_outputs)
+    if request.chat_template_kwargs.fields:
+        data["chat_template_kwargs"] = convert.struct_dict(request.chat_template_kwargs)
     try:
         return ChatCompletionRequest.model_validate(data)
     except VLLMValidationError as e:
@@ -96,31 +83,38 @@ def _loc(loc: Sequence[int | str]) -> str:
     return out
 
 
-def tool_call_deltas(msg: DeltaMessage) -> list[ToolCallDelta]:
+def tool_call_deltas(msg: DeltaMessage) -> list[types_pb2.ToolCallDelta]:
     out = []
     for tc in msg.tool_calls:
+        piece = types_pb2.ToolCallDelta(index=tc.index, id=tc.id)
+        if tc.id:
+            piece.type = "function"
         fn = tc.function
-        out.append(
-            ToolCallDelta(
-                index=tc.index,
-                id=tc.id,
-                name=fn.name if fn is not None else None,
-                arguments=(fn.arguments or "") if fn is not None else "",
-            )
-        )
+        if fn is not None:
+            piece.function.arguments = fn.arguments or ""
+            if fn.name is not None:
+                piece.function.name = fn.name
+        else:
+            piece.function.arguments = ""
+        out.append(piece)
     return out
 
 
-def whole_tool_calls(calls: list[FunctionCall] | None) -> list[ToolCallDelta]:
+def whole_tool_calls(calls: list[FunctionCall] | None) -> list[types_pb2.ToolCallDelta]:
     return [
-        ToolCallDelta(index=i, id=c.id or make_tool_call_id(), name=c.name, arguments=c.arguments)
+        types_pb2.ToolCallDelta(
+            index=i,
+            id=c.id or make_tool_call_id(),
+            type="function",
+            function=types_pb2.FunctionCallDelta(name=c.name, arguments=c.arguments),
+        )
         for i, c in enumerate(calls or [])
     ]
 
 
 def convert_logprobs(
     token_ids: Sequence[int], steps: Sequence[Any] | None, top_n: int, tokenizer: Any
-) -> list[TokenLogprob]:
+) -> list[types_pb2.TokenLogprob]:
     """vLLM per-token logprob dicts → OpenAI-style entries (top list ordered by rank)."""
     if not steps:
         return []
@@ -129,7 +123,7 @@ def convert_logprobs(
         chosen = step.get(token_id) if step is not None else None
         if chosen is None:
             text = tokenizer.decode([token_id])
-            out.append(TokenLogprob(token=text, logprob=-9999.0, bytes=_utf8(text)))
+            out.append(types_pb2.TokenLogprob(token=text, logprob=-9999.0, bytes=_utf8(text)))
             continue
         text = _decoded(chosen, token_id, tokenizer)
         top = sorted(
@@ -137,12 +131,12 @@ def convert_logprobs(
             key=lambda item: item[1].rank,
         )
         out.append(
-            TokenLogprob(
+            types_pb2.TokenLogprob(
                 token=text,
                 logprob=max(chosen.logprob, -9999.0),
                 bytes=_utf8(text),
                 top_logprobs=[
-                    TopLogprob(
+                    types_pb2.TopLogprob(
                         token=(t := _decoded(lp, tid, tokenizer)), logprob=max(lp.logprob, -9999.0), bytes=_utf8(t)
                     )
                     for tid, lp in top

@@ -43,7 +43,7 @@ def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
         ("DELETE", "/v1/organization/projects/p/users/u", "DeleteProjectUser", Access.PROJECT_OWNER),
         ("POST", "/v1/organization/projects/p/api_keys", "CreateProjectApiKey", Access.PROJECT_MEMBER),
         ("GET", "/v1/organization/admin_api_keys/key_1", "GetAdminApiKey", Access.ORG_OWNER),
-        ("POST", "/v1/chat/completions", "CreateChatCompletion", Access.API),
+        ("POST", "/v1/chat/completions", "CreateChatCompletionJson", Access.API),
         ("POST", "/v1/chat/completions:stream", "StreamChatCompletionEvents", Access.API),
         ("GET", "/v1/models", "ListModels", Access.API),
         ("GET", "/v1/models/org/model-name", "GetModel", Access.API),

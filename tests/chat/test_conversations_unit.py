@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.chat.conversations import check_items, check_metadata, check_page
+from services.chat.validation import check_items, check_metadata, check_page
 from services.common.errors import InvalidArgument
 
 
@@ -16,8 +16,8 @@ def test_items_get_typed_ids_and_a_status() -> None:
             {"type": "function_call_output", "call_id": "c1", "output": "42"},
         ]
     )
-    assert [i[0].split("_")[0] for i in (msg, call, output)] == ["msg", "fc", "fco"]
-    assert msg[2] == {"role": "user", "content": [{"type": "input_text", "text": "hi"}], "status": "completed"}
+    assert [i.id.split("_")[0] for i in (msg, call, output)] == ["msg", "fc", "fco"]
+    assert msg.body == {"role": "user", "content": [{"type": "input_text", "text": "hi"}], "status": "completed"}
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from jan.v1 import json_options_pb2 as _json_options_pb2
 from jan.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -153,6 +154,12 @@ class StreamOptions(_message.Message):
     def __init__(self, include_usage: _Optional[bool] = ..., include_obfuscation: _Optional[bool] = ...) -> None: ...
 
 class CreateChatCompletionRequest(_message.Message):
+    __slots__ = ("params",)
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    params: ChatCompletionParams
+    def __init__(self, params: _Optional[_Union[ChatCompletionParams, _Mapping]] = ...) -> None: ...
+
+class CreateChatCompletionJsonRequest(_message.Message):
     __slots__ = ("params",)
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     params: ChatCompletionParams

@@ -52,6 +52,11 @@ class ChatServiceStub:
                 request_serializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionRequest.SerializeToString,
                 response_deserializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionResponse.FromString,
                 _registered_method=True)
+        self.CreateChatCompletionJson = channel.unary_unary(
+                '/jan.v1.ChatService/CreateChatCompletionJson',
+                request_serializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.StreamChatCompletion = channel.unary_stream(
                 '/jan.v1.ChatService/StreamChatCompletion',
                 request_serializer=jan_dot_v1_dot_chat__service__pb2.StreamChatCompletionRequest.SerializeToString,
@@ -129,7 +134,16 @@ class ChatServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateChatCompletion(self, request, context):
-        """Creates a whole chat completion (OpenAI's POST /v1/chat/completions with stream false).
+        """Creates a whole chat completion, as a typed message (for native gRPC clients).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateChatCompletionJson(self, request, context):
+        """Creates a whole chat completion as OpenAI's JSON (POST /v1/chat/completions with stream false): the
+        same CreateChatCompletionResponse, rendered by the service so that OpenAI's required-but-nullable
+        fields are present as null (see json_options.proto), which Envoy's transcoder cannot print.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -232,6 +246,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.CreateChatCompletion,
                     request_deserializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionRequest.FromString,
                     response_serializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionResponse.SerializeToString,
+            ),
+            'CreateChatCompletionJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateChatCompletionJson,
+                    request_deserializer=jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'StreamChatCompletion': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamChatCompletion,
@@ -372,6 +391,33 @@ class ChatService:
             '/jan.v1.ChatService/CreateChatCompletion',
             jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionRequest.SerializeToString,
             jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateChatCompletionJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.ChatService/CreateChatCompletionJson',
+            jan_dot_v1_dot_chat__service__pb2.CreateChatCompletionJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

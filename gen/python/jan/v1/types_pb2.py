@@ -23,47 +23,52 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from jan.v1 import json_options_pb2 as jan_dot_v1_dot_json__options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jan/v1/types.proto\x12\x06jan.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xb0\x02\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\'\n\x07\x63ontent\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\ntool_calls\x18\x04 \x03(\x0b\x32\x10.jan.v1.ToolCall\x12\x19\n\x0ctool_call_id\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x11reasoning_content\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x07refusal\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x16\n\treasoning\x18\x08 \x01(\tH\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_tool_call_idB\x14\n\x12_reasoning_contentB\n\n\x08_refusalB\x0c\n\n_reasoning\"B\n\x04Tool\x12\x0c\n\x04type\x18\x01 \x01(\t\x12,\n\x08\x66unction\x18\x02 \x01(\x0b\x32\x1a.jan.v1.FunctionDefinition\"\x99\x01\n\x12\x46unctionDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06strict\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_strict\"L\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12&\n\x08\x66unction\x18\x03 \x01(\x0b\x32\x14.jan.v1.FunctionCall\"/\n\x0c\x46unctionCall\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\targuments\x18\x02 \x01(\t\"\x7f\n\rToolCallDelta\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x02id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04type\x18\x03 \x01(\tH\x01\x88\x01\x01\x12+\n\x08\x66unction\x18\x04 \x01(\x0b\x32\x19.jan.v1.FunctionCallDeltaB\x05\n\x03_idB\x07\n\x05_type\"U\n\x11\x46unctionCallDelta\x12\x11\n\x04name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\targuments\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x0c\n\n_arguments\"M\n\x0eResponseFormat\x12\x0c\n\x04type\x18\x01 \x01(\t\x12-\n\x0bjson_schema\x18\x02 \x01(\x0b\x32\x18.jan.v1.JsonSchemaFormat\"\x93\x01\n\x10JsonSchemaFormat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\'\n\x06schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06strict\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_strict\"\x8a\x01\n\x11StructuredOutputs\x12\x12\n\x05regex\x18\x01 \x01(\tH\x00\x88\x01\x01\x12%\n\x04json\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63hoice\x18\x03 \x03(\t\x12\x14\n\x07grammar\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_regexB\n\n\x08_grammar\"\xcf\x01\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12:\n\x15prompt_tokens_details\x18\x04 \x01(\x0b\x32\x1b.jan.v1.PromptTokensDetails\x12\x42\n\x19\x63ompletion_tokens_details\x18\x05 \x01(\x0b\x32\x1f.jan.v1.CompletionTokensDetails\",\n\x13PromptTokensDetails\x12\x15\n\rcached_tokens\x18\x01 \x01(\r\"3\n\x17\x43ompletionTokensDetails\x12\x18\n\x10reasoning_tokens\x18\x01 \x01(\r\"7\n\x0e\x43hoiceLogprobs\x12%\n\x07\x63ontent\x18\x01 \x03(\x0b\x32\x14.jan.v1.TokenLogprob\"g\n\x0cTokenLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x03(\r\x12(\n\x0ctop_logprobs\x18\x04 \x03(\x0b\x32\x12.jan.v1.TopLogprob\";\n\nTopLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x03(\r\"f\n\x0b\x45rrorObject\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x12\n\x05param\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04\x63ode\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_paramB\x07\n\x05_codeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12jan/v1/types.proto\x12\x06jan.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19jan/v1/json_options.proto\"\xb0\x02\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\'\n\x07\x63ontent\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\ntool_calls\x18\x04 \x03(\x0b\x32\x10.jan.v1.ToolCall\x12\x19\n\x0ctool_call_id\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x11reasoning_content\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x14\n\x07refusal\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x16\n\treasoning\x18\x08 \x01(\tH\x04\x88\x01\x01\x42\x07\n\x05_nameB\x0f\n\r_tool_call_idB\x14\n\x12_reasoning_contentB\n\n\x08_refusalB\x0c\n\n_reasoning\"B\n\x04Tool\x12\x0c\n\x04type\x18\x01 \x01(\t\x12,\n\x08\x66unction\x18\x02 \x01(\x0b\x32\x1a.jan.v1.FunctionDefinition\"\x99\x01\n\x12\x46unctionDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06strict\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_strict\"L\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12&\n\x08\x66unction\x18\x03 \x01(\x0b\x32\x14.jan.v1.FunctionCall\"/\n\x0c\x46unctionCall\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\targuments\x18\x02 \x01(\t\"\x7f\n\rToolCallDelta\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x02id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04type\x18\x03 \x01(\tH\x01\x88\x01\x01\x12+\n\x08\x66unction\x18\x04 \x01(\x0b\x32\x19.jan.v1.FunctionCallDeltaB\x05\n\x03_idB\x07\n\x05_type\"U\n\x11\x46unctionCallDelta\x12\x11\n\x04name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\targuments\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x0c\n\n_arguments\"M\n\x0eResponseFormat\x12\x0c\n\x04type\x18\x01 \x01(\t\x12-\n\x0bjson_schema\x18\x02 \x01(\x0b\x32\x18.jan.v1.JsonSchemaFormat\"\x93\x01\n\x10JsonSchemaFormat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\'\n\x06schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06strict\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\t\n\x07_strict\"\x8a\x01\n\x11StructuredOutputs\x12\x12\n\x05regex\x18\x01 \x01(\tH\x00\x88\x01\x01\x12%\n\x04json\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63hoice\x18\x03 \x03(\t\x12\x14\n\x07grammar\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x08\n\x06_regexB\n\n\x08_grammar\"\xcf\x01\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\x12:\n\x15prompt_tokens_details\x18\x04 \x01(\x0b\x32\x1b.jan.v1.PromptTokensDetails\x12\x42\n\x19\x63ompletion_tokens_details\x18\x05 \x01(\x0b\x32\x1f.jan.v1.CompletionTokensDetails\",\n\x13PromptTokensDetails\x12\x15\n\rcached_tokens\x18\x01 \x01(\r\"3\n\x17\x43ompletionTokensDetails\x12\x18\n\x10reasoning_tokens\x18\x01 \x01(\r\"7\n\x0e\x43hoiceLogprobs\x12%\n\x07\x63ontent\x18\x01 \x03(\x0b\x32\x14.jan.v1.TokenLogprob\"g\n\x0cTokenLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x03(\r\x12(\n\x0ctop_logprobs\x18\x04 \x03(\x0b\x32\x12.jan.v1.TopLogprob\";\n\nTopLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x03(\r\"r\n\x0b\x45rrorObject\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x18\n\x05param\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01H\x00\x88\x01\x01\x12\x17\n\x04\x63ode\x18\x04 \x01(\tB\x04\x88\xb5\x18\x01H\x01\x88\x01\x01\x42\x08\n\x06_paramB\x07\n\x05_codeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jan.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHATMESSAGE']._serialized_start=61
-  _globals['_CHATMESSAGE']._serialized_end=365
-  _globals['_TOOL']._serialized_start=367
-  _globals['_TOOL']._serialized_end=433
-  _globals['_FUNCTIONDEFINITION']._serialized_start=436
-  _globals['_FUNCTIONDEFINITION']._serialized_end=589
-  _globals['_TOOLCALL']._serialized_start=591
-  _globals['_TOOLCALL']._serialized_end=667
-  _globals['_FUNCTIONCALL']._serialized_start=669
-  _globals['_FUNCTIONCALL']._serialized_end=716
-  _globals['_TOOLCALLDELTA']._serialized_start=718
-  _globals['_TOOLCALLDELTA']._serialized_end=845
-  _globals['_FUNCTIONCALLDELTA']._serialized_start=847
-  _globals['_FUNCTIONCALLDELTA']._serialized_end=932
-  _globals['_RESPONSEFORMAT']._serialized_start=934
-  _globals['_RESPONSEFORMAT']._serialized_end=1011
-  _globals['_JSONSCHEMAFORMAT']._serialized_start=1014
-  _globals['_JSONSCHEMAFORMAT']._serialized_end=1161
-  _globals['_STRUCTUREDOUTPUTS']._serialized_start=1164
-  _globals['_STRUCTUREDOUTPUTS']._serialized_end=1302
-  _globals['_USAGE']._serialized_start=1305
-  _globals['_USAGE']._serialized_end=1512
-  _globals['_PROMPTTOKENSDETAILS']._serialized_start=1514
-  _globals['_PROMPTTOKENSDETAILS']._serialized_end=1558
-  _globals['_COMPLETIONTOKENSDETAILS']._serialized_start=1560
-  _globals['_COMPLETIONTOKENSDETAILS']._serialized_end=1611
-  _globals['_CHOICELOGPROBS']._serialized_start=1613
-  _globals['_CHOICELOGPROBS']._serialized_end=1668
-  _globals['_TOKENLOGPROB']._serialized_start=1670
-  _globals['_TOKENLOGPROB']._serialized_end=1773
-  _globals['_TOPLOGPROB']._serialized_start=1775
-  _globals['_TOPLOGPROB']._serialized_end=1834
-  _globals['_ERROROBJECT']._serialized_start=1836
-  _globals['_ERROROBJECT']._serialized_end=1938
+  _globals['_ERROROBJECT'].fields_by_name['param']._loaded_options = None
+  _globals['_ERROROBJECT'].fields_by_name['param']._serialized_options = b'\210\265\030\001'
+  _globals['_ERROROBJECT'].fields_by_name['code']._loaded_options = None
+  _globals['_ERROROBJECT'].fields_by_name['code']._serialized_options = b'\210\265\030\001'
+  _globals['_CHATMESSAGE']._serialized_start=88
+  _globals['_CHATMESSAGE']._serialized_end=392
+  _globals['_TOOL']._serialized_start=394
+  _globals['_TOOL']._serialized_end=460
+  _globals['_FUNCTIONDEFINITION']._serialized_start=463
+  _globals['_FUNCTIONDEFINITION']._serialized_end=616
+  _globals['_TOOLCALL']._serialized_start=618
+  _globals['_TOOLCALL']._serialized_end=694
+  _globals['_FUNCTIONCALL']._serialized_start=696
+  _globals['_FUNCTIONCALL']._serialized_end=743
+  _globals['_TOOLCALLDELTA']._serialized_start=745
+  _globals['_TOOLCALLDELTA']._serialized_end=872
+  _globals['_FUNCTIONCALLDELTA']._serialized_start=874
+  _globals['_FUNCTIONCALLDELTA']._serialized_end=959
+  _globals['_RESPONSEFORMAT']._serialized_start=961
+  _globals['_RESPONSEFORMAT']._serialized_end=1038
+  _globals['_JSONSCHEMAFORMAT']._serialized_start=1041
+  _globals['_JSONSCHEMAFORMAT']._serialized_end=1188
+  _globals['_STRUCTUREDOUTPUTS']._serialized_start=1191
+  _globals['_STRUCTUREDOUTPUTS']._serialized_end=1329
+  _globals['_USAGE']._serialized_start=1332
+  _globals['_USAGE']._serialized_end=1539
+  _globals['_PROMPTTOKENSDETAILS']._serialized_start=1541
+  _globals['_PROMPTTOKENSDETAILS']._serialized_end=1585
+  _globals['_COMPLETIONTOKENSDETAILS']._serialized_start=1587
+  _globals['_COMPLETIONTOKENSDETAILS']._serialized_end=1638
+  _globals['_CHOICELOGPROBS']._serialized_start=1640
+  _globals['_CHOICELOGPROBS']._serialized_end=1695
+  _globals['_TOKENLOGPROB']._serialized_start=1697
+  _globals['_TOKENLOGPROB']._serialized_end=1800
+  _globals['_TOPLOGPROB']._serialized_start=1802
+  _globals['_TOPLOGPROB']._serialized_end=1861
+  _globals['_ERROROBJECT']._serialized_start=1863
+  _globals['_ERROROBJECT']._serialized_end=1977
 # @@protoc_insertion_point(module_scope)

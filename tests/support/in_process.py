@@ -1,0 +1,81 @@
+"""The inference and chat services in this process: their composition roots (InferenceApp, ChatApp) on real
+gRPC servers listening on port 0, the inference service on its instant engine. For servicer tests that need
+real gRPC but not the whole stack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+
+from services.chat.server import ChatApp
+from services.common.server import JanServer
+from services.common.settings import ServerSettings
+from services.inference.server import InferenceApp
+from services.inference.settings import InferenceSettings
+
+INSTANT_MODEL = "instant"
+
+
+@dataclass
+class Running:
+    server: JanServer
+    channel: grpc.aio.Channel
+    task: asyncio.Task | None = None
+
+    async def stop(self) -> None:
+        await self.channel.close()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self.server.stop()
+
+
+async def _serve(register, settings: ServerSettings) -> tuple[JanServer, grpc.aio.Channel]:  # noqa: ANN001
+    server = JanServer(settings)
+    register(server)
+    port = await server.start(serving=False)
+    return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+
+
+@contextlib.asynccontextmanager
+async def instant_inference(tokens: int = 4) -> AsyncIterator[tuple[InferenceApp, grpc.aio.Channel]]:
+    """The inference service on its instant engine (`tokens` canned tokens per answer), SERVING."""
+    settings = InferenceSettings(
+        JAN_INFERENCE_LISTEN="127.0.0.1:0",
+        JAN_ENGINE="instant",
+        JAN_SERVED_MODEL_NAME=INSTANT_MODEL,
+        JAN_INSTANT_TOKENS=tokens,
+        JAN_SHUTDOWN_GRACE_SECONDS=0,
+    )
+    app = InferenceApp(settings)
+    server, channel = await _serve(app.register, settings)
+    running = Running(server, channel, asyncio.create_task(app.load(server)))
+    while not app.servicer.ready:
+        await asyncio.sleep(0.01)
+    try:
+        yield app, channel
+    finally:
+        await running.stop()
+        await app.engine.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def chat_service(database_url: str, inference_channel: grpc.aio.Channel) -> AsyncIterator[grpc.aio.Channel]:
+    """The chat service on a fresh database, calling the given inference channel; yields a channel to it."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    try:
+        app = await ChatApp.create(pool, inference_channel)
+        server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))
+        await server.set_serving(True)
+        try:
+            yield channel
+        finally:
+            await Running(server, channel).stop()
+    finally:
+        await pool.close()
