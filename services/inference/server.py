@@ -44,8 +44,8 @@ class InferenceApp:
             inference_service_pb2_grpc.add_InferenceServiceServicer_to_server, self.servicer, "jan.v1.InferenceService"
         )
 
-    async def load(self, server: JanServer) -> None:
-        """Starts the engine, reports SERVING, then watches it: NOT_SERVING when it dies."""
+    async def load(self, server: JanServer, loaded: asyncio.Event | None = None) -> None:
+        """Starts the engine, reports SERVING (and sets `loaded`), then watches it: NOT_SERVING when it dies."""
         try:
             await self.engine.start()
         except Exception:
@@ -54,6 +54,8 @@ class InferenceApp:
             raise
         self.servicer.ready = True
         await server.set_serving(True)
+        if loaded is not None:
+            loaded.set()
         log.info("inference service is SERVING", extra={"models": [m.id for m in self.engine.models()]})
         while self.engine.is_healthy():  # noqa: ASYNC110 - the engine offers no death callback to await
             await asyncio.sleep(self.settings.health_poll_seconds)

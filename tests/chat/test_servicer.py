@@ -25,12 +25,14 @@ TOKENS = 4
 async def stubs(
     database_factory,
 ) -> AsyncIterator[tuple[chat_service_pb2_grpc.ChatServiceStub, inference_service_pb2_grpc.InferenceServiceStub]]:
-    async with instant_inference(TOKENS) as (_, inference_channel):
-        async with chat_service(database_factory("chat"), inference_channel) as chat_channel:
-            yield (
-                chat_service_pb2_grpc.ChatServiceStub(chat_channel),
-                inference_service_pb2_grpc.InferenceServiceStub(inference_channel),
-            )
+    async with (
+        instant_inference(TOKENS) as (_, inference_channel),
+        chat_service(database_factory("chat"), inference_channel) as chat_channel,
+    ):
+        yield (
+            chat_service_pb2_grpc.ChatServiceStub(chat_channel),
+            inference_service_pb2_grpc.InferenceServiceStub(inference_channel),
+        )
 
 
 def params(**fields: object) -> pb.ChatCompletionParams:

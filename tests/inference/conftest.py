@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from google.protobuf import json_format
 
+from jan.v1 import inference_service_pb2 as pb
 from services.inference.engine_config import EngineConfig
 
 SERVED_NAME = "qwen3-tiny"
@@ -48,19 +51,29 @@ def hf_tokenizer(tiny_model_dir: Path) -> object:
     return AutoTokenizer.from_pretrained(str(tiny_model_dir))
 
 
-def chat(content: str = "Hello", **kwargs: object) -> object:
-    """A GenerationRequest for the session engine; thinking off unless asked, so text lands in content."""
-    from services.inference.domain import GenerationRequest, SamplingOptions
-
-    sampling = kwargs.pop("sampling", None) or SamplingOptions(max_tokens=8, temperature=0.0)
-    kwargs.setdefault("chat_template_kwargs", {"enable_thinking": False})
-    return GenerationRequest(
-        request_id=str(kwargs.pop("request_id", "test")),
-        model=str(kwargs.pop("model", SERVED_NAME)),
-        messages=kwargs.pop("messages", None) or [{"role": "user", "content": content}],
-        sampling=sampling,
-        **kwargs,  # type: ignore[arg-type]
-    )
+def chat(
+    content: str = "Hello",
+    *,
+    messages: list[dict[str, Any]] | None = None,
+    sampling: dict[str, Any] | pb.SamplingParams | None = None,
+    **fields: Any,
+) -> pb.GenerateRequest:
+    """A GenerateRequest for the session engine, from OpenAI-like JSON (`fields` in the proto's JSON shape,
+    e.g. tool_choice={"mode": "auto"}); greedy, 8 tokens and thinking off unless asked, so text lands in
+    content. `sampling` may also be a SamplingParams, for values JSON cannot spell (NaN)."""
+    data: dict[str, Any] = {
+        "model": SERVED_NAME,
+        "request_id": "test",
+        "messages": messages or [{"role": "user", "content": content}],
+        "chat_template_kwargs": {"enable_thinking": False},
+        **fields,
+    }
+    request = json_format.ParseDict(data, pb.GenerateRequest())
+    if isinstance(sampling, pb.SamplingParams):
+        request.sampling.CopyFrom(sampling)
+    else:
+        json_format.ParseDict(sampling or {"max_tokens": 8, "temperature": 0.0}, request.sampling)
+    return request
 
 
 @pytest.fixture

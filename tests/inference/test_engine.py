@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.inference.domain import SamplingOptions, join_deltas
+from jan.v1 import inference_service_pb2 as pb
+from services.common.generation import FINISH_REASON_NAMES, join_steps
 from tests.inference.conftest import MAX_MODEL_LEN, SERVED_NAME, chat
 
 pytestmark = pytest.mark.engine
@@ -30,41 +31,43 @@ async def test_stream_joins_to_whole_answer_with_true_usage(engine: Any, hf_toke
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Count to three."},
     ]
-    req = chat(messages=messages, sampling=SamplingOptions(max_tokens=12, temperature=0.0))
+    req = chat(messages=messages, sampling={"max_tokens": 12, "temperature": 0.0})
     deltas = await _stream(engine, req)
-    assert all(d.finish_reason is None and d.usage is None for d in deltas[:-1])
-    streamed = join_deltas(deltas)
+    assert all(not d.finish_reason and not d.HasField("usage") for d in deltas[:-1])
+    streamed = join_steps(deltas)
     (whole,) = await engine.generate_whole(req)
     assert streamed.content and streamed.content == whole.content  # greedy: same tokens both ways
-    assert streamed.finish_reason == whole.finish_reason == "length"
+    assert streamed.finish_reason == whole.finish_reason == pb.FINISH_REASON_LENGTH
 
     templated = hf_tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
     )
     prompt_tokens = len(hf_tokenizer.encode(templated, add_special_tokens=False))
-    for usage in (streamed.usage, whole.usage):
-        assert usage is not None
+    for answer in (streamed, whole):
+        assert answer.HasField("usage")
+        usage = answer.usage
         assert usage.prompt_tokens == prompt_tokens
         assert usage.completion_tokens == 12
-        assert usage.reasoning_tokens == 0
+        assert usage.total_tokens == prompt_tokens + 12
+        assert usage.completion_tokens_details.reasoning_tokens == 0
     assert len(hf_tokenizer.encode(whole.content, add_special_tokens=False)) <= 12
 
 
 async def test_stop_sequence_ends_the_answer(engine: Any) -> None:
     forced = {"regex": "hello world STOP and more words"}
-    req = chat(structured_outputs=forced, sampling=SamplingOptions(max_tokens=30, temperature=0.0, stop=["STOP"]))
-    streamed = join_deltas(await _stream(engine, req))
+    req = chat(structured_outputs=forced, sampling={"max_tokens": 30, "temperature": 0.0, "stop": ["STOP"]})
+    streamed = join_steps(await _stream(engine, req))
     (whole,) = await engine.generate_whole(req)
     for answer in (streamed, whole):
         assert answer.content == "hello world "
-        assert answer.finish_reason == "stop"
+        assert FINISH_REASON_NAMES[answer.finish_reason] == "stop"
 
 
 async def test_max_tokens_gives_length(engine: Any) -> None:
-    req = chat(sampling=SamplingOptions(max_tokens=3, temperature=0.0, ignore_eos=True))
+    req = chat(sampling={"max_tokens": 3, "temperature": 0.0, "ignore_eos": True})
     deltas = await _stream(engine, req)
-    assert deltas[-1].finish_reason == "length"
-    assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens == 3
+    assert FINISH_REASON_NAMES[deltas[-1].finish_reason] == "length"
+    assert deltas[-1].HasField("usage") and deltas[-1].usage.completion_tokens == 3
 
 
 async def test_json_schema_response_format(engine: Any) -> None:
@@ -75,14 +78,14 @@ async def test_json_schema_response_format(engine: Any) -> None:
         "additionalProperties": False,
     }
     rf = {"type": "json_schema", "json_schema": {"name": "mood", "schema": schema}}
-    req = chat(response_format=rf, sampling=SamplingOptions(max_tokens=40, temperature=0.0))
+    req = chat(response_format=rf, sampling={"max_tokens": 40, "temperature": 0.0})
     (whole,) = await engine.generate_whole(req)
-    assert whole.finish_reason == "stop", whole
+    assert FINISH_REASON_NAMES[whole.finish_reason] == "stop", whole
     assert json.loads(whole.content)["mood"] in ("happy", "sad")
 
 
 async def test_logprobs_per_token(engine: Any) -> None:
-    req = chat(sampling=SamplingOptions(max_tokens=4, temperature=0.0, logprobs=True, top_logprobs=2))
+    req = chat(sampling={"max_tokens": 4, "temperature": 0.0, "logprobs": True, "top_logprobs": 2})
     deltas = await _stream(engine, req)
     logprobs = [lp for d in deltas for lp in d.logprobs]
     assert len(logprobs) == 4

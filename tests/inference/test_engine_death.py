@@ -14,7 +14,6 @@ import psutil
 import pytest
 
 from services.common.errors import Unavailable
-from services.inference.domain import SamplingOptions
 from tests.inference.conftest import chat
 
 
@@ -27,7 +26,7 @@ def _engine_core_pids() -> list[int]:
 @pytest.mark.disrupts_stack
 async def test_engine_death_gives_unavailable_not_a_hang(engine: Any) -> None:
     (core,) = _engine_core_pids()
-    long = chat(sampling=SamplingOptions(max_tokens=900, temperature=0.0, ignore_eos=True))
+    long = chat(sampling={"max_tokens": 900, "temperature": 0.0, "ignore_eos": True})
     stream = engine.generate(long)
     await anext(stream)
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from services.common.errors import InvalidArgument, NotFound
-from services.inference.domain import SamplingOptions
+from services.common.generation import FINISH_REASON_NAMES, join_steps
 from tests.inference.conftest import MAX_MODEL_LEN, chat
 
 pytestmark = pytest.mark.engine
+
+LONG = {"max_tokens": 900, "temperature": 0.0, "ignore_eos": True}
 
 
 async def _soon(cond: Callable[[], bool]) -> None:
@@ -45,7 +48,7 @@ async def test_prompt_longer_than_context(engine: Any) -> None:
 
 
 async def test_max_tokens_that_cannot_fit(engine: Any) -> None:
-    err = await _error(engine, chat(sampling=SamplingOptions(max_tokens=MAX_MODEL_LEN)), stream=False)
+    err = await _error(engine, chat(sampling={"max_tokens": MAX_MODEL_LEN}), stream=False)
     assert isinstance(err, InvalidArgument) and err.param == "max_tokens"
     assert str(MAX_MODEL_LEN) in err.message
 
@@ -53,7 +56,7 @@ async def test_max_tokens_that_cannot_fit(engine: Any) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [
-        ({"sampling": SamplingOptions(temperature=-1.0)}, "temperature"),
+        ({"sampling": {"temperature": -1.0}}, "temperature"),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
         (
             {
@@ -63,12 +66,29 @@ async def test_max_tokens_that_cannot_fit(engine: Any) -> None:
             },
             "tools[0].function.parameters",
         ),
-        ({"sampling": SamplingOptions(logit_bias={10**7: 1.0})}, "logit_bias"),
+        ({"sampling": {"logit_bias": {10**7: 1.0}}}, "logit_bias"),
     ],
 )
 async def test_bad_fields_are_named(engine: Any, kwargs: dict, param: str) -> None:
     err = await _error(engine, chat(**kwargs), stream=True)
     assert isinstance(err, InvalidArgument) and err.param == param
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_model_without_a_tool_parser_refuses_tools(
+    engine: Any, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    # The session engine as if served with JAN_TOOL_CALL_PARSER=none (the check reads the config per request).
+    monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, tool_call_parser=None))
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    for choice in (None, {"mode": "auto"}, {"mode": "required"}, {"function_name": "f"}):
+        fields = {"tool_choice": choice} if choice else {}
+        err = await _error(engine, chat(tools=tools, **fields), stream)
+        assert isinstance(err, InvalidArgument) and err.param == "tools", choice
+    # tool_choice "none" asks for no tool calls, so the tools are harmless.
+    req = chat(tools=tools, tool_choice={"mode": "none"}, sampling={"max_tokens": 2, "temperature": 0.0})
+    answer = join_steps([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
+    assert FINISH_REASON_NAMES[answer.finish_reason] in ("stop", "length") and not answer.tool_calls
 
 
 async def test_unparsable_regex_is_invalid_argument(engine: Any) -> None:
@@ -79,7 +99,7 @@ async def test_unparsable_regex_is_invalid_argument(engine: Any) -> None:
 
 async def test_cancelling_the_consumer_aborts_the_engine_request(engine: Any) -> None:
     # ~900 tokens would take seconds; only an abort frees the engine this fast.
-    req = chat(sampling=SamplingOptions(max_tokens=900, temperature=0.0, ignore_eos=True))
+    req = chat(sampling=LONG)
     first = asyncio.Event()
 
     async def consume() -> None:
@@ -96,18 +116,18 @@ async def test_cancelling_the_consumer_aborts_the_engine_request(engine: Any) ->
 
 
 async def test_closing_the_stream_aborts_the_engine_request(engine: Any) -> None:
-    req = chat(sampling=SamplingOptions(max_tokens=900, temperature=0.0, ignore_eos=True))
+    req = chat(sampling=LONG)
     stream = engine.generate(req)
     await anext(stream)
     assert engine.num_running_requests() == 1
     await stream.aclose()
     await _soon(lambda: engine.num_running_requests() == 0)
     # The engine still serves afterwards.
-    assert (await engine.generate_whole(chat()))[0].finish_reason in ("stop", "length")
+    assert FINISH_REASON_NAMES[(await engine.generate_whole(chat()))[0].finish_reason] in ("stop", "length")
 
 
 async def test_cancelling_a_whole_request_aborts_it(engine: Any) -> None:
-    req = chat(sampling=SamplingOptions(max_tokens=900, temperature=0.0, ignore_eos=True))
+    req = chat(sampling=LONG)
     task = asyncio.create_task(engine.generate_whole(req))
     await _soon(lambda: engine.num_running_requests() == 1)
     task.cancel()

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.inference.domain import GenerationDelta, SamplingOptions, join_deltas
+from jan.v1 import inference_service_pb2 as pb
+from services.common.generation import FINISH_REASON_NAMES, join_answers, join_steps
 from tests.inference.conftest import chat
 
 WEATHER = {
@@ -42,26 +43,27 @@ def _request(hf_tokenizer: Any, regex: str = FORCED) -> Any:
         tools=[WEATHER],
         structured_outputs={"regex": regex},
         chat_template_kwargs={"enable_thinking": True},
-        sampling=SamplingOptions(max_tokens=80, temperature=0.0, logit_bias=_marker_bias(hf_tokenizer)),
+        sampling={"max_tokens": 80, "temperature": 0.0, "logit_bias": _marker_bias(hf_tokenizer)},
     )
 
 
-def _assert_tool_call_answer(answer: GenerationDelta) -> None:
+def _assert_tool_call_answer(answer: pb.GenerateResponse) -> None:
     assert answer.reasoning_content.strip() == REASONING
     assert answer.content.strip() == ""
     (call,) = answer.tool_calls
-    assert call.name == "get_weather"
-    assert call.id
-    assert json.loads(call.arguments) == {"city": "Paris"}
-    assert answer.finish_reason == "tool_calls"
-    assert answer.usage is not None and 0 < answer.usage.reasoning_tokens < answer.usage.completion_tokens
+    assert call.function.name == "get_weather"
+    assert call.id and call.type == "function"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert FINISH_REASON_NAMES[answer.finish_reason] == "tool_calls"
+    assert answer.HasField("usage")
+    assert 0 < answer.usage.completion_tokens_details.reasoning_tokens < answer.usage.completion_tokens
 
 
 async def test_forced_tool_call_and_reasoning_streaming(engine: Any, hf_tokenizer: Any) -> None:
     deltas = [d async for d in engine.generate(_request(hf_tokenizer))]
     assert len(deltas) > 3  # really streamed
-    assert deltas[-1].finish_reason == "tool_calls"
-    _assert_tool_call_answer(join_deltas(deltas))
+    assert FINISH_REASON_NAMES[deltas[-1].finish_reason] == "tool_calls"
+    _assert_tool_call_answer(join_steps(deltas))
 
 
 async def test_forced_tool_call_and_reasoning_whole(engine: Any, hf_tokenizer: Any) -> None:
@@ -75,18 +77,21 @@ async def test_each_of_n_answers_is_parsed_on_its_own(engine: Any, hf_tokenizer:
     req.sampling.n, req.sampling.temperature, req.sampling.logprobs = 3, 1.0, True
     if stream:
         deltas = [d async for d in engine.generate(req)]
-        assert deltas[-1].usage is not None and all(d.usage is None for d in deltas[:-1])
-        answers = [join_deltas([d for d in deltas if d.index == i]) for i in range(3)]
+        assert deltas[-1].HasField("usage") and not any(d.HasField("usage") for d in deltas[:-1])
+        assert {d.index for d in deltas} == {0, 1, 2}
+        answers = join_answers(deltas, 3)
         usage = deltas[-1].usage  # on the last delta, whichever answer finished last
     else:
         answers = await engine.generate_whole(req)
+        assert answers[0].HasField("usage") and not any(a.HasField("usage") for a in answers[1:])
         usage = answers[0].usage
     assert [a.index for a in answers] == [0, 1, 2]
     for answer in answers:
-        assert answer.reasoning_content.strip() == REASONING and answer.tool_calls[0].name == "get_weather"
-        assert answer.finish_reason == "tool_calls" and json.loads(answer.tool_calls[0].arguments) == {"city": "Paris"}
-    assert usage is not None and usage.completion_tokens == sum(len(a.logprobs) for a in answers)
-    assert 0 < usage.reasoning_tokens < usage.completion_tokens
+        assert answer.reasoning_content.strip() == REASONING and answer.tool_calls[0].function.name == "get_weather"
+        assert FINISH_REASON_NAMES[answer.finish_reason] == "tool_calls"
+        assert json.loads(answer.tool_calls[0].function.arguments) == {"city": "Paris"}
+    assert usage.completion_tokens == sum(len(a.logprobs) for a in answers)
+    assert 0 < usage.completion_tokens_details.reasoning_tokens < usage.completion_tokens
     one = (await engine.generate_whole(_request(hf_tokenizer)))[0].usage
     assert usage.prompt_tokens == one.prompt_tokens  # the prompt counts once
 
@@ -94,18 +99,18 @@ async def test_each_of_n_answers_is_parsed_on_its_own(engine: Any, hf_tokenizer:
 @pytest.mark.parametrize("stream", [True, False])
 async def test_reasoning_then_content(engine: Any, hf_tokenizer: Any, stream: bool) -> None:
     req = _request(hf_tokenizer, r"<think>\nShort\.\n</think>\n\nThe answer is 4\.")
-    answer = join_deltas([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
+    answer = join_steps([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
     assert answer.reasoning_content.strip() == "Short."
     assert answer.content.strip() == "The answer is 4."
-    assert answer.tool_calls == []
-    assert answer.finish_reason == "stop"
+    assert not answer.tool_calls
+    assert FINISH_REASON_NAMES[answer.finish_reason] == "stop"
 
 
 async def test_tool_choice_none_leaves_text_unparsed(engine: Any, hf_tokenizer: Any) -> None:
     req = _request(hf_tokenizer)
-    req.tool_choice = "none"
+    req.tool_choice.mode = "none"
     (whole,) = await engine.generate_whole(req)
-    assert whole.tool_calls == []
+    assert not whole.tool_calls
     assert "<tool_call>" in whole.content
 
 
@@ -133,18 +138,19 @@ def no_whitespace_bias(hf_tokenizer: Any) -> dict[int, float]:
 
 
 @pytest.mark.parametrize("stream", [True, False])
-@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "set_unit"}}])
+@pytest.mark.parametrize("choice", [{"mode": "required"}, {"function_name": "set_unit"}])
 async def test_forced_tool_choice(engine: Any, no_whitespace_bias: dict, choice: Any, stream: bool) -> None:
     req = chat(
         "Which unit?",
         tools=[MODE, UNIT],
         tool_choice=choice,
         parallel_tool_calls=False,
-        sampling=SamplingOptions(max_tokens=60, temperature=0.0, logit_bias=no_whitespace_bias),
+        sampling={"max_tokens": 60, "temperature": 0.0, "logit_bias": no_whitespace_bias},
     )
-    answer = join_deltas([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
+    answer = join_steps([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
+    required = choice == {"mode": "required"}
     (call,) = answer.tool_calls
-    assert call.name in ("set_unit", "set_mode") if choice == "required" else call.name == "set_unit"
-    assert json.loads(call.arguments) in ({"unit": "c"}, {"unit": "f"}, {"mode": "on"}, {"mode": "off"})
+    assert call.function.name in ("set_unit", "set_mode") if required else call.function.name == "set_unit"
+    assert json.loads(call.function.arguments) in ({"unit": "c"}, {"unit": "f"}, {"mode": "on"}, {"mode": "off"})
     # OpenAI: "tool_calls" when the model had to call some tool, "stop" when the caller named it.
-    assert answer.finish_reason == ("tool_calls" if choice == "required" else "stop")
+    assert FINISH_REASON_NAMES[answer.finish_reason] == ("tool_calls" if required else "stop")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.inference.domain import SamplingOptions
+from services.common.generation import FINISH_REASON_NAMES
 from services.inference.inline_render import (
     inline_rendering,
     install,
@@ -79,14 +79,17 @@ async def test_the_choice_belongs_to_the_task_that_made_it(pool: ThreadPoolExecu
 
 def test_request_chars_counts_message_text_tool_calls_and_tools() -> None:
     short = [{"role": "user", "content": "abc"}]
-    base = request_chars(short, None)
+    base = request_chars(chat(messages=short))
     assert base < 100
     parts = [{"role": "user", "content": [{"type": "text", "text": "x" * 1000}]}]
-    assert request_chars(parts, None) > 1000
+    assert request_chars(chat(messages=parts)) > 1000
     call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "y" * 1000}}
-    assert request_chars([*short, {"role": "assistant", "content": None, "tool_calls": [call]}], None) > base + 1000
+    tool_turn = {"role": "assistant", "content": None, "tool_calls": [call]}
+    assert request_chars(chat(messages=[*short, tool_turn])) > base + 1000
     tools = [{"type": "function", "function": {"name": "f", "description": "d" * 1000}}]
-    assert request_chars(short, tools) > base + 1000
+    assert request_chars(chat(messages=short, tools=tools)) > base + 1000
+    # Only what the template and the tokenizer see: not the sampling fields or other request fields.
+    assert request_chars(chat(messages=short, sampling={"stop": ["z" * 1000]}, request_id="r" * 1000)) == base
 
 
 def test_a_renderer_without_an_executor_is_left_alone() -> None:
@@ -114,7 +117,7 @@ def vllm_pool(engine: Any) -> Any:
     counting.shutdown()
 
 
-SAMPLING = SamplingOptions(max_tokens=2, temperature=0.0)
+SAMPLING = {"max_tokens": 2, "temperature": 0.0}
 
 
 @pytest.mark.engine
@@ -126,8 +129,8 @@ async def test_the_engine_renders_small_requests_inline_and_large_ones_in_vllms_
     large_text = " " * (engine.config.inline_render_max_chars + 100)  # many characters, few tokens
     (large,) = await engine.generate_whole(chat(large_text + "Hello", sampling=SAMPLING))
     assert vllm_pool.jobs >= 1  # the template and the tokenizer went to the pool
-    assert small.finish_reason == large.finish_reason == "length"
-    assert small.usage is not None and large.usage is not None
+    assert FINISH_REASON_NAMES[small.finish_reason] == FINISH_REASON_NAMES[large.finish_reason] == "length"
+    assert small.HasField("usage") and large.HasField("usage")
     assert large.usage.prompt_tokens > small.usage.prompt_tokens
 
 
@@ -138,7 +141,7 @@ async def test_a_limit_of_zero_sends_every_request_to_vllms_pool(
     monkeypatch.setattr(engine, "config", dataclasses.replace(engine.config, inline_render_max_chars=0))
     (answer,) = await engine.generate_whole(chat("Hello there", sampling=SAMPLING))
     assert vllm_pool.jobs >= 1
-    assert answer.finish_reason == "length"
+    assert FINISH_REASON_NAMES[answer.finish_reason] == "length"
 
 
 def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

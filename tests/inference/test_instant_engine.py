@@ -4,18 +4,16 @@ import logging
 
 import pytest
 
+from jan.v1 import inference_service_pb2 as pb
 from services.common.errors import NotFound
-from services.inference.domain import GenerationRequest, SamplingOptions, join_deltas
+from services.common.generation import FINISH_REASON_NAMES, join_steps
 from services.inference.instant_engine import InstantEngine, InstantEngineConfig
 
 
-def _req(model: str = "instant", max_tokens: int | None = None) -> GenerationRequest:
-    return GenerationRequest(
-        request_id="r",
-        model=model,
-        messages=[{"role": "user", "content": "twelve chars"}],
-        sampling=SamplingOptions(max_tokens=max_tokens),
-    )
+def _req(model: str = "instant", max_tokens: int | None = None) -> pb.GenerateRequest:
+    req = pb.GenerateRequest(request_id="r", model=model, sampling=pb.SamplingParams(max_tokens=max_tokens))
+    req.messages.add(role="user").content.string_value = "twelve chars"
+    return req
 
 
 async def test_streams_canned_tokens_and_warns(caplog: pytest.LogCaptureFixture) -> None:
@@ -25,12 +23,12 @@ async def test_streams_canned_tokens_and_warns(caplog: pytest.LogCaptureFixture)
     assert "NOT a real model" in caplog.text
     deltas = [d async for d in eng.generate(_req())]
     assert len(deltas) == 5
-    whole = join_deltas(deltas)
+    whole = join_steps(deltas)
     assert [whole] == await eng.generate_whole(_req())
-    assert whole.finish_reason == "stop"
-    assert whole.usage is not None and whole.usage.completion_tokens == 5 and whole.usage.prompt_tokens == 3
+    assert FINISH_REASON_NAMES[whole.finish_reason] == "stop"
+    assert whole.HasField("usage") and whole.usage.completion_tokens == 5 and whole.usage.prompt_tokens == 3
     assert eng.num_running_requests() == 0
-    assert (await eng.generate_whole(_req(max_tokens=2)))[0].finish_reason == "length"
+    assert FINISH_REASON_NAMES[(await eng.generate_whole(_req(max_tokens=2)))[0].finish_reason] == "length"
     with pytest.raises(NotFound):
         await eng.generate_whole(_req(model="nope"))
     await eng.shutdown()

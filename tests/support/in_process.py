@@ -36,7 +36,7 @@ class Running:
         await self.server.stop()
 
 
-async def _serve(register, settings: ServerSettings) -> tuple[JanServer, grpc.aio.Channel]:  # noqa: ANN001
+async def _serve(register, settings: ServerSettings) -> tuple[JanServer, grpc.aio.Channel]:
     server = JanServer(settings)
     register(server)
     port = await server.start(serving=False)
@@ -55,9 +55,9 @@ async def instant_inference(tokens: int = 4) -> AsyncIterator[tuple[InferenceApp
     )
     app = InferenceApp(settings)
     server, channel = await _serve(app.register, settings)
-    running = Running(server, channel, asyncio.create_task(app.load(server)))
-    while not app.servicer.ready:
-        await asyncio.sleep(0.01)
+    loaded = asyncio.Event()
+    running = Running(server, channel, asyncio.create_task(app.load(server, loaded)))
+    await loaded.wait()
     try:
         yield app, channel
     finally:
