@@ -331,8 +331,8 @@ class InferenceEngine:
             log.exception("generation failed for %s", p.request_id)
             raise Internal("generation failed", code="generation_error") from None
 
-    async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> _Prepared:
-        llm, renderer = self._ready()
+    def check_request(self, req: pb.GenerateRequest) -> None:
+        """Everything about a request that needs no loaded model: its fields, the model name, tool use."""
         validate_request(req)
         if req.model != self.served_name:
             raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
@@ -342,6 +342,10 @@ class InferenceEngine:
                 "Send the request without 'tools', or with tool_choice 'none'.",
                 param="tools",
             )
+
+    async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> _Prepared:
+        self.check_request(req)
+        llm, renderer = self._ready()
         chat = to_chat_request(req, stream=stream)
         template_kwargs = renderer.effective_chat_template_kwargs(chat)
         parsers: list[Parser | None] = [

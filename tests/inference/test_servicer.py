@@ -50,3 +50,18 @@ async def test_bad_requests_get_invalid_argument_naming_the_field(stub) -> None:
         async for _ in stub.Generate(request(model="other")):
             pass
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_tools_for_a_model_served_without_a_tool_parser_get_a_plain_400() -> None:
+    """vLLM's own refusal names its command-line flags; ours says what the caller can do, with `param`."""
+    from services.common.errors import InvalidArgument
+    from services.inference.engine import InferenceEngine
+    from services.inference.engine_config import EngineConfig
+
+    engine = InferenceEngine(EngineConfig(model="/models/m", served_model_name="m", tool_call_parser=None))
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    with pytest.raises(InvalidArgument) as raised:
+        engine.check_request(request(model="m", tools=tools))
+    assert raised.value.param == "tools" and "served without tool calling" in raised.value.message
+    assert "--" not in raised.value.message
+    engine.check_request(request(model="m", tools=tools, tool_choice={"mode": "none"}))
