@@ -20,7 +20,7 @@ proto: bootstrap
 	PYTHON=$(PY) bash scripts/gen_protos.sh
 
 lint: bootstrap
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy services
 	.tools/bin/buf lint && .tools/bin/buf format -d --exit-code protos
 
 format: bootstrap

@@ -33,9 +33,9 @@ class Conversations:
             raise _conversation_not_found(conversation_id)
         return conversation
 
-    async def list(self, user_id: str, limit: int, after: str, order: str) -> Page[Conversation]:
+    async def list_conversations(self, user_id: str, limit: int, after: str, order: str) -> Page[Conversation]:
         size, newest_first = check_page(limit, order)
-        return await self._store.list(user_id, size, after or None, newest_first)
+        return await self._store.list_conversations(user_id, size, after or None, newest_first)
 
     async def update(self, user_id: str, conversation_id: str, metadata: dict[str, str]) -> Conversation:
         conversation = await self._store.update(conversation_id, user_id, check_metadata(metadata))

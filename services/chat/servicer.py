@@ -15,7 +15,7 @@ from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, StreamFailed, StreamHeader
 from services.chat.validation import reject_unknown_fields
 from services.common.errors import InvalidArgument, Unauthenticated
-from services.common.identity import Caller, caller_from_metadata
+from services.common.identity import caller_from_metadata
 
 BODY_KEYS_HEADER = "x-jan-body-keys"  # set by envoy/edge.lua: the top-level keys of the REST body
 _JSON = "application/json"
@@ -31,11 +31,12 @@ def _chat_request(
     return convert.chat_request(params, completion_id, stream=stream)
 
 
-def _caller(context: grpc.aio.ServicerContext) -> Caller:
+def _owner(context: grpc.aio.ServicerContext) -> tuple[str, str | None]:
+    """The calling user's id and project (if a project key was used): stored conversations belong to them."""
     caller = caller_from_metadata(context.invocation_metadata())
-    if not caller.authenticated:
+    if not caller.authenticated or not caller.user_id:
         raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
-    return caller
+    return caller.user_id, caller.project_id
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
@@ -103,16 +104,18 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def CreateConversation(
         self, request: pb.CreateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        caller = _caller(context)
+        user_id, project_id = _owner(context)
         conversation = await self._conversations.create(
-            caller.user_id, caller.project_id, dict(request.metadata), convert.item_dicts(request.items)
+            user_id, project_id, dict(request.metadata), convert.item_dicts(request.items)
         )
         return convert.conversation(conversation)
 
     async def ListConversations(
         self, request: pb.ListConversationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationsResponse:
-        page = await self._conversations.list(_caller(context).user_id, request.limit, request.after, request.order)
+        page = await self._conversations.list_conversations(
+            _owner(context)[0], request.limit, request.after, request.order
+        )
         return pb.ListConversationsResponse(
             data=[convert.conversation(c) for c in page.data],
             **convert.page_fields([c.id for c in page.data], page.has_more),
@@ -121,27 +124,27 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        return convert.conversation(await self._conversations.get(_caller(context).user_id, request.conversation_id))
+        return convert.conversation(await self._conversations.get(_owner(context)[0], request.conversation_id))
 
     async def UpdateConversation(
         self, request: pb.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         conversation = await self._conversations.update(
-            _caller(context).user_id, request.conversation_id, dict(request.metadata)
+            _owner(context)[0], request.conversation_id, dict(request.metadata)
         )
         return convert.conversation(conversation)
 
     async def DeleteConversation(
         self, request: pb.DeleteConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteConversationResponse:
-        await self._conversations.delete(_caller(context).user_id, request.conversation_id)
+        await self._conversations.delete(_owner(context)[0], request.conversation_id)
         return pb.DeleteConversationResponse(id=request.conversation_id, object="conversation.deleted", deleted=True)
 
     async def CreateConversationItems(
         self, request: pb.CreateConversationItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateConversationItemsResponse:
         items = await self._conversations.add_items(
-            _caller(context).user_id, request.conversation_id, convert.item_dicts(request.items)
+            _owner(context)[0], request.conversation_id, convert.item_dicts(request.items)
         )
         return pb.CreateConversationItemsResponse(
             data=[convert.item(i) for i in items], **convert.page_fields([i.id for i in items], False)
@@ -151,7 +154,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.ListConversationItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationItemsResponse:
         page = await self._conversations.list_items(
-            _caller(context).user_id, request.conversation_id, request.limit, request.after, request.order
+            _owner(context)[0], request.conversation_id, request.limit, request.after, request.order
         )
         return pb.ListConversationItemsResponse(
             data=[convert.item(i) for i in page.data], **convert.page_fields([i.id for i in page.data], page.has_more)
@@ -160,13 +163,13 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def GetConversationItem(
         self, request: pb.GetConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConversationItem:
-        item = await self._conversations.get_item(_caller(context).user_id, request.conversation_id, request.item_id)
+        item = await self._conversations.get_item(_owner(context)[0], request.conversation_id, request.item_id)
         return convert.item(item)
 
     async def DeleteConversationItem(
         self, request: pb.DeleteConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         conversation = await self._conversations.delete_item(
-            _caller(context).user_id, request.conversation_id, request.item_id
+            _owner(context)[0], request.conversation_id, request.item_id
         )
         return convert.conversation(conversation)

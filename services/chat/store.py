@@ -75,7 +75,9 @@ class ConversationStore:
         )
         return _conversation(row) if row else None
 
-    async def list(self, user_id: str, limit: int, after: str | None, newest_first: bool) -> Page[Conversation]:
+    async def list_conversations(
+        self, user_id: str, limit: int, after: str | None, newest_first: bool
+    ) -> Page[Conversation]:
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
         rows = await self._pool.fetch(
             f"SELECT {_CONVERSATION} FROM chat.conversations c WHERE user_id = $1"

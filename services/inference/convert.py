@@ -127,5 +127,5 @@ def sampling_dict(sampling: pb.SamplingParams) -> dict[str, Any]:
     return out
 
 
-def finish_reason(name: str) -> pb.FinishReason.ValueType:
+def finish_reason(name: str) -> pb.FinishReason:
     return FINISH_REASONS[name]

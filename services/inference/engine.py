@@ -14,7 +14,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -298,7 +298,7 @@ class InferenceEngine:
         answer.finish_reason = self._finish_reason(out.finish_reason, bool(answer.tool_calls), p)
         return answer
 
-    async def _engine_stream(self, p: _Prepared) -> AsyncIterator[RequestOutput]:
+    async def _engine_stream(self, p: _Prepared) -> AsyncGenerator[RequestOutput]:
         """AsyncLLM.generate with its errors turned into ours. Closing this generator aborts the request."""
         llm, _ = self._ready()
         started = False
@@ -428,7 +428,7 @@ class InferenceEngine:
     # ---- helpers ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> pb.FinishReason.ValueType:
+    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> pb.FinishReason:
         # As vLLM's server: tool calls end with "tool_calls", except for a named tool choice ("stop", like OpenAI).
         if called_tools and not p.named_tool and reason == "stop":
             return pb.FINISH_REASON_TOOL_CALLS

@@ -112,7 +112,7 @@ class InstantEngine:
         n = min(self.config.tokens, max_tokens or self.config.tokens)
         return n, _rough_prompt_tokens(req)
 
-    def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason.ValueType:
+    def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason:
         s = req.sampling
         return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
 

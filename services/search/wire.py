@@ -74,7 +74,7 @@ def _position(value: Any, fallback: int) -> int:
 
 
 def _organic(items: list[dict[str, Any]]) -> tuple[OrganicResult, ...]:
-    results = []
+    results: list[OrganicResult] = []
     for item in items:
         link = _text(item.get("link"))
         if not link:

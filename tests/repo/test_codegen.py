@@ -1,5 +1,6 @@
 """The generated code matches protos/, the API passes buf lint and breaking checks, and the Python passes
-ruff. These run in `make test`, so CI fails on stale stubs, lint errors or breaking API changes."""
+ruff and (over services/) mypy. These run in `make test`, so CI fails on stale stubs, lint or type errors, or
+breaking API changes."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ def test_buf_breaking_against_previous_commit() -> None:
     if previous.returncode != 0:
         pytest.skip("no previous commit in this clone to compare the API with")
     result = _run([str(BUF), "breaking", "--against", ".git#ref=HEAD~1"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean_over_services() -> None:
+    mypy = Path(sys.executable).parent / "mypy"
+    result = _run([str(mypy), "services"], env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen' / 'python'}"})
     assert result.returncode == 0, result.stdout + result.stderr
 
 
