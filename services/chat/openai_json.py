@@ -49,10 +49,12 @@ def to_json_dict(message: Message) -> dict[str, Any]:
     for field in _plan(message.DESCRIPTOR):
         if field.repeated:
             values = getattr(message, field.name)
-            if field.is_map:
-                if values or not field.omit_when_empty:
-                    out[field.name] = {k: field.convert(v) for k, v in values.items()}
-            elif values or not field.omit_when_empty:
+            if not values and (field.omit_when_empty or field.null_when_unset):
+                if field.null_when_unset:
+                    out[field.name] = None
+            elif field.is_map:
+                out[field.name] = {k: field.convert(v) for k, v in values.items()}
+            else:
                 out[field.name] = [field.convert(v) for v in values]
         elif field.presence and not message.HasField(field.name):
             if field.null_when_unset:

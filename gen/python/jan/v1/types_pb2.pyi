@@ -145,10 +145,12 @@ class CompletionTokensDetails(_message.Message):
     def __init__(self, reasoning_tokens: _Optional[int] = ...) -> None: ...
 
 class ChoiceLogprobs(_message.Message):
-    __slots__ = ("content",)
+    __slots__ = ("content", "refusal")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     content: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
-    def __init__(self, content: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ...) -> None: ...
+    refusal: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
+    def __init__(self, content: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., refusal: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ...) -> None: ...
 
 class TokenLogprob(_message.Message):
     __slots__ = ("token", "logprob", "bytes", "top_logprobs")
