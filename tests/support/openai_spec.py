@@ -87,8 +87,10 @@ def errors_against(schema: dict, body: Any) -> list[str]:
 
 def assert_matches(schema: dict, body: Any, what: str) -> None:
     problems = errors_against(schema, body)
-    assert not problems, f"{what} does not match OpenAI's document:\n  " + "\n  ".join(problems[:20]) + (
-        f"\nbody: {json.dumps(body)[:2000]}"
+    assert not problems, (
+        f"{what} does not match OpenAI's document:\n  "
+        + "\n  ".join(problems[:20])
+        + (f"\nbody: {json.dumps(body)[:2000]}")
     )
 
 
