@@ -34,31 +34,6 @@ DEADLINE_EXCEEDED = ErrorKind("DEADLINE_EXCEEDED", 504, "timeout_error")
 UNIMPLEMENTED = ErrorKind("UNIMPLEMENTED", 501, "not_implemented_error")
 INTERNAL = ErrorKind("INTERNAL", 500, "server_error")
 
-_BY_GRPC_CODE = {
-    k.grpc_code: k
-    for k in (
-        INVALID_ARGUMENT,
-        NOT_FOUND,
-        ALREADY_EXISTS,
-        UNAUTHENTICATED,
-        PERMISSION_DENIED,
-        FAILED_PRECONDITION,
-        RESOURCE_EXHAUSTED,
-        UNAVAILABLE,
-        DEADLINE_EXCEEDED,
-        UNIMPLEMENTED,
-        INTERNAL,
-    )
-}
-# Codes without a kind of their own; CANCELLED becomes 499 as in google.rpc's HTTP mapping.
-_BY_GRPC_CODE["CANCELLED"] = ErrorKind("CANCELLED", 499, "cancelled")
-_BY_GRPC_CODE["OUT_OF_RANGE"] = ErrorKind("OUT_OF_RANGE", 400, "invalid_request_error")
-_BY_GRPC_CODE["ABORTED"] = ErrorKind("ABORTED", 409, "conflict_error")
-
-
-def kind_for_grpc_code(code: str) -> ErrorKind:
-    return _BY_GRPC_CODE.get(code, INTERNAL)
-
 
 class JanError(Exception):
     """An error meant for the caller: its message, param and code are shown to them."""

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
 from vllm.config import StructuredOutputsConfig
@@ -25,62 +24,35 @@ from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionReque
 from vllm.entrypoints.serve.engine.protocol import ErrorResponse
 from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
 from vllm.exceptions import GracefulHTTPError, VLLMClientError, VLLMValidationError
-from vllm.outputs import CompletionOutput, RequestOutput
+from vllm.outputs import RequestOutput
 from vllm.parser import ParserManager
 from vllm.parser.abstract_parser import Parser
 from vllm.renderers.chat_utils import load_chat_template
 from vllm.renderers.online_renderer import OnlineRenderer
-from vllm.sampling_params import SamplingParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
 from jan.v1 import inference_service_pb2 as pb
-from jan.v1 import types_pb2
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
-from services.inference.convert import finish_reason
+from services.inference.answers import (
+    PreparedRequest,
+    StreamedAnswer,
+    carries_something,
+    next_step,
+    usage,
+    whole_answer,
+)
 from services.inference.domain import answer_count
 from services.inference.engine_config import EngineConfig
 from services.inference.inline_render import inline_rendering, request_chars
 from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
 from services.inference.validation import validate_request
-from services.inference.vllm_adapter import (
-    convert_logprobs,
-    invalid_argument,
-    to_chat_request,
-    tool_call_deltas,
-    whole_tool_calls,
-)
+from services.inference.vllm_adapter import invalid_argument, to_chat_request
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EngineConfig", "InferenceEngine"]
-
-
-@dataclass
-class _Prepared:
-    request_id: str
-    chat: ChatCompletionRequest
-    engine_input: Any
-    sampling: SamplingParams
-    parsers: list[Parser | None]  # one per answer: vLLM's parsers keep state while streaming
-    prompt_ids: list[int]
-    reasoning_ended: bool | None
-    reasoning_kwargs: dict[str, Any] | None
-    named_tool: bool
-
-    @property
-    def n(self) -> int:
-        return len(self.parsers)
-
-
-@dataclass
-class _StreamedAnswer:
-    """What streaming one answer keeps: its parser (stateful), its tokens so far, whether it called tools."""
-
-    parser: Parser | None
-    token_ids: list[int] = field(default_factory=list)
-    called_tools: bool = False
 
 
 class InferenceEngine:
@@ -220,46 +192,20 @@ class InferenceEngine:
         Close the iterator (`contextlib.aclosing`) or cancel the task consuming it to abort the engine request.
         """
         p = await self._prepare(req, stream=True)
-        answers = [_StreamedAnswer(parser) for parser in p.parsers]
+        answers = [StreamedAnswer(parser) for parser in p.parsers]
         unfinished = p.n
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
                 for out in res.outputs:
-                    step = self._next_step(p, answers[out.index], out, res.prompt_token_ids)
+                    step = next_step(p, answers[out.index], out, res.prompt_token_ids)
                     if step is None:
                         continue
                     if step.finish_reason:
                         unfinished -= 1
                         if unfinished == 0:
-                            usage = self._usage(p, res, [a.token_ids for a in answers])
-                            step.usage.CopyFrom(usage)
-                    if _carries_something(step):
+                            step.usage.CopyFrom(usage(p, res, [a.token_ids for a in answers]))
+                    if carries_something(step):
                         yield step
-
-    def _next_step(
-        self, p: _Prepared, answer: _StreamedAnswer, out: CompletionOutput, prompt_ids: list[int] | None
-    ) -> pb.GenerateResponse | None:
-        """One answer's new output through its streaming parser; None while nothing is generated yet."""
-        finished = out.finish_reason is not None
-        if not out.text and not out.token_ids and not answer.token_ids and not finished:
-            return None  # chunked prefill
-        new_ids = list(out.token_ids)
-        answer.token_ids.extend(new_ids)
-        step = pb.GenerateResponse(index=out.index)
-        if answer.parser is None:
-            step.content = out.text
-        else:
-            msg = answer.parser.parse_delta(out.text, new_ids, p.chat, prompt_token_ids=prompt_ids, finished=finished)
-            if msg is not None:
-                step.content = msg.content or ""
-                step.reasoning_content = msg.reasoning or ""
-                step.tool_calls.extend(tool_call_deltas(msg))
-                answer.called_tools = answer.called_tools or bool(step.tool_calls)
-        if p.chat.logprobs:
-            step.logprobs.extend(self._logprobs(new_ids, out.logprobs, p))
-        if finished:
-            step.finish_reason = self._finish_reason(out.finish_reason, answer.called_tools, p)
-        return step
 
     async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:
         """Every answer whole, in index order, parsed with vLLM's non-streaming parser path; the first also
@@ -272,33 +218,13 @@ class InferenceEngine:
         if final is None or len(final.outputs) != p.n:
             raise Internal("the engine returned no output", code="generation_error")
         prompt_ids = final.prompt_token_ids or p.prompt_ids
-        answers = [self._whole_answer(p, out, prompt_ids) for out in sorted(final.outputs, key=lambda o: o.index)]
-        answers[0].usage.CopyFrom(self._usage(p, final, [list(out.token_ids) for out in final.outputs]))
+        auto_tools = self.config.tool_call_parser is not None
+        outputs_in_order = sorted(final.outputs, key=lambda o: o.index)
+        answers = [whole_answer(p, out, prompt_ids, auto_tools=auto_tools) for out in outputs_in_order]
+        answers[0].usage.CopyFrom(usage(p, final, [list(out.token_ids) for out in final.outputs]))
         return answers
 
-    def _whole_answer(self, p: _Prepared, out: CompletionOutput, prompt_ids: list[int]) -> pb.GenerateResponse:
-        token_ids = list(out.token_ids)
-        parser = p.parsers[out.index]
-        answer = pb.GenerateResponse(index=out.index)
-        if parser is None:
-            answer.content = out.text
-        else:
-            parser.set_prompt_token_ids(prompt_ids)
-            reasoning, content, calls = parser.parse(
-                out.text,
-                p.chat,
-                enable_auto_tools=self.config.tool_call_parser is not None,
-                model_output_token_ids=token_ids,
-            )
-            answer.content = content or ""
-            answer.reasoning_content = reasoning or ""
-            answer.tool_calls.extend(whole_tool_calls(calls))
-        if p.chat.logprobs:
-            answer.logprobs.extend(self._logprobs(token_ids, out.logprobs, p))
-        answer.finish_reason = self._finish_reason(out.finish_reason, bool(answer.tool_calls), p)
-        return answer
-
-    async def _engine_stream(self, p: _Prepared) -> AsyncGenerator[RequestOutput]:
+    async def _engine_stream(self, p: PreparedRequest) -> AsyncGenerator[RequestOutput]:
         """AsyncLLM.generate with its errors turned into ours. Closing this generator aborts the request."""
         llm, _ = self._ready()
         started = False
@@ -343,7 +269,7 @@ class InferenceEngine:
                 param="tools",
             )
 
-    async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> _Prepared:
+    async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> PreparedRequest:
         self.check_request(req)
         llm, renderer = self._ready()
         chat = to_chat_request(req, stream=stream)
@@ -377,7 +303,7 @@ class InferenceEngine:
         reasoning_kwargs = None
         if parser is not None and parser.reasoning_parser is not None:
             reasoning_kwargs = {"chat_template_kwargs": template_kwargs}
-        return _Prepared(
+        return PreparedRequest(
             request_id=req.request_id or uuid.uuid4().hex,
             chat=chat,
             engine_input=engine_input,
@@ -387,6 +313,7 @@ class InferenceEngine:
             reasoning_ended=chat.resolve_reasoning_ended(parser, prompt_ids),
             reasoning_kwargs=reasoning_kwargs,
             named_tool=req.tool_choice.WhichOneof("choice") == "function_name",
+            tokenizer=llm.renderer.tokenizer,
         )
 
     @staticmethod
@@ -427,34 +354,6 @@ class InferenceEngine:
 
     # ---- helpers ---------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _finish_reason(reason: str | None, called_tools: bool, p: _Prepared) -> pb.FinishReason:
-        # As vLLM's server: tool calls end with "tool_calls", except for a named tool choice ("stop", like OpenAI).
-        if called_tools and not p.named_tool and reason == "stop":
-            return pb.FINISH_REASON_TOOL_CALLS
-        if reason == "abort":
-            raise Unavailable("the engine aborted the request", code="aborted")
-        return finish_reason(reason or "stop")
-
-    @staticmethod
-    def _usage(p: _Prepared, output: RequestOutput, answers: list[list[int]]) -> types_pb2.Usage:
-        """The prompt counts once however many answers there are (as in vLLM's server)."""
-        parser = p.parsers[0]
-        reasoning = sum(parser.count_reasoning_tokens(ids) for ids in answers) if parser is not None else 0
-        prompt_ids = output.prompt_token_ids
-        prompt_tokens = len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids)
-        completion_tokens = sum(len(ids) for ids in answers)
-        return types_pb2.Usage(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-            prompt_tokens_details=types_pb2.PromptTokensDetails(cached_tokens=output.num_cached_tokens or 0),
-            completion_tokens_details=types_pb2.CompletionTokensDetails(reasoning_tokens=reasoning),
-        )
-
-    def _logprobs(self, token_ids: list[int], steps: Any, p: _Prepared) -> list[types_pb2.TokenLogprob]:
-        return convert_logprobs(token_ids, steps, p.chat.top_logprobs or 0, self.tokenizer)
-
     def _max_model_len(self) -> int:
         llm = self._llm
         return int(llm.model_config.max_model_len) if llm is not None else 0
@@ -470,7 +369,3 @@ class InferenceEngine:
     @staticmethod
     def _dead() -> Unavailable:
         return Unavailable("the inference engine has stopped", code="engine_dead")
-
-
-def _carries_something(step: pb.GenerateResponse) -> bool:
-    return bool(step.content or step.reasoning_content or step.tool_calls or step.logprobs or step.finish_reason)

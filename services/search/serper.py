@@ -23,15 +23,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from services.common import errors
 from services.search.cache import ResultCache
-from services.search.domain import (
-    ScrapeQuery,
-    ScrapeResult,
-    SearchQuery,
-    SearchResult,
-    validate_scrape,
-    validate_search,
-)
-from services.search.wire import parse_scrape, parse_search, scrape_payload, search_payload
+from services.search.domain import ScrapeQuery, ScrapeResult, SearchQuery, SearchResult
+from services.search.serper_wire import parse_scrape, parse_search, scrape_payload, search_payload
+from services.search.validation import validate_scrape, validate_search
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,14 @@
-"""Starts the search service: settings, logging, tracing, one HTTP client for Serper, then the gRPC server."""
+"""Starts the search service: settings, logging, tracing, one HTTP client for Serper, then the gRPC server.
+
+`SearchApp` wires the parts (also used by the tests and the benchmark): the Serper client over an HTTP client,
+and the servicer.
+"""
 
 from __future__ import annotations
 
 import logging
+
+import httpx
 
 from jan.v1 import search_service_pb2_grpc
 from services.common.logs import configure_logging
@@ -29,18 +35,24 @@ def serper_config(settings: SearchSettings) -> SerperConfig:
     )
 
 
+class SearchApp:
+    def __init__(self, settings: SearchSettings, http: httpx.AsyncClient) -> None:
+        self.client = SerperClient(http, serper_config(settings))
+        self.servicer = SearchServicer(self.client)
+
+    def register(self, server: JanServer) -> None:
+        server.add_service(
+            search_service_pb2_grpc.add_SearchServiceServicer_to_server, self.servicer, "jan.v1.SearchService"
+        )
+
+
 async def serve(settings: SearchSettings) -> None:
-    config = serper_config(settings)
-    if not config.api_key:
+    if not settings.serper_api_key.get_secret_value():
         log.warning("SERPER_API_KEY is not set: Search and Scrape will answer FAILED_PRECONDITION")
     # The HTTP client outlives the gRPC server: calls draining during shutdown still reach Serper.
     async with create_http_client(settings.timeout_seconds, settings.max_connections) as http:
         server = JanServer(settings)
-        server.add_service(
-            search_service_pb2_grpc.add_SearchServiceServicer_to_server,
-            SearchServicer(SerperClient(http, config)),
-            "jan.v1.SearchService",
-        )
+        SearchApp(settings, http).register(server)
         await server.start()
         await server.serve_until_stopped()
 

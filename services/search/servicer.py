@@ -1,4 +1,4 @@
-"""gRPC servicer for jan.v1.SearchService: converts protos to domain calls and back.
+"""gRPC servicer for jan.v1.SearchService: a thin layer that converts (convert.py) and calls the client.
 
 Domain errors raised by the client become statuses through the common ErrorMapped wrapper.
 """
@@ -8,66 +8,13 @@ from __future__ import annotations
 import grpc
 
 from jan.v1 import search_service_pb2, search_service_pb2_grpc
-from services.search.domain import ScrapeQuery, ScrapeResult, SearchQuery, SearchResult
+from services.search.convert import (
+    scrape_query_from_proto,
+    scrape_response_to_proto,
+    search_query_from_proto,
+    search_response_to_proto,
+)
 from services.search.serper import SerperClient
-
-
-def search_query_from_proto(request: search_service_pb2.SearchRequest) -> SearchQuery:
-    def optional(name: str):
-        return getattr(request, name) if request.HasField(name) else None
-
-    return SearchQuery(
-        q=request.q,
-        gl=optional("gl"),
-        hl=optional("hl"),
-        location=optional("location"),
-        num=optional("num"),
-        tbs=optional("tbs"),
-        page=optional("page"),
-        autocorrect=optional("autocorrect"),
-    )
-
-
-def search_response_to_proto(result: SearchResult) -> search_service_pb2.SearchResponse:
-    response = search_service_pb2.SearchResponse(
-        organic=[
-            search_service_pb2.OrganicResult(
-                title=r.title,
-                link=r.link,
-                snippet=r.snippet,
-                date=r.date,
-                position=r.position,
-                sitelinks=[search_service_pb2.Sitelink(title=s.title, link=s.link) for s in r.sitelinks],
-            )
-            for r in result.organic
-        ],
-        people_also_ask=[
-            search_service_pb2.PeopleAlsoAsk(question=p.question, snippet=p.snippet, title=p.title, link=p.link)
-            for p in result.people_also_ask
-        ],
-        related_searches=result.related_searches,
-    )
-    if result.answer_box:
-        box = result.answer_box
-        response.answer_box.CopyFrom(
-            search_service_pb2.AnswerBox(title=box.title, answer=box.answer, snippet=box.snippet, link=box.link)
-        )
-    if result.knowledge_graph:
-        kg = result.knowledge_graph
-        response.knowledge_graph.CopyFrom(
-            search_service_pb2.KnowledgeGraph(
-                title=kg.title,
-                type=kg.type,
-                description=kg.description,
-                website=kg.website,
-                attributes=dict(kg.attributes),
-            )
-        )
-    return response
-
-
-def scrape_response_to_proto(result: ScrapeResult) -> search_service_pb2.ScrapeResponse:
-    return search_service_pb2.ScrapeResponse(text=result.text, markdown=result.markdown, metadata=dict(result.metadata))
 
 
 class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
@@ -83,6 +30,5 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
     async def Scrape(
         self, request: search_service_pb2.ScrapeRequest, context: grpc.aio.ServicerContext
     ) -> search_service_pb2.ScrapeResponse:
-        query = ScrapeQuery(url=request.url, include_markdown=request.include_markdown)
-        result = await self._client.scrape(query, time_left=context.time_remaining())
+        result = await self._client.scrape(scrape_query_from_proto(request), time_left=context.time_remaining())
         return scrape_response_to_proto(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.search.domain import SearchQuery
-from services.search.wire import parse_scrape, parse_search, search_payload
+from services.search.serper_wire import parse_scrape, parse_search, search_payload
 from tests.support.fake_serper import scrape_body, search_body
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.common.errors import InvalidArgument
-from services.search.domain import ScrapeQuery, SearchQuery, validate_scrape, validate_search
+from services.search.domain import ScrapeQuery, SearchQuery
+from services.search.validation import validate_scrape, validate_search
 
 
 def test_search_is_normalized_into_its_cache_key() -> None:
