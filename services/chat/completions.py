@@ -1,13 +1,22 @@
-"""Chat completions over the inference service: whole answers, streams as typed events, the model list.
+"""Chat completions over the inference service: whole answers, streams as typed events, the model list, and
+the turns that go through a stored conversation.
 
 The stream's order is a small state machine: the role of every choice once the first step arrives, then
 each step's new content as it comes (choices interleaved, told apart by index), a finish per choice, and
 the usage once at the end when asked for. A failure before the first step raises (the caller answers with
 an error status); after it the stream ends with StreamFailed, since the HTTP status has been sent.
+
+With `conversation`, the conversation's items are replayed before the request's messages (the new turn),
+read newest first within a byte budget and cut to the context by the inference service (oldest turns first,
+system messages kept). With `store`, the turn (its input and the answer) is appended to the conversation,
+a new one when none is named, in one short transaction once the answer is complete. An answer cut short (a
+failure, or a client that went away) is stored as far as it got, with status incomplete.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -15,21 +24,28 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from jan.v1 import inference_service_pb2 as inference_pb
+from jan.v1 import types_pb2
+from services.chat import items as item_shapes
+from services.chat.conversations import Conversations, title_from
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
     Completion,
     Generated,
+    Owner,
     RoleStarted,
     StreamEvent,
     StreamFailed,
     UsageCounted,
 )
-from services.common.errors import JanError, NotFound
-from services.common.generation import FINISH_REASON_NAMES
+from services.common.errors import JanError, NotFound, Unauthenticated, Unavailable
+from services.common.generation import FINISH_REASON_NAMES, join_answers
 
 log = logging.getLogger(__name__)
 _MODELS_TTL_SECONDS = 5.0
+# History is read up to this many bytes of stored item JSON per token of context: more than any tokenizer
+# packs into a token, so what is read covers what fits; the inference service then cuts it exactly.
+HISTORY_BYTES_PER_TOKEN = 16
 
 
 class Inference(Protocol):
@@ -46,11 +62,22 @@ def new_completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
+def _clean_start(messages: list[types_pb2.ChatMessage]) -> list[types_pb2.ChatMessage]:
+    """History read newest first may begin inside a turn (a tool result whose call was not read): keep the
+    leading instructions, then begin at the first user message."""
+    instructions = [m for m in messages if m.role in ("system", "developer")]
+    rest = [m for m in messages if m.role not in ("system", "developer")]
+    first_user = next((i for i, m in enumerate(rest) if m.role == "user"), len(rest))
+    return instructions + rest[first_user:]
+
+
 class ChatCompletions:
-    def __init__(self, inference: Inference) -> None:
+    def __init__(self, inference: Inference, conversations: Conversations) -> None:
         self._inference = inference
+        self._conversations = conversations
         self._models: list[inference_pb.ServedModel] = []
         self._models_at = 0.0
+        self._recording: set[asyncio.Task[None]] = set()  # turns cut short, stored in the background
 
     async def models(self) -> list[inference_pb.ServedModel]:
         """The served models, cached for a few seconds (clients poll this)."""
@@ -65,15 +92,85 @@ class ChatCompletions:
                 return served
         raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
 
+    # -- conversations ----------------------------------------------------------------------------------
+
+    async def with_conversation(self, request: ChatRequest, owner: Owner | None) -> ChatRequest:
+        """The request with its conversation's history in front and, with store, the conversation it will be
+        stored in (created now when none is named, so its id can be announced before the answer)."""
+        if not request.store and request.conversation_id is None:
+            return request
+        if owner is None:
+            raise Unauthenticated("stored conversations belong to a user: call with credentials")
+        new_items = item_shapes.from_chat_messages(request.generate.messages) if request.store else []
+        conversation_id = request.conversation_id
+        generate = request.generate
+        if conversation_id is not None:
+            model = await self.model(request.model)
+            history = await self._conversations.history(
+                owner, conversation_id, model.max_model_len * HISTORY_BYTES_PER_TOKEN
+            )
+            replayed = _clean_start(item_shapes.to_chat_messages([(i.type, i.body) for i in history]))
+            generate = inference_pb.GenerateRequest()
+            generate.CopyFrom(request.generate)
+            del generate.messages[:]
+            generate.messages.extend([*replayed, *request.generate.messages])
+            generate.truncatable_messages = len(replayed)
+        elif request.store:
+            conversation_id = (await self._conversations.start(owner, title_from(new_items))).id
+        return dataclasses.replace(
+            request, generate=generate, conversation_id=conversation_id, owner=owner, new_items=new_items
+        )
+
+    async def _record(self, request: ChatRequest, answer: inference_pb.GenerateResponse, *, complete: bool) -> None:
+        if not request.store or request.owner is None or request.conversation_id is None:
+            return
+        turn = [*request.new_items, *item_shapes.from_answer(answer, complete=complete)]
+        await self._conversations.record(request.owner, request.conversation_id, turn)
+
+    def _record_in_background(self, request: ChatRequest, steps: list[inference_pb.GenerateResponse]) -> None:
+        """Stores a turn cut short without waiting: the task that would wait is being cancelled."""
+        if not request.store:
+            return
+        task = asyncio.create_task(self._record(request, join_answers(steps)[0], complete=False))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+        task.add_done_callback(_log_failure)
+
+    async def drain(self) -> None:
+        """Waits for turns still being stored (at shutdown)."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
+
+    # -- completions ------------------------------------------------------------------------------------
+
     async def complete(self, request: ChatRequest, completion_id: str) -> Completion:
         answers = await self._inference.generate_whole(request.generate)
         if not request.parallel_tool_calls:
             for answer in answers:
                 del answer.tool_calls[1:]
         usage = answers[0].usage if answers and answers[0].HasField("usage") else None
+        await self._record(request, answers[0], complete=True)
         return Completion(completion_id, int(time.time()), request.model, answers, usage)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        steps: list[inference_pb.GenerateResponse] = []  # kept only when the turn is stored
+        failed = False
+        try:
+            async for event in self._events(request):
+                if request.store and isinstance(event, Generated):
+                    steps.append(event.step)
+                failed = failed or isinstance(event, StreamFailed)
+                yield event
+        except (asyncio.CancelledError, GeneratorExit):
+            self._record_in_background(request, steps)
+            raise
+        try:
+            await self._record(request, join_answers(steps)[0], complete=not failed)
+        except JanError as error:
+            if not failed:
+                yield StreamFailed(Unavailable(f"the answer was not stored: {error.message}"))
+
+    async def _events(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         started = False
         try:
             async for step in self._inference.generate(request.generate):
@@ -96,3 +193,8 @@ class ChatCompletions:
                 raise
             log.warning("stream failed after it began", extra={"request_id": request.generate.request_id})
             yield StreamFailed(error)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("storing a turn that was cut short failed", exc_info=task.exception())

@@ -1,19 +1,45 @@
-"""Stored conversations in the shape of OpenAI's Conversations API: a conversation belongs to the user who
-created it, holds up to 16 metadata pairs and an ordered list of items (messages, function calls and
-their outputs). Another user's conversation is NOT_FOUND, never forbidden: its existence is not revealed."""
+"""Stored conversations in the shape of OpenAI's Conversations API, and what chat completions need of them
+(history to replay, a place to record a turn).
+
+A conversation belongs to its owner (user, and project when made with a project key). Another caller's
+conversation or item is NOT_FOUND, never forbidden: its existence is not revealed.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.chat.domain import Conversation, Item, Page, new_id
-from services.chat.store import ConversationStore
-from services.chat.validation import check_items, check_metadata, check_page
+from services.chat import items as item_shapes
+from services.chat.domain import Conversation, Item, NewItem, Owner, Page, new_id
+from services.chat.store import ConversationStore, CursorNotFound
+from services.chat.validation import check_include, check_item_count, check_metadata, check_page
 from services.common.errors import InvalidArgument, NotFound
 
+TITLE_CHARS = 80
 
-def _conversation_not_found(conversation_id: str) -> NotFound:
-    return NotFound(f"No conversation found with id '{conversation_id}'", param="conversation_id")
+
+def _not_found(conversation_id: str) -> NotFound:
+    return NotFound(f"No conversation found with id '{conversation_id[:64]}'", param="conversation_id")
+
+
+def _item_not_found(item_id: str) -> NotFound:
+    return NotFound(f"No item found with id '{item_id[:64]}'", param="item_id")
+
+
+def title_from(items: list[NewItem]) -> str:
+    """The start of the first user message, on one line."""
+    for item in items:
+        if item.type == "message" and item.body.get("role") == "user":
+            text = " ".join(" ".join(p.get("text", "") for p in item.body.get("content", [])).split())
+            return text[:TITLE_CHARS]
+    return ""
+
+
+def check_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) > 512:
+        raise InvalidArgument("title is at most 512 characters", param="title")
+    return title
 
 
 class Conversations:
@@ -21,52 +47,90 @@ class Conversations:
         self._store = store
 
     async def create(
-        self, user_id: str, project_id: str | None, metadata: dict[str, str], items: list[dict[str, Any]]
+        self, owner: Owner, metadata: dict[str, str], items: list[dict[str, Any]], title: str | None = None
     ) -> Conversation:
-        return await self._store.create(
-            new_id("conv"), user_id, project_id, check_metadata(metadata), check_items(items)
-        )
+        check_item_count(len(items))
+        new_items = [item_shapes.check_input_item(item, f"items[{i}]") for i, item in enumerate(items)]
+        check_metadata(metadata)
+        title = check_title(title) if title else title_from(new_items)
+        return await self._store.create(new_id("conv"), owner, title, metadata, new_items)
 
-    async def get(self, user_id: str, conversation_id: str) -> Conversation:
-        conversation = await self._store.get(conversation_id, user_id)
+    async def get(self, owner: Owner, conversation_id: str) -> Conversation:
+        conversation = await self._store.get(conversation_id, owner)
         if conversation is None:
-            raise _conversation_not_found(conversation_id)
+            raise _not_found(conversation_id)
         return conversation
 
-    async def list_conversations(self, user_id: str, limit: int, after: str, order: str) -> Page[Conversation]:
+    async def list_conversations(self, owner: Owner, limit: int | None, after: str, order: str) -> Page[Conversation]:
         size, newest_first = check_page(limit, order)
-        return await self._store.list_conversations(user_id, size, after or None, newest_first)
+        try:
+            return await self._store.list_conversations(owner, size, after or None, newest_first)
+        except CursorNotFound:
+            raise InvalidArgument(f"after names no conversation of yours: '{after[:64]}'", param="after") from None
 
-    async def update(self, user_id: str, conversation_id: str, metadata: dict[str, str]) -> Conversation:
-        conversation = await self._store.update(conversation_id, user_id, check_metadata(metadata))
+    async def update(
+        self, owner: Owner, conversation_id: str, metadata: dict[str, str], title: str | None = None
+    ) -> Conversation:
+        check_metadata(metadata)
+        conversation = await self._store.update(
+            conversation_id, owner, metadata, check_title(title) if title is not None else None
+        )
         if conversation is None:
-            raise _conversation_not_found(conversation_id)
+            raise _not_found(conversation_id)
         return conversation
 
-    async def delete(self, user_id: str, conversation_id: str) -> None:
-        if not await self._store.delete(conversation_id, user_id):
-            raise _conversation_not_found(conversation_id)
+    async def delete(self, owner: Owner, conversation_id: str) -> None:
+        if not await self._store.delete(conversation_id, owner):
+            raise _not_found(conversation_id)
 
-    async def add_items(self, user_id: str, conversation_id: str, items: list[dict[str, Any]]) -> list[Item]:
-        await self.get(user_id, conversation_id)
+    async def add_items(self, owner: Owner, conversation_id: str, items: list[dict[str, Any]]) -> list[Item]:
         if not items:
             raise InvalidArgument("items must not be empty", param="items")
-        return await self._store.add_items(conversation_id, check_items(items))
+        check_item_count(len(items))
+        new_items = [item_shapes.check_input_item(item, f"items[{i}]") for i, item in enumerate(items)]
+        return await self.record(owner, conversation_id, new_items)
 
-    async def list_items(self, user_id: str, conversation_id: str, limit: int, after: str, order: str) -> Page[Item]:
-        await self.get(user_id, conversation_id)
+    async def list_items(
+        self, owner: Owner, conversation_id: str, limit: int | None, after: str, order: str, include: list[str]
+    ) -> Page[Item]:
         size, newest_first = check_page(limit, order)
-        return await self._store.list_items(conversation_id, size, after or None, newest_first)
+        check_include(include)
+        await self.get(owner, conversation_id)
+        after_seq = None
+        if after:
+            after_seq = await self._store.item_seq(conversation_id, after)
+            if after_seq is None:
+                raise InvalidArgument(f"after names no item of this conversation: '{after[:64]}'", param="after")
+        return await self._store.list_items(conversation_id, size, after_seq, newest_first)
 
-    async def get_item(self, user_id: str, conversation_id: str, item_id: str) -> Item:
-        await self.get(user_id, conversation_id)
+    async def get_item(self, owner: Owner, conversation_id: str, item_id: str, include: list[str]) -> Item:
+        check_include(include)
+        await self.get(owner, conversation_id)
         item = await self._store.get_item(conversation_id, item_id)
         if item is None:
-            raise NotFound(f"No item found with id '{item_id}'", param="item_id")
+            raise _item_not_found(item_id)
         return item
 
-    async def delete_item(self, user_id: str, conversation_id: str, item_id: str) -> Conversation:
-        conversation = await self.get(user_id, conversation_id)
+    async def delete_item(self, owner: Owner, conversation_id: str, item_id: str) -> Conversation:
+        conversation = await self.get(owner, conversation_id)
         if not await self._store.delete_item(conversation_id, item_id):
-            raise NotFound(f"No item found with id '{item_id}'", param="item_id")
+            raise _item_not_found(item_id)
         return conversation
+
+    # -- for chat completions ---------------------------------------------------------------------------
+
+    async def history(self, owner: Owner, conversation_id: str, budget_bytes: int) -> list[Item]:
+        """The items to replay before a new turn (see ConversationStore.history)."""
+        await self.get(owner, conversation_id)
+        return await self._store.history(conversation_id, budget_bytes)
+
+    async def start(self, owner: Owner, title: str) -> Conversation:
+        """A new, empty conversation for a completion to be stored in."""
+        return await self._store.create(new_id("conv"), owner, title[:TITLE_CHARS], {}, [])
+
+    async def record(self, owner: Owner, conversation_id: str, items: list[NewItem]) -> list[Item]:
+        """Appends a turn's items at the end, in one transaction."""
+        stored = await self._store.append(conversation_id, owner, items)
+        if stored is None:
+            raise _not_found(conversation_id)
+        return stored

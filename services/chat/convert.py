@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import types_pb2
-from services.chat import openai_json, validation
+from services.chat import items, openai_json, validation
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
@@ -26,6 +27,7 @@ from services.chat.domain import (
     Conversation,
     Generated,
     Item,
+    Owner,
     RoleStarted,
     StreamEvent,
     StreamFailed,
@@ -33,6 +35,7 @@ from services.chat.domain import (
     UsageCounted,
 )
 from services.common.generation import FINISH_REASON_NAMES, whole_tool_calls
+from services.common.identity import Caller
 
 SSE_DONE = b"data: [DONE]\n\n"
 PARAM_FIELDS = tuple(f.name for f in pb.ChatCompletionParams.DESCRIPTOR.fields)
@@ -90,6 +93,8 @@ def chat_request(params: pb.ChatCompletionParams, request_id: str, *, stream: bo
         include_usage=stream and params.stream_options.include_usage,
         parallel_tool_calls=generate.parallel_tool_calls if generate.HasField("parallel_tool_calls") else True,
         metadata=dict(params.metadata),
+        store=params.store,
+        conversation_id=params.conversation if params.HasField("conversation") else None,
     )
 
 
@@ -182,23 +187,31 @@ def model(served: inference_pb.ServedModel) -> pb.Model:
 
 
 def conversation(record: Conversation) -> pb.Conversation:
-    return pb.Conversation(id=record.id, object="conversation", created_at=record.created_at, metadata=record.metadata)
+    return pb.Conversation(
+        id=record.id, object="conversation", created_at=record.created_at, metadata=record.metadata, title=record.title
+    )
 
 
-def item(record: Item) -> pb.ConversationItem:
-    message = json_format.ParseDict(record.body, pb.ConversationItem(), ignore_unknown_fields=True)
-    message.id, message.type, message.created_at = record.id, record.type, record.created_at
-    return message
+def item(record: Item) -> struct_pb2.Struct:
+    """An item as OpenAI's ConversationItem JSON (the transcoder prints a Struct as the JSON it holds)."""
+    out = struct_pb2.Struct()
+    out.update(items.render(record.id, record.type, record.body))
+    return out
 
 
-def item_dicts(items: Any) -> list[dict[str, Any]]:
-    return [json_format.MessageToDict(i, preserving_proto_field_name=True) for i in items]
+def item_list(records: list[Item], has_more: bool) -> pb.ConversationItemList:
+    return pb.ConversationItemList(
+        object="list",
+        data=[item(r) for r in records],
+        first_id=records[0].id if records else "",
+        last_id=records[-1].id if records else "",
+        has_more=has_more,
+    )
 
 
-def page_fields(ids: list[str], has_more: bool) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "first_id": ids[0] if ids else None,
-        "last_id": ids[-1] if ids else None,
-        "has_more": has_more,
-    }
+def input_items(structs: Iterable[struct_pb2.Struct]) -> list[dict[str, Any]]:
+    return [json_format.MessageToDict(s) for s in structs]
+
+
+def owner(caller: Caller) -> Owner | None:
+    return Owner(caller.user_id, caller.project_id) if caller.authenticated and caller.user_id else None

@@ -31,6 +31,10 @@ class ChatRequest:
     include_usage: bool = False  # stream_options.include_usage: a last chunk with the usage
     parallel_tool_calls: bool = True  # false: at most one tool call per choice
     metadata: dict[str, str] = field(default_factory=dict)
+    store: bool = False  # record the turn (input and answer) as items of `conversation_id`
+    conversation_id: str | None = None  # the conversation replayed before the turn, and stored into
+    owner: Owner | None = None  # the caller, when a conversation is involved
+    new_items: list[NewItem] = field(default_factory=list)  # the turn's input as items, for `store`
 
     @property
     def model(self) -> str:
@@ -104,10 +108,20 @@ def new_id(prefix: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Owner:
+    """Whom stored conversations belong to: the calling user, within the project of the key they used (a
+    session, which has no project, sees all of the user's conversations)."""
+
+    user_id: str
+    project_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     id: str
     created_at: int
     metadata: dict[str, str]
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ _WELL_KNOWN_JSON = frozenset(
 )  # JSON values in proto form: printed as the JSON they hold
 _NULL = json_options_pb2.JSON_PRESENCE_NULL_WHEN_UNSET
 _OMIT_EMPTY = json_options_pb2.JSON_PRESENCE_OMIT_WHEN_EMPTY
+_NATIVE_ONLY = json_options_pb2.JSON_PRESENCE_NATIVE_ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class _Field:
     presence: bool  # proto-level presence: printed only when set
     null_when_unset: bool
     omit_when_empty: bool
+    native_only: bool
     convert: Callable[[Any], Any]
 
 
@@ -47,6 +49,8 @@ def to_json_dict(message: Message) -> dict[str, Any]:
     """The message as OpenAI's JSON object (a dict ready for json.dumps)."""
     out: dict[str, Any] = {}
     for field in _plan(message.DESCRIPTOR):
+        if field.native_only:
+            continue
         if field.repeated:
             values = getattr(message, field.name)
             if not values and (field.omit_when_empty or field.null_when_unset):
@@ -92,6 +96,7 @@ def _field(f: FieldDescriptor) -> _Field:
         presence=not repeated and f.has_presence,
         null_when_unset=presence == _NULL,
         omit_when_empty=presence == _OMIT_EMPTY,
+        native_only=presence == _NATIVE_ONLY,
         convert=_converter(value_type),
     )
 

@@ -31,8 +31,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class ChatApp:
     def __init__(self, pool: asyncpg.Pool, inference: Inference) -> None:
-        self.completions = ChatCompletions(inference)
         self.conversations = Conversations(ConversationStore(pool))
+        self.completions = ChatCompletions(inference, self.conversations)
         self.servicer = ChatServicer(self.completions, self.conversations)
 
     @classmethod
@@ -53,6 +53,7 @@ async def serve(settings: ChatSettings) -> None:
         app.register(server)
         await server.start()
         await server.serve_until_stopped()
+        await app.completions.drain()  # turns cut short by the stop are still being stored
     finally:
         await inference_channel.close()
         await pool.close()

@@ -6,18 +6,20 @@ from collections.abc import AsyncIterator
 
 import grpc
 from google.api import httpbody_pb2
+from google.protobuf import struct_pb2
 
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import chat_service_pb2_grpc
 from services.chat import convert, openai_json
 from services.chat.completions import ChatCompletions, new_completion_id
 from services.chat.conversations import Conversations
-from services.chat.domain import ChatRequest, StreamFailed, StreamHeader
-from services.chat.validation import reject_unknown_fields
+from services.chat.domain import ChatRequest, Owner, StreamFailed, StreamHeader
+from services.chat.validation import check_include, reject_unknown_fields
 from services.common.errors import InvalidArgument, Unauthenticated
 from services.common.identity import caller_from_metadata
 
 BODY_KEYS_HEADER = "x-jan-body-keys"  # set by envoy/edge.lua: the top-level keys of the REST body
+CONVERSATION_HEADER = "x-jan-conversation-id"  # the conversation a stored completion went into
 _JSON = "application/json"
 _SSE = "text/event-stream"
 
@@ -31,12 +33,19 @@ def _chat_request(
     return convert.chat_request(params, completion_id, stream=stream)
 
 
-def _owner(context: grpc.aio.ServicerContext) -> tuple[str, str | None]:
-    """The calling user's id and project (if a project key was used): stored conversations belong to them."""
-    caller = caller_from_metadata(context.invocation_metadata())
-    if not caller.authenticated or not caller.user_id:
+def _owner(context: grpc.aio.ServicerContext) -> Owner:
+    """The caller, to whom stored conversations belong (within the project of the key they used)."""
+    owner = convert.owner(caller_from_metadata(context.invocation_metadata()))
+    if owner is None:
         raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
-    return caller.user_id, caller.project_id
+    return owner
+
+
+async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRequest) -> None:
+    """The stored conversation's id, as a response header (REST) and initial metadata (gRPC), before the
+    answer: a stream's clients learn it at once."""
+    if chat.conversation_id is not None and chat.store:
+        await context.send_initial_metadata(((CONVERSATION_HEADER, chat.conversation_id),))
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
@@ -62,8 +71,17 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
                 param="stream",
             )
         completion_id = new_completion_id()
-        chat = _chat_request(params, context, completion_id, stream=False)
-        return convert.completion_response(await self._completions.complete(chat, completion_id))
+        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=False), context)
+        await _announce_conversation(context, chat)
+        response = convert.completion_response(await self._completions.complete(chat, completion_id))
+        if chat.store and chat.conversation_id is not None:
+            response.conversation_id = chat.conversation_id
+        return response
+
+    async def _with_conversation(self, chat: ChatRequest, context: grpc.aio.ServicerContext) -> ChatRequest:
+        if not chat.store and chat.conversation_id is None:
+            return chat
+        return await self._completions.with_conversation(chat, _owner(context))
 
     async def CreateChatCompletion(
         self, request: pb.CreateChatCompletionRequest, context: grpc.aio.ServicerContext
@@ -79,9 +97,10 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def _chunks(
         self, params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[tuple[ChatRequest, pb.StreamChatCompletionResponse, bool]]:
-        header = StreamHeader(new_completion_id(), 0, params.model)
-        chat = _chat_request(params, context, header.id, stream=True)
-        header = StreamHeader(header.id, convert.now(), chat.model)
+        completion_id = new_completion_id()
+        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=True), context)
+        await _announce_conversation(context, chat)
+        header = StreamHeader(completion_id, convert.now(), chat.model)
         async for event in self._completions.stream(chat):
             yield chat, convert.chunk(event, header), isinstance(event, StreamFailed)
 
@@ -104,72 +123,74 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def CreateConversation(
         self, request: pb.CreateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        user_id, project_id = _owner(context)
+        title = request.title if request.HasField("title") else None
         conversation = await self._conversations.create(
-            user_id, project_id, dict(request.metadata), convert.item_dicts(request.items)
+            _owner(context), dict(request.metadata), convert.input_items(request.items), title
         )
         return convert.conversation(conversation)
 
     async def ListConversations(
         self, request: pb.ListConversationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationsResponse:
-        page = await self._conversations.list_conversations(
-            _owner(context)[0], request.limit, request.after, request.order
-        )
+        limit = request.limit if request.HasField("limit") else None
+        page = await self._conversations.list_conversations(_owner(context), limit, request.after, request.order)
+        ids = [c.id for c in page.data]
         return pb.ListConversationsResponse(
+            object="list",
             data=[convert.conversation(c) for c in page.data],
-            **convert.page_fields([c.id for c in page.data], page.has_more),
+            first_id=ids[0] if ids else "",
+            last_id=ids[-1] if ids else "",
+            has_more=page.has_more,
         )
 
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        return convert.conversation(await self._conversations.get(_owner(context)[0], request.conversation_id))
+        return convert.conversation(await self._conversations.get(_owner(context), request.conversation_id))
 
     async def UpdateConversation(
         self, request: pb.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
+        title = request.title if request.HasField("title") else None
         conversation = await self._conversations.update(
-            _owner(context)[0], request.conversation_id, dict(request.metadata)
+            _owner(context), request.conversation_id, dict(request.metadata), title
         )
         return convert.conversation(conversation)
 
     async def DeleteConversation(
         self, request: pb.DeleteConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteConversationResponse:
-        await self._conversations.delete(_owner(context)[0], request.conversation_id)
+        await self._conversations.delete(_owner(context), request.conversation_id)
         return pb.DeleteConversationResponse(id=request.conversation_id, object="conversation.deleted", deleted=True)
 
     async def CreateConversationItems(
         self, request: pb.CreateConversationItemsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.CreateConversationItemsResponse:
+    ) -> pb.ConversationItemList:
+        check_include(list(request.include))
         items = await self._conversations.add_items(
-            _owner(context)[0], request.conversation_id, convert.item_dicts(request.items)
+            _owner(context), request.conversation_id, convert.input_items(request.items)
         )
-        return pb.CreateConversationItemsResponse(
-            data=[convert.item(i) for i in items], **convert.page_fields([i.id for i in items], False)
-        )
+        return convert.item_list(items, has_more=False)
 
     async def ListConversationItems(
         self, request: pb.ListConversationItemsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListConversationItemsResponse:
+    ) -> pb.ConversationItemList:
+        limit = request.limit if request.HasField("limit") else None
         page = await self._conversations.list_items(
-            _owner(context)[0], request.conversation_id, request.limit, request.after, request.order
+            _owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
         )
-        return pb.ListConversationItemsResponse(
-            data=[convert.item(i) for i in page.data], **convert.page_fields([i.id for i in page.data], page.has_more)
-        )
+        return convert.item_list(page.data, page.has_more)
 
     async def GetConversationItem(
         self, request: pb.GetConversationItemRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ConversationItem:
-        item = await self._conversations.get_item(_owner(context)[0], request.conversation_id, request.item_id)
+    ) -> struct_pb2.Struct:
+        item = await self._conversations.get_item(
+            _owner(context), request.conversation_id, request.item_id, list(request.include)
+        )
         return convert.item(item)
 
     async def DeleteConversationItem(
         self, request: pb.DeleteConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        conversation = await self._conversations.delete_item(
-            _owner(context)[0], request.conversation_id, request.item_id
-        )
+        conversation = await self._conversations.delete_item(_owner(context), request.conversation_id, request.item_id)
         return convert.conversation(conversation)

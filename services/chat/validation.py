@@ -5,18 +5,16 @@ since native callers reach it directly: chat passes them on unchecked, so a bad 
 and `param` whichever way it came. What is checked here is what inference never sees: fields we refuse,
 the shapes OpenAI allows where the inference API is stricter (`stop` as a string, `tool_choice` as a string
 or an object, `logit_bias` keyed by strings), `max_completion_tokens`, streaming options; and the
-Conversations API's inputs.
+Conversations API's metadata, pages and item counts (the items themselves: items.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from google.protobuf import struct_pb2
 
 from jan.v1 import chat_service_pb2 as pb
-from services.chat.domain import NewItem, new_id
 from services.common.errors import InvalidArgument
 
 # Declared OpenAI fields we refuse, with why. Sending them with a null or empty value is fine.
@@ -64,8 +62,8 @@ def check_surface(params: pb.ChatCompletionParams, *, stream: bool) -> None:
             raise _fail(why, name)
     if params.HasField("verbosity") and params.verbosity:
         raise _fail("verbosity is not supported", "verbosity")
-    if params.store:
-        raise _fail("store=true is not supported; use the Conversations API to keep chats", "store")
+    if params.store and params.HasField("n") and params.n > 1:
+        raise _fail("store keeps one answer per turn: send n = 1 with store", "n")
     if list(params.modalities) not in ([], ["text"]):
         raise _fail("only the 'text' modality is supported", "modalities")
     if params.HasField("service_tier") and params.service_tier not in ("auto", "default"):
@@ -126,10 +124,6 @@ def logit_bias(bias: dict[str, float]) -> dict[int, float]:
 
 # -- conversations --------------------------------------------------------------------------------------
 
-_ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
-_MESSAGE_ROLES = ("user", "assistant", "system", "developer")
-_CONTENT_TYPES = ("input_text", "output_text", "text", "reasoning_text", "refusal")
-
 
 def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
     if len(metadata) > MAX_METADATA_PAIRS:
@@ -140,41 +134,35 @@ def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
     return metadata
 
 
-def check_page(limit: int, order: str) -> tuple[int, bool]:
+def check_page(limit: int | None, order: str) -> tuple[int, bool]:
     """A page size (default 20) and whether newest come first (the default)."""
     if order not in ("", "asc", "desc"):
         raise _fail("order must be 'asc' or 'desc'", "order")
-    if limit and not 1 <= limit <= 100:
-        raise _fail("limit must be between 1 and 100", "limit")
+    if limit is not None and not 1 <= limit <= 100:
+        raise _fail(f"limit must be between 1 and 100, got {limit}", "limit")
     return limit or 20, order != "asc"
 
 
-def _check_item(item: dict[str, Any], param: str) -> NewItem:
-    kind = item.get("type") or "message"
-    if kind not in _ITEM_ID_PREFIX:
-        raise _fail(f"{param}.type must be one of {', '.join(_ITEM_ID_PREFIX)}", f"{param}.type")
-    body = {k: v for k, v in item.items() if k not in ("id", "type", "created_at") and v not in (None, "", [])}
-    if kind == "message":
-        if body.get("role") not in _MESSAGE_ROLES:
-            raise _fail(f"{param}.role must be one of {', '.join(_MESSAGE_ROLES)}", f"{param}.role")
-        content = body.get("content")
-        if not content:
-            raise _fail(f"{param}.content is required", f"{param}.content")
-        for j, part in enumerate(content):
-            if part.get("type") not in _CONTENT_TYPES or not isinstance(part.get("text", part.get("refusal")), str):
-                raise _fail(f"{param}.content[{j}] must be a text part", f"{param}.content[{j}]")
-    else:
-        if not body.get("call_id"):
-            raise _fail(f"{param}.call_id is required", f"{param}.call_id")
-        needed = ("name", "arguments") if kind == "function_call" else ("output",)
-        for name in needed:
-            if not isinstance(body.get(name), str):
-                raise _fail(f"{param}.{name} is required", f"{param}.{name}")
-    body.setdefault("status", "completed")
-    return NewItem(new_id(_ITEM_ID_PREFIX[kind]), kind, body)
+# OpenAI's IncludeEnum: extra output data an item listing may ask for. Nothing extra exists here yet, so
+# they are accepted and change nothing.
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
 
 
-def check_items(items: list[dict[str, Any]], param: str = "items") -> list[NewItem]:
-    if len(items) > MAX_ITEMS_PER_REQUEST:
+def check_include(include: list[str]) -> None:
+    for value in include:
+        if value not in INCLUDABLE:
+            raise _fail(f"include values must be among {', '.join(INCLUDABLE)}; got {value[:64]!r}", "include")
+
+
+def check_item_count(count: int, param: str = "items") -> None:
+    if count > MAX_ITEMS_PER_REQUEST:
         raise _fail(f"at most {MAX_ITEMS_PER_REQUEST} items per request", param)
-    return [_check_item(item, f"{param}[{i}]") for i, item in enumerate(items)]

@@ -34,6 +34,7 @@ from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
 from jan.v1 import inference_service_pb2 as pb
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
+from services.inference import truncation
 from services.inference.answers import (
     PreparedRequest,
     StreamedAnswer,
@@ -48,7 +49,7 @@ from services.inference.inline_render import inline_rendering, request_chars
 from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
 from services.inference.validation import validate_request
-from services.inference.vllm_adapter import invalid_argument, to_chat_request
+from services.inference.vllm_adapter import CONTEXT_LENGTH_EXCEEDED, invalid_argument, to_chat_request
 
 log = logging.getLogger(__name__)
 
@@ -283,11 +284,8 @@ class InferenceEngine:
             for _ in range(answer_count(req.sampling))
         ]
         parser = parsers[0]
-        small = request_chars(req) <= self.config.inline_render_max_chars
-        rendered = await self._render(renderer, chat, inline=small)
-        engine_input = rendered[0]
-        prompt_ids = list(engine_input["prompt_token_ids"])
         requested_max = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
+        chat, prompt_ids, engine_input = await self._render_to_fit(req, chat, renderer, requested_max, stream=stream)
         self._check_lengths(len(prompt_ids), requested_max)
         try:
             max_tokens = get_max_tokens(
@@ -315,6 +313,53 @@ class InferenceEngine:
             named_tool=req.tool_choice.WhichOneof("choice") == "function_name",
             tokenizer=llm.renderer.tokenizer,
         )
+
+    async def _render_to_fit(
+        self,
+        req: pb.GenerateRequest,
+        chat: ChatCompletionRequest,
+        renderer: OnlineRenderer,
+        max_tokens: int | None,
+        *,
+        stream: bool,
+    ) -> tuple[ChatCompletionRequest, list[int], Any]:
+        """Renders the request; when it does not fit and has replayed history, renders it again with the
+        oldest turns dropped (the fewest that make it fit, found by bisection over the possible cuts)."""
+
+        cuts = truncation.cut_points(req)
+        limit = self._max_model_len()
+        room = truncation.answer_room(limit, max_tokens)
+
+        async def render(candidate: pb.GenerateRequest) -> tuple[ChatCompletionRequest, list[int], Any]:
+            """The rendered candidate; a prompt longer than the whole context (which vLLM's renderer refuses
+            outright) counts as too long while there are cuts left to try."""
+            candidate_chat = chat if candidate is req else to_chat_request(candidate, stream=stream)
+            small = request_chars(candidate) <= self.config.inline_render_max_chars
+            try:
+                engine_input = (await self._render(renderer, candidate_chat, inline=small))[0]
+            except InvalidArgument as e:
+                if e.code != CONTEXT_LENGTH_EXCEEDED or not cuts:
+                    raise
+                return candidate_chat, [0] * (limit + 1), None
+            return candidate_chat, list(engine_input["prompt_token_ids"]), engine_input
+
+        whole = await render(req)
+        if len(whole[1]) + room <= limit or not cuts:
+            return whole
+        best = None
+        low, high = 0, len(cuts) - 1
+        while low <= high:
+            middle = (low + high) // 2
+            attempt = await render(truncation.without_history_before(req, cuts[middle]))
+            if len(attempt[1]) + room <= limit:
+                best, high = attempt, middle - 1
+            else:
+                low = middle + 1
+        if best is not None:
+            return best
+        # Even without any history it does not fit: rendered once more so that the length checks say why.
+        last_cut, cuts = cuts[-1], []
+        return await render(truncation.without_history_before(req, last_cut))
 
     @staticmethod
     async def _render(renderer: OnlineRenderer, chat: ChatCompletionRequest, *, inline: bool) -> list[Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from jan.v1 import inference_service_pb2 as pb
 from jan.v1 import types_pb2
 from services.common.errors import NotFound, Unavailable
+from services.inference import truncation
 from services.inference.convert import json_value
 from services.inference.domain import answer_count
 from services.inference.validation import validate_request
@@ -110,7 +111,17 @@ class InstantEngine:
             raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
         max_tokens = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
         n = min(self.config.tokens, max_tokens or self.config.tokens)
-        return n, _rough_prompt_tokens(req)
+        return n, self._fitted_prompt_tokens(req, max_tokens)
+
+    def _fitted_prompt_tokens(self, req: pb.GenerateRequest, max_tokens: int | None) -> int:
+        """The prompt's rough size after dropping replayed history the way the real engine does."""
+        limit, prompt = self.config.max_model_len, _rough_prompt_tokens(req)
+        room = truncation.answer_room(limit, max_tokens)
+        for cut in truncation.cut_points(req) if prompt + room > limit else []:
+            prompt = _rough_prompt_tokens(truncation.without_history_before(req, cut))
+            if prompt + room <= limit:
+                break
+        return prompt
 
     def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason:
         s = req.sampling

@@ -32,6 +32,8 @@ def validate_request(request: pb.GenerateRequest) -> None:
     if not request.model:
         raise InvalidArgument("model is required", param="model")
     validate_messages(request.messages)
+    if request.truncatable_messages > len(request.messages):
+        raise InvalidArgument("truncatable_messages cannot exceed the number of messages", param="truncatable_messages")
     validate_tools(request.tools, request.tool_choice)
     if request.HasField("response_format"):
         validate_response_format(request.response_format)

@@ -22,6 +22,7 @@ from services.common.errors import InvalidArgument
 from services.inference import convert
 from services.inference.domain import answer_count
 
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's code for a prompt too long for the model
 # vLLM's names for fields that our API calls differently.
 _PARAM_ALIASES = {
     "input_tokens": "messages",
@@ -69,7 +70,8 @@ def invalid_argument(e: Exception, default_param: str | None = None) -> InvalidA
     """InvalidArgument from a vLLM client error, keeping its parameter name in our vocabulary."""
     param = getattr(e, "parameter", None) or default_param
     message = e.args[0] if e.args else str(e)
-    return InvalidArgument(str(message), param=_PARAM_ALIASES.get(param, param) if param else None)
+    code = CONTEXT_LENGTH_EXCEEDED if param in ("input_tokens", "max_model_len") else None
+    return InvalidArgument(str(message), param=_PARAM_ALIASES.get(param, param) if param else None, code=code)
 
 
 def _loc(loc: Sequence[int | str]) -> str:

@@ -131,7 +131,7 @@ def test_streaming_options() -> None:
         ({"stop": 5}, "stop"),
         ({"audio": {"voice": "alloy"}}, "audio"),
         ({"functions": [{"name": "f"}]}, "functions"),
-        ({"store": True}, "store"),
+        ({"store": True, "n": 2, "temperature": 1}, "n"),
         ({"modalities": ["text", "audio"]}, "modalities"),
         ({"service_tier": "flex"}, "service_tier"),
         ({"verbosity": "high"}, "verbosity"),

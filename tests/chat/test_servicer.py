@@ -5,6 +5,7 @@ sent to inference directly (one owner per rule)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -146,3 +147,37 @@ async def test_models(stubs) -> None:
     models = await chat.ListModels(pb.ListModelsRequest())
     assert [m.id for m in models.data] == [INSTANT_MODEL] and models.object == "list"
     assert (await chat.GetModel(pb.GetModelRequest(model=INSTANT_MODEL))).object == "model"
+
+
+async def test_fifty_concurrent_stored_turns_land_whole_and_in_order(stubs) -> None:
+    """50 completions into one conversation at once: nothing lost, nothing duplicated, and every turn's
+    question directly followed by its answer (appends take the conversation's row lock)."""
+    chat, _ = stubs
+    owner = (("x-jan-user-id", "user_concurrent"),)
+    first = await chat.CreateChatCompletion(
+        pb.CreateChatCompletionRequest(params=params(store=True, max_tokens=1)), metadata=owner
+    )
+    conversation_id = first.conversation_id
+
+    async def turn(i: int) -> None:
+        request = params(
+            store=True, conversation=conversation_id, max_tokens=2, messages=[{"role": "user", "content": f"q{i}"}]
+        )
+        await chat.CreateChatCompletion(pb.CreateChatCompletionRequest(params=request), metadata=owner)
+
+    await asyncio.gather(*(turn(i) for i in range(50)))
+    stored: list[dict] = []
+    after = ""
+    while True:
+        page = await chat.ListConversationItems(
+            pb.ListConversationItemsRequest(conversation_id=conversation_id, order="asc", limit=100, after=after),
+            metadata=owner,
+        )
+        stored += [json_format.MessageToDict(s) for s in page.data]
+        if not page.has_more:
+            break
+        after = page.last_id
+    assert len(stored) == 2 + 100 and len({s["id"] for s in stored}) == len(stored)
+    questions = [(i, s["content"][0]["text"]) for i, s in enumerate(stored) if s["role"] == "user"]
+    assert sorted(text for _, text in questions[1:]) == sorted(f"q{i}" for i in range(50))
+    assert all(stored[i + 1]["role"] == "assistant" for i, _ in questions)

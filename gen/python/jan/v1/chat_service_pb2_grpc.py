@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from jan.v1 import chat_service_pb2 as jan_dot_v1_dot_chat__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -95,17 +96,17 @@ class ChatServiceStub:
         self.CreateConversationItems = channel.unary_unary(
                 '/jan.v1.ChatService/CreateConversationItems',
                 request_serializer=jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsRequest.SerializeToString,
-                response_deserializer=jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsResponse.FromString,
+                response_deserializer=jan_dot_v1_dot_chat__service__pb2.ConversationItemList.FromString,
                 _registered_method=True)
         self.ListConversationItems = channel.unary_unary(
                 '/jan.v1.ChatService/ListConversationItems',
                 request_serializer=jan_dot_v1_dot_chat__service__pb2.ListConversationItemsRequest.SerializeToString,
-                response_deserializer=jan_dot_v1_dot_chat__service__pb2.ListConversationItemsResponse.FromString,
+                response_deserializer=jan_dot_v1_dot_chat__service__pb2.ConversationItemList.FromString,
                 _registered_method=True)
         self.GetConversationItem = channel.unary_unary(
                 '/jan.v1.ChatService/GetConversationItem',
                 request_serializer=jan_dot_v1_dot_chat__service__pb2.GetConversationItemRequest.SerializeToString,
-                response_deserializer=jan_dot_v1_dot_chat__service__pb2.ConversationItem.FromString,
+                response_deserializer=google_dot_protobuf_dot_struct__pb2.Struct.FromString,
                 _registered_method=True)
         self.DeleteConversationItem = channel.unary_unary(
                 '/jan.v1.ChatService/DeleteConversationItem',
@@ -216,7 +217,7 @@ class ChatServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetConversationItem(self, request, context):
-        """Gets one item of a conversation.
+        """Gets one item of a conversation, as OpenAI's ConversationItem JSON.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -290,17 +291,17 @@ def add_ChatServiceServicer_to_server(servicer, server):
             'CreateConversationItems': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateConversationItems,
                     request_deserializer=jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsRequest.FromString,
-                    response_serializer=jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsResponse.SerializeToString,
+                    response_serializer=jan_dot_v1_dot_chat__service__pb2.ConversationItemList.SerializeToString,
             ),
             'ListConversationItems': grpc.unary_unary_rpc_method_handler(
                     servicer.ListConversationItems,
                     request_deserializer=jan_dot_v1_dot_chat__service__pb2.ListConversationItemsRequest.FromString,
-                    response_serializer=jan_dot_v1_dot_chat__service__pb2.ListConversationItemsResponse.SerializeToString,
+                    response_serializer=jan_dot_v1_dot_chat__service__pb2.ConversationItemList.SerializeToString,
             ),
             'GetConversationItem': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConversationItem,
                     request_deserializer=jan_dot_v1_dot_chat__service__pb2.GetConversationItemRequest.FromString,
-                    response_serializer=jan_dot_v1_dot_chat__service__pb2.ConversationItem.SerializeToString,
+                    response_serializer=google_dot_protobuf_dot_struct__pb2.Struct.SerializeToString,
             ),
             'DeleteConversationItem': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteConversationItem,
@@ -633,7 +634,7 @@ class ChatService:
             target,
             '/jan.v1.ChatService/CreateConversationItems',
             jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsRequest.SerializeToString,
-            jan_dot_v1_dot_chat__service__pb2.CreateConversationItemsResponse.FromString,
+            jan_dot_v1_dot_chat__service__pb2.ConversationItemList.FromString,
             options,
             channel_credentials,
             insecure,
@@ -660,7 +661,7 @@ class ChatService:
             target,
             '/jan.v1.ChatService/ListConversationItems',
             jan_dot_v1_dot_chat__service__pb2.ListConversationItemsRequest.SerializeToString,
-            jan_dot_v1_dot_chat__service__pb2.ListConversationItemsResponse.FromString,
+            jan_dot_v1_dot_chat__service__pb2.ConversationItemList.FromString,
             options,
             channel_credentials,
             insecure,
@@ -687,7 +688,7 @@ class ChatService:
             target,
             '/jan.v1.ChatService/GetConversationItem',
             jan_dot_v1_dot_chat__service__pb2.GetConversationItemRequest.SerializeToString,
-            jan_dot_v1_dot_chat__service__pb2.ConversationItem.FromString,
+            google_dot_protobuf_dot_struct__pb2.Struct.FromString,
             options,
             channel_credentials,
             insecure,

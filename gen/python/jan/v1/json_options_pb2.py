@@ -25,13 +25,13 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19jan/v1/json_options.proto\x12\x06jan.v1\x1a google/protobuf/descriptor.proto*s\n\x0cJsonPresence\x12\x1d\n\x19JSON_PRESENCE_UNSPECIFIED\x10\x00\x12!\n\x1dJSON_PRESENCE_NULL_WHEN_UNSET\x10\x01\x12!\n\x1dJSON_PRESENCE_OMIT_WHEN_EMPTY\x10\x02:L\n\rjson_presence\x12\x1d.google.protobuf.FieldOptions\x18\xd1\x86\x03 \x01(\x0e\x32\x14.jan.v1.JsonPresenceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19jan/v1/json_options.proto\x12\x06jan.v1\x1a google/protobuf/descriptor.proto*\x92\x01\n\x0cJsonPresence\x12\x1d\n\x19JSON_PRESENCE_UNSPECIFIED\x10\x00\x12!\n\x1dJSON_PRESENCE_NULL_WHEN_UNSET\x10\x01\x12!\n\x1dJSON_PRESENCE_OMIT_WHEN_EMPTY\x10\x02\x12\x1d\n\x19JSON_PRESENCE_NATIVE_ONLY\x10\x03:L\n\rjson_presence\x12\x1d.google.protobuf.FieldOptions\x18\xd1\x86\x03 \x01(\x0e\x32\x14.jan.v1.JsonPresenceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jan.v1.json_options_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JSONPRESENCE']._serialized_start=71
-  _globals['_JSONPRESENCE']._serialized_end=186
+  _globals['_JSONPRESENCE']._serialized_start=72
+  _globals['_JSONPRESENCE']._serialized_end=218
 # @@protoc_insertion_point(module_scope)

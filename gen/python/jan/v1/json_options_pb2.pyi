@@ -10,8 +10,10 @@ class JsonPresence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JSON_PRESENCE_UNSPECIFIED: _ClassVar[JsonPresence]
     JSON_PRESENCE_NULL_WHEN_UNSET: _ClassVar[JsonPresence]
     JSON_PRESENCE_OMIT_WHEN_EMPTY: _ClassVar[JsonPresence]
+    JSON_PRESENCE_NATIVE_ONLY: _ClassVar[JsonPresence]
 JSON_PRESENCE_UNSPECIFIED: JsonPresence
 JSON_PRESENCE_NULL_WHEN_UNSET: JsonPresence
 JSON_PRESENCE_OMIT_WHEN_EMPTY: JsonPresence
+JSON_PRESENCE_NATIVE_ONLY: JsonPresence
 JSON_PRESENCE_FIELD_NUMBER: _ClassVar[int]
 json_presence: _descriptor.FieldDescriptor
