@@ -2,12 +2,15 @@
 
 The two signing secrets are required and must be at least 32 characters: the service refuses to start
 without them. Google sign-in is optional; with no client id, secret and redirect URL its RPCs answer
-FAILED_PRECONDITION.
+FAILED_PRECONDITION. Google's endpoints must be https: oauthlib refuses anything else, which would
+otherwise surface only at sign-in time, as a server error.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import DatabaseSettings, JanSettings, ServerSettings
@@ -30,6 +33,16 @@ class GoogleSettings(JanSettings):
     ca_bundle: str | None = Field(None, validation_alias="OAUTH2_GOOGLE_CA_BUNDLE")
     timeout_seconds: float = Field(10.0, validation_alias="OAUTH2_GOOGLE_TIMEOUT_SECONDS", gt=0)
     state_ttl_seconds: int = Field(600, validation_alias="OAUTH2_GOOGLE_STATE_TTL_SECONDS", gt=0)
+
+    # The redirect URL is not checked: it is this deployment's own page (http://localhost in development).
+    @field_validator("auth_uri", "token_uri", "jwks_uri", "issuer")
+    @classmethod
+    def _https(cls, value: str, info: ValidationInfo) -> str:
+        parts = urlsplit(value)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            variable = cls.model_fields[info.field_name or ""].validation_alias
+            raise ValueError(f"{variable} must be an https:// URL")
+        return value
 
     @property
     def configured(self) -> bool:

@@ -49,3 +49,29 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.google.issuer == "https://accounts.google.com" and not settings.google.configured
     monkeypatch.setenv("JAN_COOKIE_SECURE", "false")
     assert AuthSettings().cookie_secure is False
+
+
+@pytest.mark.parametrize(
+    "name", ["OAUTH2_GOOGLE_AUTH_URI", "OAUTH2_GOOGLE_TOKEN_URI", "OAUTH2_GOOGLE_JWKS_URI", "OAUTH2_GOOGLE_ISSUER"]
+)
+@pytest.mark.parametrize("value", ["http://oauth2.example.com/token", "oauth2.example.com/token", "https://", ""])
+def test_a_google_endpoint_that_is_not_https_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    # Plain http would fail only at sign-in time (oauthlib refuses it: a 500 for the user); refuse it at start.
+    monkeypatch.setenv("JAN_JWT_SECRET", GOOD)
+    monkeypatch.setenv("JAN_APIKEY_SECRET", GOOD)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=f"{name}.*https") as raised:
+        AuthSettings()
+    assert "must be an https:// URL" in str(raised.value)
+
+
+def test_https_google_endpoints_and_a_plain_http_redirect_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAN_JWT_SECRET", GOOD)
+    monkeypatch.setenv("JAN_APIKEY_SECRET", GOOD)
+    monkeypatch.setenv("OAUTH2_GOOGLE_TOKEN_URI", "HTTPS://idp.example.com:8443/token")
+    # The redirect URL is this deployment's own page, not Google's: plain http is fine on localhost.
+    monkeypatch.setenv("OAUTH2_GOOGLE_REDIRECT_URL", "http://localhost:3000/auth/google/callback")
+    settings = AuthSettings()
+    assert settings.google.token_uri == "HTTPS://idp.example.com:8443/token"
