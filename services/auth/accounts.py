@@ -1,7 +1,10 @@
 """Accounts and sessions: guests, email and password, external (Google) sign-in, refresh and logout.
 
 Password sign-ins are limited per email: after `LoginLimit.max_failures` failures in a window, that email's
-sign-ins are refused (RESOURCE_EXHAUSTED, HTTP 429) without looking at the password until the window ends.
+sign-ins are refused (RESOURCE_EXHAUSTED, HTTP 429 with retry-after) without looking at the password until
+the window ends. Each attempt is counted before its password is checked (a success clears the count), so
+guesses sent in parallel cannot all be checked before the first failure is recorded. The counter's key is
+the email's normal form (emails.py), the same one the account is looked up by.
 
 A session is a family of refresh tokens. Each refresh marks the presented token used and issues the next
 one; presenting a used token again means it was stolen or replayed, so the whole family is revoked, and
@@ -11,12 +14,13 @@ with it every access token carrying that session id (ext_authz checks the sessio
 from __future__ import annotations
 
 import logging
-import re
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
 from services.auth.cache import Invalidations
+from services.auth.emails import canonical_email, normalize_email
 from services.auth.models import SessionTokens, User
 from services.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords
 from services.auth.store import Store
@@ -24,14 +28,7 @@ from services.common import errors
 from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-
-def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise errors.InvalidArgument("a valid email address is required", param="email")
-    return email
+__all__ = ["Accounts", "LoginLimit", "normalize_email", "require_caller"]
 
 
 def require_caller(caller: Caller) -> Caller:
@@ -100,21 +97,20 @@ class Accounts:
         return session
 
     async def login(self, email: str, password: str) -> SessionTokens:
-        email, limit = email.strip(), self._login_limit
-        key = email.lower()
-        failures = await self._store.login_failures(key, limit.window_seconds) if limit.enabled else 0
-        if limit.enabled and failures >= limit.max_failures:
-            raise errors.ResourceExhausted(
-                f"too many failed sign-ins for this email; try again in up to {limit.window_seconds:.0f} seconds"
-            )
+        email, limit = canonical_email(email), self._login_limit
+        if limit.enabled:  # unknown emails count too: the answer must not tell them apart
+            attempts, remaining = await self._store.count_login_attempt(email, limit.window_seconds)
+            if attempts > limit.max_failures:
+                wait = max(1, math.ceil(remaining))
+                raise errors.ResourceExhausted(
+                    f"too many failed sign-ins for this email; try again in {wait} seconds", retry_after=wait
+                )
         found = await self._store.user_by_email(email, self.org_id)
         user, password_hash = found if found else (None, None)
         if not await self._passwords.verify(password_hash, password) or user is None:
-            if limit.enabled:  # unknown emails count too: the answer must not tell them apart
-                await self._store.record_login_failure(key, limit.window_seconds)
             raise errors.Unauthenticated("invalid email or password")
-        if failures:
-            await self._store.clear_login_failures(key)
+        if limit.enabled:
+            await self._store.clear_login_failures(email)
         if password_hash and self._passwords.needs_rehash(password_hash):
             await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
         async with self._store.transaction() as tx:
@@ -157,7 +153,7 @@ class Accounts:
         """Admin emails become owners; new accounts join as readers; removed members stay out."""
         user = await tx.user(user_id, self.org_id)
         assert user is not None
-        if email and email.lower() in self._admin_emails and user.role != "owner":
+        if email and canonical_email(email) in self._admin_emails and user.role != "owner":
             role = "owner"
         elif user.role is None and new_member:
             role = "reader"

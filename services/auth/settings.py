@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.auth.emails import canonical_email
 from services.common.settings import DatabaseSettings, JanSettings, ServerSettings
 
 _MIN_SECRET_CHARS = 32
@@ -93,4 +94,4 @@ class AuthSettings(ServerSettings):
 
     @property
     def admin_emails(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails_csv.split(",") if e.strip())
+        return frozenset(canonical_email(e) for e in self.admin_emails_csv.split(",") if e.strip())

@@ -131,9 +131,10 @@ class Store:
         return _user(r, r["role"]) if r else None
 
     async def user_by_email(self, email: str, org_id: str) -> tuple[User, str | None] | None:
+        """By the email's normal form (emails.canonical_email), compared exactly: SQL never folds case."""
         r = await self._db.fetchrow(
             f"SELECT {_USER}, u.password_hash, m.role FROM auth.users u"
-            " LEFT JOIN auth.org_members m ON m.user_id = u.id AND m.org_id = $2 WHERE lower(u.email) = lower($1)",
+            " LEFT JOIN auth.org_members m ON m.user_id = u.id AND m.org_id = $2 WHERE u.email = $1",
             email,
             org_id,
         )
@@ -192,7 +193,7 @@ class Store:
 
     # -- failed sign-ins -----------------------------------------------------------------------------
     async def login_failures(self, email: str, window_seconds: float) -> int:
-        """Failed sign-ins for this (lower-cased) email in its current window; 0 once the window is over."""
+        """Uncleared sign-in attempts for this (normal-form) email in its current window; 0 once it is over."""
         failures = await self._db.fetchval(
             "SELECT failures FROM auth.login_failures"
             " WHERE email = $1 AND window_start > now() - make_interval(secs => $2)",
@@ -201,16 +202,25 @@ class Store:
         )
         return failures or 0
 
-    async def record_login_failure(self, email: str, window_seconds: float) -> None:
-        """Counts one failure, in a new window if the last one is over (past windows are deleted first)."""
+    async def count_login_attempt(self, email: str, window_seconds: float) -> tuple[int, float]:
+        """Counts one attempt, in a new window if the last one is over, and returns (attempts in the window,
+        this one included; seconds until the window ends). One statement: parallel attempts each see their
+        own count, so no more of them than the limit get past it. Past windows are deleted first."""
         await self._db.execute(
             "DELETE FROM auth.login_failures WHERE window_start <= now() - make_interval(secs => $1)", window_seconds
         )
-        await self._db.execute(
+        r = await self._db.fetchrow(
             "INSERT INTO auth.login_failures AS f (email, failures, window_start) VALUES ($1, 1, now())"
-            " ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1",
+            " ON CONFLICT (email) DO UPDATE SET"
+            "  failures = CASE WHEN f.window_start > now() - make_interval(secs => $2) THEN f.failures + 1 ELSE 1 END,"
+            "  window_start = CASE WHEN f.window_start > now() - make_interval(secs => $2)"
+            "   THEN f.window_start ELSE now() END"
+            " RETURNING failures,"
+            "  extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8 AS remaining",
             email,
+            window_seconds,
         )
+        return r["failures"], r["remaining"]
 
     async def clear_login_failures(self, email: str) -> None:
         await self._db.execute("DELETE FROM auth.login_failures WHERE email = $1", email)
@@ -221,13 +231,13 @@ class Store:
     async def list_org_users(self, org_id: str, limit: int, after: str, emails: Sequence[str]) -> Page[Member]:
         rows = await self._db.fetch(
             f"SELECT {self._ORG_MEMBER} WHERE m.org_id = $1 AND NOT u.is_guest"
-            " AND (cardinality($4::text[]) = 0 OR lower(u.email) = ANY($4::text[]))"
+            " AND (cardinality($4::text[]) = 0 OR u.email = ANY($4::text[]))"
             " AND ($2 = '' OR (m.added_at, m.user_id) > (SELECT added_at, user_id FROM auth.org_members"
             "   WHERE org_id = $1 AND user_id = $2)) ORDER BY m.added_at, m.user_id LIMIT $3",
             org_id,
             after,
             limit + 1,
-            [e.lower() for e in emails],
+            list(emails),  # in their normal form (emails.canonical_email)
         )
         return _page(rows, limit, _member)
 

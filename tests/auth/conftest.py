@@ -63,9 +63,11 @@ async def database_url(database_factory) -> str:
     return database_factory("auth")
 
 
-async def start_app(database_url: str, **env: Any) -> tuple[AuthApp, asyncpg.Pool]:
+async def start_app(
+    database_url: str, *, passwords: Passwords | None = None, **env: Any
+) -> tuple[AuthApp, asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
-    app = await AuthApp.create(make_settings(database_url, **env), pool, fast_passwords())
+    app = await AuthApp.create(make_settings(database_url, **env), pool, passwords or fast_passwords())
     await app.start()
     return app, pool
 

@@ -9,6 +9,7 @@ import time
 import grpc
 import jwt
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from jan.v1 import auth_service_pb2 as pb
 from jan.v1 import auth_service_pb2_grpc
@@ -250,13 +251,18 @@ async def test_guessing_a_password_is_cut_off_with_a_429(rest: Rest, edge_channe
         assert_error(
             rest("POST", "/v1/auth/login", {"email": email, "password": "a guess"}), 401, "authentication_error"
         )
-    error = assert_error(
-        rest("POST", "/v1/auth/login", {"email": email, "password": PASSWORD}), 429, "rate_limit_error"
-    )
+    refused = rest("POST", "/v1/auth/login", {"email": email, "password": PASSWORD})
+    error = assert_error(refused, 429, "rate_limit_error")
     assert "too many failed sign-ins" in error["message"]
+    # When to come back, in the header OpenAI's SDKs read (edge.lua copies the service's trailer into it).
+    assert 0 < int(refused.headers["retry-after"]) <= 900 and "x-jan-retry-after" not in refused.headers
     stub = auth_service_pb2_grpc.AuthServiceStub(edge_channel)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = dict(raised.value.trailing_metadata())["grpc-status-details-bin"]
+    retry_info = error_details_pb2.RetryInfo()
+    assert status_pb2.Status.FromString(details).details[0].Unpack(retry_info)
+    assert 0 < retry_info.retry_delay.seconds <= 900
     other = rest.register()
     assert rest("POST", "/v1/auth/login", {"email": other["user"]["email"], "password": PASSWORD}).status == 200
