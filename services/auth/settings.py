@@ -1,9 +1,9 @@
 """The auth service's settings, read once from the environment.
 
 The two signing secrets are required and must be at least 32 characters: the service refuses to start
-without them. Google sign-in is optional; with no client id, secret and redirect URL its RPCs answer
-FAILED_PRECONDITION. Google's endpoints must be https: oauthlib refuses anything else, which would
-otherwise surface only at sign-in time, as a server error.
+without them (JAN_BOOTSTRAP_TOKEN too, when set, is at least 32 characters). Google sign-in is optional;
+with no client id, secret and redirect URL its RPCs answer FAILED_PRECONDITION. Google's endpoints must be
+https: oauthlib refuses anything else, which would otherwise surface only at sign-in time, as a server error.
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ class AuthSettings(ServerSettings):
     access_token_ttl_seconds: int = Field(15 * 60, validation_alias="JAN_ACCESS_TOKEN_TTL_SECONDS", ge=30)
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, validation_alias="JAN_REFRESH_TOKEN_TTL_SECONDS", ge=60)
     invite_ttl_seconds: int = Field(7 * 24 * 3600, validation_alias="JAN_INVITE_TTL_SECONDS", ge=60)
-    # Comma-separated; a user registering or signing in with one of these emails becomes an org owner.
+    # Comma-separated. A Google sign-in whose ID token says one of these emails is verified makes that account
+    # an organization owner, once per email; registering one of them with a password proves nothing.
     admin_emails_csv: str = Field("", validation_alias="JAN_ADMIN_EMAILS")
+    # The first owner's one-time token (bootstrap.py), for deployments that cannot read the log; stored hashed.
+    bootstrap_token: SecretStr | None = Field(None, validation_alias="JAN_BOOTSTRAP_TOKEN")
 
     # Password sign-ins: after this many failures for one email within the window, refused until it ends.
     login_max_failures: int = Field(10, validation_alias="JAN_LOGIN_MAX_FAILURES", ge=0)  # 0: no limit
@@ -91,6 +94,13 @@ class AuthSettings(ServerSettings):
         if len(value.get_secret_value()) < _MIN_SECRET_CHARS:
             raise ValueError(f"must be at least {_MIN_SECRET_CHARS} characters")
         return value
+
+    @field_validator("bootstrap_token")
+    @classmethod
+    def _unset_or_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable (e.g. an optional Secret key) means unset
+        return cls._long_enough(value)
 
     @property
     def admin_emails(self) -> frozenset[str]:

@@ -225,6 +225,68 @@ class Store:
     async def clear_login_failures(self, email: str) -> None:
         await self._db.execute("DELETE FROM auth.login_failures WHERE email = $1", email)
 
+    async def clear_password(self, user_id: str) -> None:
+        await self._db.execute("UPDATE auth.users SET password_hash = NULL WHERE id = $1", user_id)
+
+    async def revoke_user_credentials(self, user_id: str) -> None:
+        """Ends every session (refresh tokens included) and API key of the user."""
+        await self._db.execute(
+            "UPDATE auth.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+        await self._db.execute(
+            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+
+    # -- proofs of ownership (bootstrap.py, accounts.py) ---------------------------------------------
+    async def set_bootstrap_token(self, org_id: str, token_hash: bytes, *, replace: bool) -> bool:
+        """Stores a new unused token; without `replace`, only if the organization has no unused one.
+        True if stored. (Replicas starting together: the first insert wins, the others see it unused.)"""
+        return (
+            await self._db.fetchval(
+                "INSERT INTO auth.bootstrap_tokens AS b (org_id, token_hash) VALUES ($1, $2)"
+                " ON CONFLICT (org_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = now(),"
+                " used_at = NULL, used_by = NULL WHERE $3 OR b.used_at IS NOT NULL RETURNING true",
+                org_id,
+                token_hash,
+                replace,
+            )
+            is not None
+        )
+
+    async def unused_bootstrap_token_since(self, org_id: str) -> datetime | None:
+        return await self._db.fetchval(
+            "SELECT created_at FROM auth.bootstrap_tokens WHERE org_id = $1 AND used_at IS NULL", org_id
+        )
+
+    async def retire_bootstrap_token(self, org_id: str) -> bool:
+        """Deletes the unused token, if any; True if there was one."""
+        deleted = await self._db.fetchval(
+            "DELETE FROM auth.bootstrap_tokens WHERE org_id = $1 AND used_at IS NULL RETURNING true", org_id
+        )
+        return deleted is not None
+
+    async def use_bootstrap_token(self, org_id: str, token_hash: bytes, user_id: str) -> bool:
+        """Marks the token used by `user_id` if it is the unused one; concurrent callers: one wins."""
+        used = await self._db.fetchval(
+            "UPDATE auth.bootstrap_tokens SET used_at = now(), used_by = $3"
+            " WHERE org_id = $1 AND token_hash = $2 AND used_at IS NULL RETURNING true",
+            org_id,
+            token_hash,
+            user_id,
+        )
+        return used is not None
+
+    async def record_admin_email_grant(self, org_id: str, email: str, user_id: str) -> bool:
+        """True the first time for this email, False ever after."""
+        granted = await self._db.fetchval(
+            "INSERT INTO auth.admin_email_grants (org_id, email, user_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            org_id,
+            email,
+            user_id,
+        )
+        return granted is not None
+
     # -- organization members ------------------------------------------------------------------------
     _ORG_MEMBER = f"{_USER}, m.role, m.added_at FROM auth.org_members m JOIN auth.users u ON u.id = m.user_id"
 
