@@ -36,7 +36,6 @@ from services.common import errors
 from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
-__all__ = ["Accounts", "LoginLimit", "normalize_email", "require_caller"]
 
 
 def require_caller(caller: Caller) -> Caller:

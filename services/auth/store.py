@@ -170,6 +170,18 @@ class Store:
             google_sub,
         )
 
+    async def clear_password(self, user_id: str) -> None:
+        await self._db.execute("UPDATE auth.users SET password_hash = NULL WHERE id = $1", user_id)
+
+    async def revoke_user_credentials(self, user_id: str) -> None:
+        """Ends every session (refresh tokens included) and API key of the user."""
+        await self._db.execute(
+            "UPDATE auth.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+        await self._db.execute(
+            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+
     async def set_org_role(self, org_id: str, user_id: str, role: str) -> None:
         await self._db.execute(
             "INSERT INTO auth.org_members (org_id, user_id, role) VALUES ($1, $2, $3)"
@@ -224,18 +236,6 @@ class Store:
 
     async def clear_login_failures(self, email: str) -> None:
         await self._db.execute("DELETE FROM auth.login_failures WHERE email = $1", email)
-
-    async def clear_password(self, user_id: str) -> None:
-        await self._db.execute("UPDATE auth.users SET password_hash = NULL WHERE id = $1", user_id)
-
-    async def revoke_user_credentials(self, user_id: str) -> None:
-        """Ends every session (refresh tokens included) and API key of the user."""
-        await self._db.execute(
-            "UPDATE auth.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
-        )
-        await self._db.execute(
-            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
-        )
 
     # -- proofs of ownership (bootstrap.py, accounts.py) ---------------------------------------------
     async def set_bootstrap_token(self, org_id: str, token_hash: bytes, *, replace: bool) -> bool:
