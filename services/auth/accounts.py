@@ -108,7 +108,8 @@ class Accounts:
         if limit.enabled:  # unknown emails count too: the answer must not tell them apart
             attempts, remaining = await self._store.count_login_attempt(email, limit.window_seconds)
             if attempts > limit.max_failures:
-                wait = max(1, math.ceil(remaining))
+                # (Clamped: a parallel attempt's transaction may have opened the window a moment after ours began.)
+                wait = min(max(1, math.ceil(remaining)), math.ceil(limit.window_seconds))
                 raise errors.ResourceExhausted(
                     f"too many failed sign-ins for this email; try again in {wait} seconds", retry_after=wait
                 )
