@@ -79,12 +79,13 @@ def check_request(method: str, path: str, token: str) -> external_auth_pb2.Check
 
 
 async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, object]:
+    bootstrap_token = secrets.token_urlsafe(32)
     settings = AuthSettings(
         database=DatabaseSettings(DATABASE_URL=database_url),
         google=GoogleSettings(),
         JAN_JWT_SECRET=secrets.token_urlsafe(32),
         JAN_APIKEY_SECRET=secrets.token_urlsafe(32),
-        JAN_ADMIN_EMAILS=OWNER,
+        JAN_BOOTSTRAP_TOKEN=bootstrap_token,
         JAN_LOG_LEVEL="WARNING",
     )
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
@@ -93,6 +94,8 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
     server = JanServer(ServerSettings(listen_address="127.0.0.1:0", shutdown_grace_seconds=0))
     try:
         session = await app.accounts.register(OWNER, secrets.token_urlsafe(16), "bench", Caller())
+        registered = (await app.authenticator.authenticate(session.access_token)).caller()
+        await app.bootstrap.redeem(registered, bootstrap_token)  # the organization's first owner
         owner = (await app.authenticator.authenticate(session.access_token)).caller()
         project = await app.organization.create_project(owner, "bench")
         key = await app.api_keys.create_project_key(owner, project.id, "bench", None)

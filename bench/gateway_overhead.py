@@ -294,13 +294,17 @@ def rest(base: str, method: str, path: str, body: dict | None = None, token: str
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def project_api_key(base: str) -> str:
-    """Registers the owner (listed in JAN_ADMIN_EMAILS), creates a project and a project API key."""
+def project_api_key(base: str, bootstrap_token: str) -> str:
+    """Registers the owner and makes it the organization's owner with the stack's bootstrap token
+    (JAN_BOOTSTRAP_TOKEN), then creates a project and a project API key."""
     password = secrets.token_urlsafe(16)
     status, session = rest(base, "POST", "/v1/auth/register", {"email": OWNER_EMAIL, "password": password})
     if status != 200:
         raise RuntimeError(f"registering the owner failed: {status} {session}")
     token = session["access_token"]
+    status, owner = rest(base, "POST", "/v1/auth/bootstrap", {"bootstrap_token": bootstrap_token}, token)
+    if status != 200:
+        raise RuntimeError(f"making the owner failed: {status} {owner}")
     status, project = rest(base, "POST", "/v1/organization/projects", {"name": "bench"}, token)
     if status != 200:
         raise RuntimeError(f"creating a project failed: {status} {project}")
@@ -314,11 +318,12 @@ class JanStack:
     def __init__(self, run_dir: Path, tokens: int) -> None:
         from devstack.stack import Stack, StackConfig
 
+        self.bootstrap_token = secrets.token_urlsafe(32)  # the first owner's, presented by project_api_key
         env = {
             "JAN_ENGINE": "instant",
             "JAN_INSTANT_TOKENS": str(tokens),
             "JAN_SERVED_MODEL_NAME": MODEL,
-            "JAN_ADMIN_EMAILS": OWNER_EMAIL,
+            "JAN_BOOTSTRAP_TOKEN": self.bootstrap_token,
             "JAN_JWT_SECRET": secrets.token_urlsafe(48),
             "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
             "JAN_COOKIE_SECURE": "false",
@@ -340,7 +345,7 @@ class JanStack:
         self.stack.start(timeout=300)
         for service in ("auth", "chat", "inference"):
             self.stack.wait_for_service(service, 120)
-        self.api_key = project_api_key(self.stack.http_url)
+        self.api_key = project_api_key(self.stack.http_url, self.bootstrap_token)
         print(f"jan: healthy after {time.monotonic() - t0:.1f} s; project API key created", flush=True)
 
     def pids(self) -> dict[str, int]:

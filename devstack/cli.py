@@ -106,7 +106,9 @@ def up(args: argparse.Namespace) -> int:
         stack.start(timeout=args.timeout)
         print(
             f"\nJan Server is ready: {stack.http_url}/v1 (OpenAI base URL), native gRPC on {stack.grpc_target}. "
-            "Ctrl-C stops it.\n",
+            "Ctrl-C stops it.\n"
+            "First start? Register an account, then POST /v1/auth/bootstrap with the ONE-TIME BOOTSTRAP TOKEN the "
+            "auth service printed above (or the JAN_BOOTSTRAP_TOKEN you set) to make it the organization's owner.\n",
             flush=True,
         )
         signal.pause()

@@ -10,7 +10,8 @@
 --     silently drops unknown JSON fields);
 --   * grpc.health.v1 calls: route to the service named in the request (x-jan-health-target).
 -- On responses:
---   * an error a service described in its x-jan-error trailer becomes the body, in OpenAI's error shape.
+--   * an error a service described in its x-jan-error trailer becomes the body, in OpenAI's error shape;
+--     its x-jan-retry-after trailer (a refusal that knows when to come back) becomes retry-after.
 --
 -- A Lua error does not fail the request (Envoy logs it and goes on); watch http.jan_edge.lua.errors.
 
@@ -161,6 +162,11 @@ function envoy_on_response(handle)
     return -- native gRPC callers read the status and its details
   end
   headers:remove("x-jan-error")
+  local retry_after = headers:get("x-jan-retry-after")
+  if retry_after ~= nil then
+    headers:remove("x-jan-retry-after")
+    headers:replace("retry-after", retry_after)
+  end
   headers:replace("content-type", "application/json")
   handle:body():setBytes(err)
 end

@@ -104,7 +104,11 @@ def fake_google() -> Iterator[FakeGoogle]:
     server.stop()
 
 
+# The organization owner the tests share: this address registers with a password, then presents the
+# bootstrap token (JAN_BOOTSTRAP_TOKEN) at POST /v1/auth/bootstrap. Listing an email in JAN_ADMIN_EMAILS
+# makes an owner only through a verified Google sign-in (tests/auth/test_google.py).
 ADMIN_EMAIL = "owner@jan.test"
+BOOTSTRAP_TOKEN = "test-bootstrap-token-0123456789abcdef0123456789"
 
 
 TINY_MODEL_NAME = "qwen3-tiny"
@@ -142,7 +146,7 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         **tiny_engine_env(tiny_model_dir),
         **fake_serper.env(),
         **fake_google.env(),
-        "JAN_ADMIN_EMAILS": ADMIN_EMAIL,
+        "JAN_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "JAN_ACCESS_TOKEN_TTL_SECONDS": "3600",  # session-wide guest tokens outlive a long test run
         "JAN_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
         "JAN_APIKEY_SECRET": "test-apikey-secret-0123456789abcdef01234567",

@@ -1,7 +1,18 @@
 """Accounts and sessions: guests, email and password, external (Google) sign-in, refresh and logout.
 
 Password sign-ins are limited per email: after `LoginLimit.max_failures` failures in a window, that email's
-sign-ins are refused (RESOURCE_EXHAUSTED, HTTP 429) without looking at the password until the window ends.
+sign-ins are refused (RESOURCE_EXHAUSTED, HTTP 429 with retry-after) without looking at the password until
+the window ends. Each attempt is counted before its password is checked (a success clears the count), so
+guesses sent in parallel cannot all be checked before the first failure is recorded. The counter's key is
+the email's normal form (emails.py), the same one the account is looked up by.
+
+Roles: new accounts join as readers. An email address proves nothing by itself, so an email listed in
+JAN_ADMIN_EMAILS makes an owner only through a Google sign-in whose ID token says the email is verified,
+and only once per email (a later demotion or removal sticks); the first owner otherwise comes from the
+bootstrap token (bootstrap.py). A member removed from the organization stays out whatever they sign in
+with. Linking a Google sign-in to an existing account by email ends that account's password, sessions and
+API keys: nothing proved that whoever set the password owns the address (it may have been registered in
+advance by someone else), and Google just did.
 
 A session is a family of refresh tokens. Each refresh marks the presented token used and issues the next
 one; presenting a used token again means it was stolen or replayed, so the whole family is revoked, and
@@ -11,12 +22,13 @@ with it every access token carrying that session id (ext_authz checks the sessio
 from __future__ import annotations
 
 import logging
-import re
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
 from services.auth.cache import Invalidations
+from services.auth.emails import canonical_email, normalize_email
 from services.auth.models import SessionTokens, User
 from services.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords
 from services.auth.store import Store
@@ -24,14 +36,6 @@ from services.common import errors
 from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-
-def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise errors.InvalidArgument("a valid email address is required", param="email")
-    return email
 
 
 def require_caller(caller: Caller) -> Caller:
@@ -94,47 +98,56 @@ class Accounts:
                 user_id = guest.id
             else:
                 user_id = (await tx.insert_user(tokens.new_id("user"), email, name, False, password_hash)).id
-            user = await self._settle_role(tx, user_id, email, new_member=True)
+            user = await self._settle_role(tx, user_id, new_member=guest is None)
             session = await self._start_session(tx, user)
         self._hub.publish(f"u:{user.id}")
         return session
 
     async def login(self, email: str, password: str) -> SessionTokens:
-        email, limit = email.strip(), self._login_limit
-        key = email.lower()
-        failures = await self._store.login_failures(key, limit.window_seconds) if limit.enabled else 0
-        if limit.enabled and failures >= limit.max_failures:
-            raise errors.ResourceExhausted(
-                f"too many failed sign-ins for this email; try again in up to {limit.window_seconds:.0f} seconds"
-            )
+        email, limit = canonical_email(email), self._login_limit
+        if limit.enabled:  # unknown emails count too: the answer must not tell them apart
+            attempts, remaining = await self._store.count_login_attempt(email, limit.window_seconds)
+            if attempts > limit.max_failures:
+                # (Clamped: a parallel attempt's transaction may have opened the window a moment after ours began.)
+                wait = min(max(1, math.ceil(remaining)), math.ceil(limit.window_seconds))
+                raise errors.ResourceExhausted(
+                    f"too many failed sign-ins for this email; try again in {wait} seconds", retry_after=wait
+                )
         found = await self._store.user_by_email(email, self.org_id)
         user, password_hash = found if found else (None, None)
         if not await self._passwords.verify(password_hash, password) or user is None:
-            if limit.enabled:  # unknown emails count too: the answer must not tell them apart
-                await self._store.record_login_failure(key, limit.window_seconds)
             raise errors.Unauthenticated("invalid email or password")
-        if failures:
-            await self._store.clear_login_failures(key)
+        if limit.enabled:
+            await self._store.clear_login_failures(email)
         if password_hash and self._passwords.needs_rehash(password_hash):
             await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
         async with self._store.transaction() as tx:
-            user = await self._settle_role(tx, user.id, user.email, new_member=False)
+            user = await self._settle_role(tx, user.id, new_member=False)
             session = await self._start_session(tx, user)
         self._hub.publish(f"u:{user.id}")
         return session
 
-    async def sign_in_external(self, *, google_sub: str, email: str, name: str, caller: Caller) -> SessionTokens:
-        """Finds the account by Google subject, then by (verified) email; else upgrades the calling guest
-        in place; else creates one."""
+    async def sign_in_external(
+        self, *, google_sub: str, email: str, email_verified: bool, name: str, caller: Caller
+    ) -> SessionTokens:
+        """Finds the account by Google subject, then by email; else upgrades the calling guest in place;
+        else creates one. The provider must have verified the email: it links accounts and may make an owner."""
+        if not email_verified:
+            raise errors.Unauthenticated("Google account has no verified email")
         email = normalize_email(email)
         async with self._store.transaction() as tx:
             user = await tx.user_by_google_sub(google_sub, self.org_id)
             if user is None:
                 by_email = await tx.user_by_email(email, self.org_id)
                 if by_email:
-                    user = by_email[0]
+                    user, password_hash = by_email
                     await tx.update_user(user.id, google_sub=google_sub)
-            new_member = user is None
+                    if password_hash is not None:  # never proven: only the Google credential remains
+                        await tx.clear_password(user.id)
+                        await tx.revoke_user_credentials(user.id)
+                        await tx.notify(f"u:{user.id}")
+                        log.info("Google sign-in linked by email; the password was cleared", extra={"user_id": user.id})
+            new_member = False  # only an account made here joins; a guest keeps (or lacks) its role
             if user is None:
                 guest = await self._calling_guest(tx, caller)
                 if guest:
@@ -142,7 +155,8 @@ class Accounts:
                     user = guest
                 else:
                     user = await tx.insert_user(tokens.new_id("user"), email, name, False, None, google_sub)
-            user = await self._settle_role(tx, user.id, email, new_member=new_member)
+                    new_member = True
+            user = await self._settle_role(tx, user.id, new_member=new_member, verified_email=email)
             session = await self._start_session(tx, user)
         self._hub.publish(f"u:{user.id}")
         return session
@@ -153,17 +167,21 @@ class Accounts:
         user = await tx.user(caller.user_id, self.org_id, for_update=True)
         return user if user and user.is_guest else None
 
-    async def _settle_role(self, tx: Store, user_id: str, email: str | None, *, new_member: bool) -> User:
-        """Admin emails become owners; new accounts join as readers; removed members stay out."""
+    async def _settle_role(
+        self, tx: Store, user_id: str, *, new_member: bool, verified_email: str | None = None
+    ) -> User:
+        """New accounts join as readers; removed members stay out; a `verified_email` (proven by the sign-in)
+        listed in JAN_ADMIN_EMAILS makes an owner the first time it is seen, never again."""
         user = await tx.user(user_id, self.org_id)
         assert user is not None
-        if email and email.lower() in self._admin_emails and user.role != "owner":
-            role = "owner"
-        elif user.role is None and new_member:
-            role = "reader"
-        elif user.role is None:
+        if user.role is None and not new_member:
             raise errors.Unauthenticated("this account was removed from the organization")
-        else:
+        role = user.role or "reader"
+        if verified_email in self._admin_emails and await tx.record_admin_email_grant(
+            self.org_id, verified_email, user_id
+        ):
+            role = "owner"
+        if role == user.role:
             return user
         await tx.set_org_role(self.org_id, user_id, role)
         await tx.notify(f"u:{user_id}")

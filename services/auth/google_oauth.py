@@ -96,10 +96,14 @@ class GoogleSignIn:
         claims = await asyncio.to_thread(self._exchange_and_verify, code, code_verifier)
         if claims.get("nonce") != nonce:
             raise errors.Unauthenticated("Google ID token nonce does not match this sign-in")
-        if not claims.get("email") or claims.get("email_verified") not in (True, "true"):
+        if not claims.get("email"):
             raise errors.Unauthenticated("Google account has no verified email")
         return await self._accounts.sign_in_external(
-            google_sub=str(claims["sub"]), email=claims["email"], name=str(claims.get("name") or ""), caller=caller
+            google_sub=str(claims["sub"]),
+            email=str(claims["email"]),
+            email_verified=claims.get("email_verified") in (True, "true"),  # linking and owners depend on it
+            name=str(claims.get("name") or ""),
+            caller=caller,
         )
 
     def _trust_ca_bundle(self, session: requests.Session) -> requests.Session:

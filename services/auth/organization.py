@@ -10,8 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
-from services.auth.accounts import normalize_email, require_caller
+from services.auth.accounts import require_caller
 from services.auth.cache import Invalidations
+from services.auth.emails import canonical_email, normalize_email
 from services.auth.models import ORG_ROLES, Invite, Member, Page, Project
 from services.auth.rights import check_role, page_limit, project_access, require_org_owner
 from services.auth.store import Store
@@ -85,7 +86,7 @@ class Organization:
         if user_id:
             member = await self._store.org_user(self.org_id, user_id)
         elif email:
-            found = await self._store.user_by_email(email, self.org_id)
+            found = await self._store.user_by_email(canonical_email(email), self.org_id)
             member = await self._store.org_user(self.org_id, found[0].id) if found else None
         if member is None:
             raise errors.NotFound("no organization member with that id or email", param="user_id")
@@ -117,7 +118,9 @@ class Organization:
     # -- organization members ------------------------------------------------------------------------
     async def list_users(self, caller: Caller, limit: int, after: str, emails: list[str]) -> Page[Member]:
         require_org_owner(caller)
-        return await self._store.list_org_users(self.org_id, page_limit(limit), after, emails)
+        return await self._store.list_org_users(
+            self.org_id, page_limit(limit), after, [canonical_email(e) for e in emails]
+        )
 
     async def get_user(self, caller: Caller, user_id: str) -> Member:
         require_org_owner(caller)
@@ -200,7 +203,7 @@ class Organization:
             if invite.expires_at <= datetime.now(UTC):
                 raise errors.FailedPrecondition("this invite has expired")
             user = await tx.user(user_id, self.org_id)
-            if user is None or not user.email or user.email.lower() != invite.email.lower():
+            if user is None or not user.email or canonical_email(user.email) != canonical_email(invite.email):
                 raise errors.PermissionDenied("this invite is for another email address; sign in with it first")
             if user.role != "owner":
                 await tx.set_org_role(self.org_id, user_id, invite.role)

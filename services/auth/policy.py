@@ -46,6 +46,7 @@ AUTH_RPCS: dict[str, Access] = {
     "GoogleCallback": _A.PUBLIC,
     "GetMe": _A.ANY,
     "AcceptInvite": _A.SESSION,
+    "BootstrapOwner": _A.SESSION,
     **dict.fromkeys(["ListProjects", "CreateProject", "GetProject", "ModifyProject", "ArchiveProject"], _A.ORG_OWNER),
     **dict.fromkeys(
         [

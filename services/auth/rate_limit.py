@@ -25,9 +25,9 @@ class RateLimited(errors.ResourceExhausted):
         super().__init__(
             f"Rate limit reached: {limit} requests per minute. Please try again in {wait}s.",
             code="rate_limit_exceeded",
+            retry_after=wait,
         )
         self.limit = limit
-        self.retry_after = wait
 
 
 class RequestRateLimit:

@@ -18,6 +18,7 @@ from services.auth.apikeys import ApiKeys
 from services.auth.authn import Authenticator
 from services.auth.authz_http import AuthzHttpServer
 from services.auth.authz_servicer import AuthorizationServicer, Authorizer
+from services.auth.bootstrap import OwnerBootstrap
 from services.auth.cache import Invalidations
 from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
@@ -72,17 +73,25 @@ class AuthApp:
             LoginLimit(s.login_max_failures, s.login_failure_window_seconds),
         )
         self.google = GoogleSignIn(s.google, self.store, self.accounts)
+        self.bootstrap = OwnerBootstrap(self.store, self.hub, org_id)
         self.organization = Organization(self.store, self.hub, org_id, s.invite_ttl_seconds)
         self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
         cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
-        self.servicer = AuthServicer(self.accounts, self.google, self.organization, self.api_keys, cookies)
+        self.servicer = AuthServicer(
+            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap
+        )
         self.authz_servicer = AuthorizationServicer(self.authorizer)
         self._dsn = s.database.url
+        self.printed_bootstrap_token: str | None = None  # one create() made (and logged), for the tests
 
     @classmethod
     async def create(cls, settings: AuthSettings, pool: asyncpg.Pool, passwords: Passwords | None = None) -> AuthApp:
+        """Migrates, wires, and (while the organization has no owner) prepares the bootstrap token."""
         await apply_migrations(pool, "auth", MIGRATIONS)
-        return cls(settings, pool, await Store(pool).org_id(), passwords)
+        app = cls(settings, pool, await Store(pool).org_id(), passwords)
+        configured = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+        app.printed_bootstrap_token = await app.bootstrap.prepare(configured)
+        return app
 
     async def start(self) -> None:
         await self.hub.listen(self._dsn)

@@ -17,6 +17,7 @@ from jan.v1 import auth_service_pb2_grpc
 from services.auth import convert
 from services.auth.accounts import Accounts
 from services.auth.apikeys import ApiKeys
+from services.auth.bootstrap import OwnerBootstrap
 from services.auth.google_oauth import GoogleSignIn
 from services.auth.models import SessionTokens
 from services.auth.organization import Organization
@@ -68,8 +69,10 @@ class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
         organization: Organization,
         api_keys: ApiKeys,
         cookies: CookiePolicy,
+        bootstrap: OwnerBootstrap,
     ) -> None:
         self._accounts = accounts
+        self._bootstrap = bootstrap
         self._google = google
         self._org = organization
         self._keys = api_keys
@@ -117,6 +120,9 @@ class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
             raise errors.InvalidArgument("state does not match this browser's sign-in", param="state")
         session = await self._google.callback(request.code, request.state, caller(context))
         return await self._with_refresh_cookie(session, context)
+
+    async def BootstrapOwner(self, request: pb.BootstrapOwnerRequest, context: grpc.aio.ServicerContext) -> pb.User:
+        return convert.user(await self._bootstrap.redeem(caller(context), request.bootstrap_token))
 
     async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: grpc.aio.ServicerContext) -> pb.Invite:
         return convert.invite(await self._org.accept_invite(caller(context), request.code))

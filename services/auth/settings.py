@@ -1,15 +1,19 @@
 """The auth service's settings, read once from the environment.
 
 The two signing secrets are required and must be at least 32 characters: the service refuses to start
-without them. Google sign-in is optional; with no client id, secret and redirect URL its RPCs answer
-FAILED_PRECONDITION.
+without them (JAN_BOOTSTRAP_TOKEN too, when set, is at least 32 characters). Google sign-in is optional;
+with no client id, secret and redirect URL its RPCs answer FAILED_PRECONDITION. Google's endpoints must be
+https: oauthlib refuses anything else, which would otherwise surface only at sign-in time, as a server error.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.auth.emails import canonical_email
 from services.common.settings import DatabaseSettings, JanSettings, ServerSettings
 
 _MIN_SECRET_CHARS = 32
@@ -30,6 +34,16 @@ class GoogleSettings(JanSettings):
     ca_bundle: str | None = Field(None, validation_alias="OAUTH2_GOOGLE_CA_BUNDLE")
     timeout_seconds: float = Field(10.0, validation_alias="OAUTH2_GOOGLE_TIMEOUT_SECONDS", gt=0)
     state_ttl_seconds: int = Field(600, validation_alias="OAUTH2_GOOGLE_STATE_TTL_SECONDS", gt=0)
+
+    # The redirect URL is not checked: it is this deployment's own page (http://localhost in development).
+    @field_validator("auth_uri", "token_uri", "jwks_uri", "issuer")
+    @classmethod
+    def _https(cls, value: str, info: ValidationInfo) -> str:
+        parts = urlsplit(value)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            variable = cls.model_fields[info.field_name or ""].validation_alias
+            raise ValueError(f"{variable} must be an https:// URL")
+        return value
 
     @property
     def configured(self) -> bool:
@@ -52,8 +66,11 @@ class AuthSettings(ServerSettings):
     access_token_ttl_seconds: int = Field(15 * 60, validation_alias="JAN_ACCESS_TOKEN_TTL_SECONDS", ge=30)
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, validation_alias="JAN_REFRESH_TOKEN_TTL_SECONDS", ge=60)
     invite_ttl_seconds: int = Field(7 * 24 * 3600, validation_alias="JAN_INVITE_TTL_SECONDS", ge=60)
-    # Comma-separated; a user registering or signing in with one of these emails becomes an org owner.
+    # Comma-separated. A Google sign-in whose ID token says one of these emails is verified makes that account
+    # an organization owner, once per email; registering one of them with a password proves nothing.
     admin_emails_csv: str = Field("", validation_alias="JAN_ADMIN_EMAILS")
+    # The first owner's one-time token (bootstrap.py), for deployments that cannot read the log; stored hashed.
+    bootstrap_token: SecretStr | None = Field(None, validation_alias="JAN_BOOTSTRAP_TOKEN")
 
     # Password sign-ins: after this many failures for one email within the window, refused until it ends.
     login_max_failures: int = Field(10, validation_alias="JAN_LOGIN_MAX_FAILURES", ge=0)  # 0: no limit
@@ -78,6 +95,13 @@ class AuthSettings(ServerSettings):
             raise ValueError(f"must be at least {_MIN_SECRET_CHARS} characters")
         return value
 
+    @field_validator("bootstrap_token")
+    @classmethod
+    def _unset_or_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable (e.g. an optional Secret key) means unset
+        return cls._long_enough(value)
+
     @property
     def admin_emails(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails_csv.split(",") if e.strip())
+        return frozenset(canonical_email(e) for e in self.admin_emails_csv.split(",") if e.strip())

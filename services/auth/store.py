@@ -131,9 +131,10 @@ class Store:
         return _user(r, r["role"]) if r else None
 
     async def user_by_email(self, email: str, org_id: str) -> tuple[User, str | None] | None:
+        """By the email's normal form (emails.canonical_email), compared exactly: SQL never folds case."""
         r = await self._db.fetchrow(
             f"SELECT {_USER}, u.password_hash, m.role FROM auth.users u"
-            " LEFT JOIN auth.org_members m ON m.user_id = u.id AND m.org_id = $2 WHERE lower(u.email) = lower($1)",
+            " LEFT JOIN auth.org_members m ON m.user_id = u.id AND m.org_id = $2 WHERE u.email = $1",
             email,
             org_id,
         )
@@ -169,6 +170,18 @@ class Store:
             google_sub,
         )
 
+    async def clear_password(self, user_id: str) -> None:
+        await self._db.execute("UPDATE auth.users SET password_hash = NULL WHERE id = $1", user_id)
+
+    async def revoke_user_credentials(self, user_id: str) -> None:
+        """Ends every session (refresh tokens included) and API key of the user."""
+        await self._db.execute(
+            "UPDATE auth.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+        await self._db.execute(
+            "UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+
     async def set_org_role(self, org_id: str, user_id: str, role: str) -> None:
         await self._db.execute(
             "INSERT INTO auth.org_members (org_id, user_id, role) VALUES ($1, $2, $3)"
@@ -192,7 +205,7 @@ class Store:
 
     # -- failed sign-ins -----------------------------------------------------------------------------
     async def login_failures(self, email: str, window_seconds: float) -> int:
-        """Failed sign-ins for this (lower-cased) email in its current window; 0 once the window is over."""
+        """Uncleared sign-in attempts for this (normal-form) email in its current window; 0 once it is over."""
         failures = await self._db.fetchval(
             "SELECT failures FROM auth.login_failures"
             " WHERE email = $1 AND window_start > now() - make_interval(secs => $2)",
@@ -201,19 +214,78 @@ class Store:
         )
         return failures or 0
 
-    async def record_login_failure(self, email: str, window_seconds: float) -> None:
-        """Counts one failure, in a new window if the last one is over (past windows are deleted first)."""
+    async def count_login_attempt(self, email: str, window_seconds: float) -> tuple[int, float]:
+        """Counts one attempt, in a new window if the last one is over, and returns (attempts in the window,
+        this one included; seconds until the window ends). One statement: parallel attempts each see their
+        own count, so no more of them than the limit get past it. Past windows are deleted first."""
         await self._db.execute(
             "DELETE FROM auth.login_failures WHERE window_start <= now() - make_interval(secs => $1)", window_seconds
         )
-        await self._db.execute(
+        r = await self._db.fetchrow(
             "INSERT INTO auth.login_failures AS f (email, failures, window_start) VALUES ($1, 1, now())"
-            " ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1",
+            " ON CONFLICT (email) DO UPDATE SET"
+            "  failures = CASE WHEN f.window_start > now() - make_interval(secs => $2) THEN f.failures + 1 ELSE 1 END,"
+            "  window_start = CASE WHEN f.window_start > now() - make_interval(secs => $2)"
+            "   THEN f.window_start ELSE now() END"
+            " RETURNING failures,"
+            "  extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8 AS remaining",
             email,
+            window_seconds,
         )
+        return r["failures"], r["remaining"]
 
     async def clear_login_failures(self, email: str) -> None:
         await self._db.execute("DELETE FROM auth.login_failures WHERE email = $1", email)
+
+    # -- proofs of ownership (bootstrap.py, accounts.py) ---------------------------------------------
+    async def set_bootstrap_token(self, org_id: str, token_hash: bytes, *, replace: bool) -> bool:
+        """Stores a new unused token; without `replace`, only if the organization has no unused one.
+        True if stored. (Replicas starting together: the first insert wins, the others see it unused.)"""
+        return (
+            await self._db.fetchval(
+                "INSERT INTO auth.bootstrap_tokens AS b (org_id, token_hash) VALUES ($1, $2)"
+                " ON CONFLICT (org_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = now(),"
+                " used_at = NULL, used_by = NULL WHERE $3 OR b.used_at IS NOT NULL RETURNING true",
+                org_id,
+                token_hash,
+                replace,
+            )
+            is not None
+        )
+
+    async def unused_bootstrap_token_since(self, org_id: str) -> datetime | None:
+        return await self._db.fetchval(
+            "SELECT created_at FROM auth.bootstrap_tokens WHERE org_id = $1 AND used_at IS NULL", org_id
+        )
+
+    async def retire_bootstrap_token(self, org_id: str) -> bool:
+        """Deletes the unused token, if any; True if there was one."""
+        deleted = await self._db.fetchval(
+            "DELETE FROM auth.bootstrap_tokens WHERE org_id = $1 AND used_at IS NULL RETURNING true", org_id
+        )
+        return deleted is not None
+
+    async def use_bootstrap_token(self, org_id: str, token_hash: bytes, user_id: str) -> bool:
+        """Marks the token used by `user_id` if it is the unused one; concurrent callers: one wins."""
+        used = await self._db.fetchval(
+            "UPDATE auth.bootstrap_tokens SET used_at = now(), used_by = $3"
+            " WHERE org_id = $1 AND token_hash = $2 AND used_at IS NULL RETURNING true",
+            org_id,
+            token_hash,
+            user_id,
+        )
+        return used is not None
+
+    async def record_admin_email_grant(self, org_id: str, email: str, user_id: str) -> bool:
+        """True the first time for this email, False ever after."""
+        granted = await self._db.fetchval(
+            "INSERT INTO auth.admin_email_grants (org_id, email, user_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            org_id,
+            email,
+            user_id,
+        )
+        return granted is not None
 
     # -- organization members ------------------------------------------------------------------------
     _ORG_MEMBER = f"{_USER}, m.role, m.added_at FROM auth.org_members m JOIN auth.users u ON u.id = m.user_id"
@@ -221,13 +293,13 @@ class Store:
     async def list_org_users(self, org_id: str, limit: int, after: str, emails: Sequence[str]) -> Page[Member]:
         rows = await self._db.fetch(
             f"SELECT {self._ORG_MEMBER} WHERE m.org_id = $1 AND NOT u.is_guest"
-            " AND (cardinality($4::text[]) = 0 OR lower(u.email) = ANY($4::text[]))"
+            " AND (cardinality($4::text[]) = 0 OR u.email = ANY($4::text[]))"
             " AND ($2 = '' OR (m.added_at, m.user_id) > (SELECT added_at, user_id FROM auth.org_members"
             "   WHERE org_id = $1 AND user_id = $2)) ORDER BY m.added_at, m.user_id LIMIT $3",
             org_id,
             after,
             limit + 1,
-            [e.lower() for e in emails],
+            list(emails),  # in their normal form (emails.canonical_email)
         )
         return _page(rows, limit, _member)
 

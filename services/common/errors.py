@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 # Trailing-metadata key holding the OpenAI error JSON for REST clients (see envoy/lua/edge.lua).
 ERROR_METADATA_KEY = "x-jan-error"
+# Seconds until a refused call may pass (ResourceExhausted.retry_after); edge.lua makes it `retry-after`.
+RETRY_AFTER_METADATA_KEY = "x-jan-retry-after"
 _MAX_MESSAGE_CHARS = 2000
 
 
@@ -75,7 +77,16 @@ class FailedPrecondition(JanError):
 
 
 class ResourceExhausted(JanError):
+    """Over a limit; `retry_after` (whole seconds, if known) reaches REST clients as `retry-after` and gRPC
+    clients as a google.rpc.RetryInfo detail."""
+
     kind = RESOURCE_EXHAUSTED
+
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
 
 
 class Unavailable(JanError):

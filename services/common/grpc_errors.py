@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2, descriptor_pool
+from google.protobuf import any_pb2, descriptor_pool, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import errors
@@ -43,6 +43,10 @@ def status_code(error: errors.JanError) -> grpc.StatusCode:
     return grpc.StatusCode[error.kind.grpc_code]
 
 
+def _retry_after(error: errors.JanError) -> int | None:
+    return error.retry_after if isinstance(error, errors.ResourceExhausted) else None
+
+
 def trailing_metadata(error: errors.JanError) -> tuple[tuple[str, str | bytes], ...]:
     code = status_code(error)
     status = status_pb2.Status(code=code.value[0], message=error.message)
@@ -51,10 +55,18 @@ def trailing_metadata(error: errors.JanError) -> tuple[tuple[str, str | bytes], 
         detail = any_pb2.Any()
         detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
         status.details.append(detail)
-    return (
+    retry_after = _retry_after(error)
+    if retry_after is not None:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after)))
+        status.details.append(detail)
+    metadata: tuple[tuple[str, str | bytes], ...] = (
         ("grpc-status-details-bin", status.SerializeToString()),
         (errors.ERROR_METADATA_KEY, errors.encode_error_metadata(error.openai_body())),
     )
+    if retry_after is not None:
+        metadata += ((errors.RETRY_AFTER_METADATA_KEY, str(retry_after)),)
+    return metadata
 
 
 async def abort(context: grpc.aio.ServicerContext, error: errors.JanError) -> None:
@@ -133,7 +145,7 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.JanError:
     cls = _KIND_BY_CLASS.get(code.name)
     if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN) or cls is None:
         cls = errors.Unavailable if code == grpc.StatusCode.CANCELLED else errors.Internal
-    param = err_code = None
+    param = err_code = retry_after = None
     for key, value in exc.trailing_metadata() or ():
         if key == errors.ERROR_METADATA_KEY:
             try:
@@ -141,6 +153,12 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.JanError:
                 param, err_code = body.get("param"), body.get("code")
             except (ValueError, KeyError, TypeError):
                 pass
+        elif key == errors.RETRY_AFTER_METADATA_KEY and isinstance(value, str) and value.isdigit():
+            retry_after = int(value)
     if code == grpc.StatusCode.UNAVAILABLE:
         return errors.Unavailable(exc.details() or "upstream service unavailable", code=err_code)
+    if cls is errors.ResourceExhausted:
+        return errors.ResourceExhausted(
+            exc.details() or code.name.lower(), param=param, code=err_code, retry_after=retry_after
+        )
     return cls(exc.details() or code.name.lower(), param=param, code=err_code)

@@ -1,5 +1,6 @@
 """Fixtures for the auth service's tests: a fresh database and a wired AuthApp per test, REST helpers for
-tests through Envoy, and the shared organization owner (owner@jan.test, registered once per session)."""
+tests through Envoy, and the shared organization owner (owner@jan.test, registered once per session and
+made owner with the bootstrap token)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import pytest
 from argon2 import PasswordHasher
 
 from devstack.stack import Stack
+from services.auth.models import SessionTokens
 from services.auth.passwords import Passwords
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings
 from services.common.identity import Caller
-from tests.conftest import ADMIN_EMAIL
+from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 from tests.support.fake_google import FakeGoogle
 
 JWT_SECRET = "unit-jwt-secret-0123456789abcdef0123456789"
@@ -34,7 +36,8 @@ def make_settings(database_url: str, **env: Any) -> AuthSettings:
         "DATABASE_URL": database_url,
         "JAN_JWT_SECRET": JWT_SECRET,
         "JAN_APIKEY_SECRET": APIKEY_SECRET,
-        "JAN_ADMIN_EMAILS": ADMIN_EMAIL,
+        "JAN_ADMIN_EMAILS": ADMIN_EMAIL,  # proves nothing unless Google verified it
+        "JAN_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "JAN_AUTH_LISTEN": "127.0.0.1:0",
         **env,
     }
@@ -63,9 +66,11 @@ async def database_url(database_factory) -> str:
     return database_factory("auth")
 
 
-async def start_app(database_url: str, **env: Any) -> tuple[AuthApp, asyncpg.Pool]:
+async def start_app(
+    database_url: str, *, passwords: Passwords | None = None, **env: Any
+) -> tuple[AuthApp, asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
-    app = await AuthApp.create(make_settings(database_url, **env), pool, fast_passwords())
+    app = await AuthApp.create(make_settings(database_url, **env), pool, passwords or fast_passwords())
     await app.start()
     return app, pool
 
@@ -83,6 +88,14 @@ async def app(database_url: str, fake_google: FakeGoogle) -> AsyncIterator[AuthA
 async def caller_for(app: AuthApp, credential: str, project: str | None = None) -> Caller:
     """The identity ext_authz would pass on for this credential."""
     return (await app.authenticator.authenticate(credential, project)).caller()
+
+
+async def register_owner(app: AuthApp, email: str = ADMIN_EMAIL) -> SessionTokens:
+    """Registers `email` and makes it the organization's first owner with the bootstrap token; returns a
+    session started after that (its user's role is "owner")."""
+    session = await app.accounts.register(email, PASSWORD, "", Caller())
+    await app.bootstrap.redeem(await caller_for(app, session.access_token), BOOTSTRAP_TOKEN)
+    return await app.accounts.login(email, PASSWORD)
 
 
 # -- through Envoy ---------------------------------------------------------------------------------------
@@ -132,7 +145,8 @@ def rest(stack: Stack) -> Rest:
 
 
 class Owner:
-    """The organization owner from JAN_ADMIN_EMAILS, registered once per session, with an admin API key.
+    """The organization owner, registered once per session and made owner with the stack's bootstrap token
+    (JAN_BOOTSTRAP_TOKEN), with an admin API key.
     `access_token` signs in again when the last one is near its 15-minute expiry (long sessions)."""
 
     def __init__(self, rest: Rest) -> None:
@@ -143,14 +157,18 @@ class Owner:
         self.admin_key: str = created.json()["value"]
 
     def _sign_in(self) -> str:
-        """Registers the owner, or signs in if some earlier fixture of this session already did."""
+        """Registers the owner and presents the bootstrap token, or signs in if some earlier fixture of this
+        session already did."""
         body = {"email": ADMIN_EMAIL, "password": PASSWORD}
         r = self._rest("POST", "/v1/auth/register", body)
         if r.status == 409:
             r = self._rest("POST", "/v1/auth/login", body)
         assert r.status == 200, r.body
-        assert r.json()["user"]["role"] == "owner"
-        return r.json()["access_token"]
+        token = r.json()["access_token"]
+        if r.json()["user"]["role"] != "owner":
+            claimed = self._rest("POST", "/v1/auth/bootstrap", {"bootstrap_token": BOOTSTRAP_TOKEN}, token=token)
+            assert claimed.status == 200 and claimed.json()["role"] == "owner", claimed.body
+        return token
 
     @property
     def access_token(self) -> str:

@@ -12,12 +12,11 @@ import pytest
 from services.auth.server import AuthApp
 from services.common import errors
 from services.common.identity import Caller
-from tests.auth.conftest import APIKEY_SECRET, PASSWORD, caller_for, unique_email
-from tests.conftest import ADMIN_EMAIL
+from tests.auth.conftest import APIKEY_SECRET, PASSWORD, caller_for, register_owner, unique_email
 
 
 async def owner_and_project(app: AuthApp) -> tuple[Caller, str]:
-    session = await app.accounts.register(ADMIN_EMAIL, PASSWORD, "", Caller())
+    session = await register_owner(app)
     owner = await caller_for(app, session.access_token)
     return owner, (await app.organization.create_project(owner, "keys")).id
 

@@ -11,8 +11,7 @@ from google.rpc import code_pb2
 
 from services.auth.server import AuthApp
 from services.common.identity import IDENTITY_HEADERS, Caller
-from tests.auth.conftest import PASSWORD, caller_for, start_app, unique_email
-from tests.conftest import ADMIN_EMAIL
+from tests.auth.conftest import PASSWORD, caller_for, register_owner, start_app, unique_email
 
 
 def check_request(method: str, path: str, token: str | None = None, **headers: str) -> external_auth_pb2.CheckRequest:
@@ -80,7 +79,7 @@ async def test_admin_routes_are_forbidden_to_readers_and_admin_keys_to_the_api(a
         denied(await app.authorizer.check(check_request("GET", "/v1/organization/projects", reader.access_token)))[0]
         == 403
     )
-    owner = await app.accounts.register(ADMIN_EMAIL, PASSWORD, "", Caller())
+    owner = await register_owner(app)
     admin_key = await app.api_keys.create_admin_key(await caller_for(app, owner.access_token), "k", None)
     assert identity(await app.authorizer.check(check_request("GET", "/v1/organization/projects", admin_key.value)))
     assert identity(await app.authorizer.check(check_request("GET", "/v1/auth/me", admin_key.value)))
@@ -88,7 +87,7 @@ async def test_admin_routes_are_forbidden_to_readers_and_admin_keys_to_the_api(a
 
 
 async def test_openai_project_header_selects_a_project_the_user_is_in(app: AuthApp) -> None:
-    owner_session = await app.accounts.register(ADMIN_EMAIL, PASSWORD, "", Caller())
+    owner_session = await register_owner(app)
     owner = await caller_for(app, owner_session.access_token)
     project = await app.organization.create_project(owner, "p")
     headers = identity(
@@ -112,7 +111,7 @@ async def test_revocation_reaches_another_replica_through_notify(app: AuthApp, d
     replica, pool = await start_app(database_url)
     try:
         session = await app.accounts.register(unique_email(), PASSWORD, "", Caller())
-        owner = await app.accounts.register(ADMIN_EMAIL, PASSWORD, "", Caller())
+        owner = await register_owner(app)
         owner_caller = await caller_for(app, owner.access_token)
         project = await app.organization.create_project(owner_caller, "p")
         key = await app.api_keys.create_project_key(owner_caller, project.id, "k", None)

@@ -9,10 +9,12 @@ import time
 import grpc
 import jwt
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from jan.v1 import auth_service_pb2 as pb
 from jan.v1 import auth_service_pb2_grpc
 from tests.auth.conftest import PASSWORD, Owner, Response, Rest, unique_email
+from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 
 STACK_JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"  # tests/conftest.py's stack_env
 
@@ -250,13 +252,33 @@ async def test_guessing_a_password_is_cut_off_with_a_429(rest: Rest, edge_channe
         assert_error(
             rest("POST", "/v1/auth/login", {"email": email, "password": "a guess"}), 401, "authentication_error"
         )
-    error = assert_error(
-        rest("POST", "/v1/auth/login", {"email": email, "password": PASSWORD}), 429, "rate_limit_error"
-    )
+    refused = rest("POST", "/v1/auth/login", {"email": email, "password": PASSWORD})
+    error = assert_error(refused, 429, "rate_limit_error")
     assert "too many failed sign-ins" in error["message"]
+    # When to come back, in the header OpenAI's SDKs read (edge.lua copies the service's trailer into it).
+    assert 0 < int(refused.headers["retry-after"]) <= 900 and "x-jan-retry-after" not in refused.headers
     stub = auth_service_pb2_grpc.AuthServiceStub(edge_channel)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = dict(raised.value.trailing_metadata())["grpc-status-details-bin"]
+    retry_info = error_details_pb2.RetryInfo()
+    assert status_pb2.Status.FromString(details).details[0].Unpack(retry_info)
+    assert 0 < retry_info.retry_delay.seconds <= 900
     other = rest.register()
     assert rest("POST", "/v1/auth/login", {"email": other["user"]["email"], "password": PASSWORD}).status == 200
+
+
+def test_the_bootstrap_route_answers_in_openais_error_shape(rest: Rest, owner: Owner) -> None:
+    # The owner fixture spent the stack's bootstrap token (JAN_BOOTSTRAP_TOKEN) already.
+    body = {"bootstrap_token": BOOTSTRAP_TOKEN}
+    assert_error(rest("POST", "/v1/auth/bootstrap", body), 401, "authentication_error")
+    user = rest.register()
+    taken = assert_error(
+        rest("POST", "/v1/auth/bootstrap", body, token=user["access_token"]), 400, "invalid_request_error"
+    )
+    assert "already has an owner" in taken["message"]
+    guest = rest("POST", "/v1/auth/guest-login", {}).json()
+    assert_error(rest("POST", "/v1/auth/bootstrap", body, token=guest["access_token"]), 403, "permission_error")
+    me = rest("GET", "/v1/auth/me", token=owner.access_token).json()
+    assert me["role"] == "owner" and me["email"] == ADMIN_EMAIL

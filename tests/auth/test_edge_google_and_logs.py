@@ -7,6 +7,7 @@ import urllib.parse
 
 from devstack.stack import SERVICES, Stack
 from tests.auth.conftest import PASSWORD, Owner, Rest, unique_email
+from tests.conftest import BOOTSTRAP_TOKEN
 from tests.support.fake_google import FakeGoogle
 
 
@@ -39,7 +40,7 @@ def test_google_sign_in_upgrades_the_calling_guest(rest: Rest, fake_google: Fake
 def test_no_password_token_or_key_reaches_any_log(
     stack: Stack, rest: Rest, owner: Owner, fake_google: FakeGoogle
 ) -> None:
-    secrets: list[str] = [PASSWORD, owner.admin_key, owner.access_token]
+    secrets: list[str] = [PASSWORD, owner.admin_key, owner.access_token, BOOTSTRAP_TOKEN]
     email = unique_email("logs")
     session = rest.register(email)
     secrets += [session["access_token"], session["refresh_token"]]

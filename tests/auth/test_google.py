@@ -71,6 +71,74 @@ async def test_admin_email_signs_in_as_owner(app: AuthApp, fake_google: FakeGoog
     assert (await sign_in(app, fake_google, email=ADMIN_EMAIL)).user.role == "owner"
 
 
+async def another_owner(app: AuthApp) -> Caller:
+    """An owner put straight into the database: these tests are about someone else's role."""
+    session = await app.accounts.register(unique_email("boss"), PASSWORD, "", Caller())
+    await app.store.set_org_role(app.accounts.org_id, session.user.id, "owner")
+    return await caller_for(app, session.access_token)
+
+
+async def test_a_verified_admin_email_is_made_owner_once(app: AuthApp, fake_google: FakeGoogle) -> None:
+    boss = await another_owner(app)
+    first = await sign_in(app, fake_google, email=ADMIN_EMAIL, sub="admin-sub")
+    assert first.user.role == "owner"
+    await app.organization.modify_user(boss, first.user.id, "reader")
+    again = await sign_in(app, fake_google, email=ADMIN_EMAIL.upper(), sub="admin-sub")
+    assert again.user.id == first.user.id and again.user.role == "reader"  # the demotion sticks
+
+
+async def test_a_removed_member_stays_removed_whatever_they_sign_in_with(app: AuthApp, fake_google: FakeGoogle) -> None:
+    boss = await another_owner(app)
+    admin = await sign_in(app, fake_google, email=ADMIN_EMAIL, sub="admin-sub")
+    await app.organization.remove_user(boss, admin.user.id)
+    for sub in ("admin-sub", "another-sub"):  # by Google subject, then by email
+        with pytest.raises(errors.Unauthenticated, match="removed"):
+            await sign_in(app, fake_google, email=ADMIN_EMAIL, sub=sub)
+    email = unique_email()
+    reader = await app.accounts.register(email, PASSWORD, "", Caller())
+    await app.organization.remove_user(boss, reader.user.id)
+    with pytest.raises(errors.Unauthenticated, match="removed"):
+        await app.accounts.login(email, PASSWORD)
+    with pytest.raises(errors.Unauthenticated, match="removed"):
+        await sign_in(app, fake_google, email=email)
+    assert (await app.store.user(admin.user.id, app.accounts.org_id)).role is None  # type: ignore[union-attr]
+
+
+async def test_linking_by_email_ends_a_pre_registered_password(app: AuthApp, fake_google: FakeGoogle) -> None:
+    # Someone registers the victim's address with a password of theirs before the victim ever signs in. When
+    # the victim signs in with Google, the accounts are linked by email: the unproven password, its sessions
+    # and its API keys must not survive.
+    boss = await another_owner(app)
+    email = unique_email("victim")
+    attacker = await app.accounts.register(email, "the attacker's password", "", Caller())
+    project = await app.organization.create_project(boss, "shared")
+    await app.organization.add_project_user(boss, project.id, attacker.user.id, None, "member")
+    attacker_caller = await caller_for(app, (await app.accounts.login(email, "the attacker's password")).access_token)
+    key = await app.api_keys.create_project_key(attacker_caller, project.id, "kept?", None)
+
+    victim = await sign_in(app, fake_google, email=email, sub="victim-sub")
+    assert victim.user.id == attacker.user.id
+    with pytest.raises(errors.Unauthenticated):
+        await app.accounts.login(email, "the attacker's password")
+    for credential in (attacker.access_token, key.value or ""):
+        with pytest.raises(errors.Unauthenticated):
+            await caller_for(app, credential)
+    with pytest.raises(errors.Unauthenticated):
+        await app.accounts.refresh(attacker.refresh_token)
+    assert (await caller_for(app, victim.access_token)).user_id == victim.user.id
+
+
+async def test_an_unverified_google_email_links_nothing(app: AuthApp) -> None:
+    email = unique_email()
+    registered = await app.accounts.register(email, PASSWORD, "", Caller())
+    with pytest.raises(errors.Unauthenticated, match="verified email"):
+        await app.accounts.sign_in_external(
+            google_sub="unverified", email=email, email_verified=False, name="", caller=Caller()
+        )
+    assert (await app.accounts.login(email, PASSWORD)).user.id == registered.user.id
+    assert await app.store.user_by_google_sub("unverified", app.accounts.org_id) is None
+
+
 async def test_state_is_single_use_and_expires(app: AuthApp, fake_google: FakeGoogle) -> None:
     url, state = await app.google.login_url()
     code, _ = fake_google.consent(url, email=unique_email())

@@ -9,8 +9,7 @@ import pytest
 from services.auth.server import AuthApp
 from services.common import errors
 from services.common.identity import Caller
-from tests.auth.conftest import PASSWORD, caller_for, unique_email
-from tests.conftest import ADMIN_EMAIL
+from tests.auth.conftest import PASSWORD, caller_for, register_owner, unique_email
 
 
 async def signed_in(app: AuthApp, email: str | None = None) -> Caller:
@@ -18,8 +17,12 @@ async def signed_in(app: AuthApp, email: str | None = None) -> Caller:
     return await caller_for(app, session.access_token)
 
 
+async def owner_of(app: AuthApp) -> Caller:
+    return await caller_for(app, (await register_owner(app)).access_token)
+
+
 async def test_owner_creates_lists_renames_and_archives_projects(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     created = [await app.organization.create_project(owner, f"p{i}") for i in range(3)]
     page = await app.organization.list_projects(owner, 2, "", False)
     assert [p.id for p in page.items] == [created[0].id, created[1].id] and page.has_more
@@ -38,7 +41,7 @@ async def test_owner_creates_lists_renames_and_archives_projects(app: AuthApp) -
 
 
 async def test_creator_becomes_project_owner_and_members_are_managed(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     project = await app.organization.create_project(owner, "team")
     members = await app.organization.list_project_users(owner, project.id, 0, "")
     assert [(m.id, m.role) for m in members.items] == [(owner.user_id, "owner")]
@@ -60,7 +63,7 @@ async def test_creator_becomes_project_owner_and_members_are_managed(app: AuthAp
 
 
 async def test_users_of_other_projects_see_nothing(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     a_email, b_email = unique_email("a"), unique_email("b")
     a, b = await signed_in(app, a_email), await signed_in(app, b_email)
     project_a = await app.organization.create_project(owner, "A")
@@ -83,7 +86,7 @@ async def test_users_of_other_projects_see_nothing(app: AuthApp) -> None:
 
 
 async def test_org_roles_and_the_last_owner(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     reader = await signed_in(app)
     users = await app.organization.list_users(owner, 0, "", [])
     assert {u.id: u.role for u in users.items} == {owner.user_id: "owner", reader.user_id: "reader"}
@@ -96,7 +99,7 @@ async def test_org_roles_and_the_last_owner(app: AuthApp) -> None:
 
 
 async def test_removed_member_loses_sessions_and_keys_at_once(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     email = unique_email()
     session = await app.accounts.register(email, PASSWORD, "", Caller())
     member = await caller_for(app, session.access_token)
@@ -115,7 +118,7 @@ async def test_removed_member_loses_sessions_and_keys_at_once(app: AuthApp) -> N
 
 
 async def test_invite_accept_flow(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     project = await app.organization.create_project(owner, "p")
     email = unique_email("invited")
     invite = await app.organization.create_invite(owner, email, "reader", [(project.id, "member")])
@@ -140,7 +143,7 @@ async def test_invite_accept_flow(app: AuthApp) -> None:
 
 
 async def test_expired_invites_cannot_be_accepted(app: AuthApp) -> None:
-    owner = await signed_in(app, ADMIN_EMAIL)
+    owner = await owner_of(app)
     email = unique_email("late")
     invite = await app.organization.create_invite(owner, email, "owner", [])
     await app.store._db.execute(

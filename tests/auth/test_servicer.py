@@ -18,7 +18,7 @@ from services.auth.server import AuthApp
 from services.common.server import JanServer
 from services.common.settings import ServerSettings
 from tests.auth.conftest import PASSWORD, start_app, unique_email
-from tests.conftest import ADMIN_EMAIL
+from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 
 
 async def serve(app: AuthApp) -> tuple[JanServer, grpc.aio.Channel]:
@@ -104,6 +104,9 @@ async def test_get_me_reads_the_identity_metadata(channel: grpc.aio.Channel) -> 
 
 async def test_admin_rpcs_check_every_row(channel: grpc.aio.Channel) -> None:
     owner = await stub(channel).Register(pb.RegisterRequest(email=ADMIN_EMAIL, password=PASSWORD))
+    claim = pb.BootstrapOwnerRequest(bootstrap_token=BOOTSTRAP_TOKEN)
+    me = await stub(channel).BootstrapOwner(claim, metadata=await identity_of(channel, owner.access_token))
+    assert me.id == owner.user.id and me.role == "owner" and me.object == "user"
     as_owner = await identity_of(channel, owner.access_token)
     a = await stub(channel).Register(pb.RegisterRequest(email=unique_email("a"), password=PASSWORD))
     project = await stub(channel).CreateProject(pb.CreateProjectRequest(name="owner's"), metadata=as_owner)

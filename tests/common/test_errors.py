@@ -69,3 +69,15 @@ def test_from_rpc_error_rebuilds_param_and_code() -> None:
 def test_from_rpc_error_maps_unavailable() -> None:
     received = from_rpc_error(_FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused", ()))
     assert isinstance(received, errors.Unavailable)
+
+
+def test_a_retry_time_goes_out_as_retry_info_and_a_trailer_and_comes_back() -> None:
+    sent = errors.ResourceExhausted("too many failed sign-ins", retry_after=42)
+    metadata = dict(trailing_metadata(sent))
+    assert metadata[errors.RETRY_AFTER_METADATA_KEY] == "42"  # edge.lua copies it into retry-after
+    status = status_pb2.Status.FromString(metadata["grpc-status-details-bin"])
+    retry_info = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(retry_info) and retry_info.retry_delay.seconds == 42
+    received = from_rpc_error(_FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, sent.message, trailing_metadata(sent)))
+    assert isinstance(received, errors.ResourceExhausted) and received.retry_after == 42
+    assert errors.RETRY_AFTER_METADATA_KEY not in dict(trailing_metadata(errors.ResourceExhausted("x")))

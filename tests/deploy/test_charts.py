@@ -355,9 +355,13 @@ def test_auth_given_values(rendered: dict) -> None:
     assert data["JAN_JWT_SECRET"] == "0123456789abcdef0123456789abcdef-jwt"
     assert data["DATABASE_URL"] == "postgresql://jan:secret@db.example.com:5432/jan"
     assert data["OAUTH2_GOOGLE_CLIENT_SECRET"] == "google-secret"
+    assert data["JAN_BOOTSTRAP_TOKEN"] == "0123456789abcdef0123456789abcdef-bootstrap"
     (container,) = _pod_spec(result.named("Deployment", f"{RELEASE}-auth"))["containers"]
     env = container_env(container)
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": f"{RELEASE}-auth", "key": "DATABASE_URL"}}
+    assert env["JAN_BOOTSTRAP_TOKEN"] == {
+        "secretKeyRef": {"name": f"{RELEASE}-auth", "key": "JAN_BOOTSTRAP_TOKEN", "optional": True}
+    }
     assert env["JAN_DB_POOL_MAX"] == "20"
     assert env["OAUTH2_GOOGLE_CLIENT_ID"] == "1234.apps.googleusercontent.com"
     assert result.named("PodDisruptionBudget", f"{RELEASE}-auth")["spec"] == {
@@ -393,6 +397,11 @@ def test_auth_serves_ext_authz_on_its_own_port(
     assert services == [{"grpc": 50051, "authz": authz_port}] * 2
 
 
+def test_auth_refuses_a_short_bootstrap_token(helm_home: Path) -> None:
+    result = run_helm(["template", RELEASE, "charts/auth", "--set", "secrets.bootstrapToken=too-short"], helm_home)
+    assert result.returncode != 0 and "bootstrapToken" in result.stderr
+
+
 def test_auth_and_envoy_default_to_the_same_authz_port() -> None:
     auth = yaml.safe_load((CHARTS / "auth" / "values.yaml").read_text())
     envoy = yaml.safe_load((CHARTS / "envoy" / "values.yaml").read_text())
@@ -405,8 +414,9 @@ def test_existing_secrets_are_referenced_not_generated(rendered: dict) -> None:
     assert not [s for s in result.of_kind("Secret") if component(s) in ("auth", "search", "inference")]
     (auth,) = _pod_spec(result.named("Deployment", f"{RELEASE}-auth"))["containers"]
     env = container_env(auth)
-    for key in ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET", "OAUTH2_GOOGLE_CLIENT_SECRET"):
+    for key in ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET", "OAUTH2_GOOGLE_CLIENT_SECRET", "JAN_BOOTSTRAP_TOKEN"):
         assert env[key]["secretKeyRef"]["name"] == "jan-auth-keys", key
+    assert env["JAN_BOOTSTRAP_TOKEN"]["secretKeyRef"]["optional"] is True  # printed in the log when absent
     assert env["JAN_ADMIN_EMAILS"] == "owner@example.com"
     (search,) = _pod_spec(result.named("Deployment", f"{RELEASE}-search"))["containers"]
     assert container_env(search)["SERPER_API_KEY"] == {"secretKeyRef": {"name": "serper", "key": "SERPER_API_KEY"}}

@@ -19,6 +19,12 @@
     secretKeyRef:
       name: {{ include "auth.secretName" . }}
       key: JAN_APIKEY_SECRET
+- name: JAN_BOOTSTRAP_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "auth.secretName" . }}
+      key: JAN_BOOTSTRAP_TOKEN
+      optional: true
 {{- with .Values.adminEmails }}
 - name: JAN_ADMIN_EMAILS
   value: {{ join "," . | quote }}

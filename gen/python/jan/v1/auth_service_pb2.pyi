@@ -67,6 +67,12 @@ class LoginRequest(_message.Message):
     password: str
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
+class BootstrapOwnerRequest(_message.Message):
+    __slots__ = ("bootstrap_token",)
+    BOOTSTRAP_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    bootstrap_token: str
+    def __init__(self, bootstrap_token: _Optional[str] = ...) -> None: ...
+
 class RefreshTokenRequest(_message.Message):
     __slots__ = ("refresh_token",)
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]

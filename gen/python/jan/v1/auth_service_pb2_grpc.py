@@ -77,6 +77,11 @@ class AuthServiceStub:
                 request_serializer=jan_dot_v1_dot_auth__service__pb2.GoogleCallbackRequest.SerializeToString,
                 response_deserializer=jan_dot_v1_dot_auth__service__pb2.Session.FromString,
                 _registered_method=True)
+        self.BootstrapOwner = channel.unary_unary(
+                '/jan.v1.AuthService/BootstrapOwner',
+                request_serializer=jan_dot_v1_dot_auth__service__pb2.BootstrapOwnerRequest.SerializeToString,
+                response_deserializer=jan_dot_v1_dot_auth__service__pb2.User.FromString,
+                _registered_method=True)
         self.AcceptInvite = channel.unary_unary(
                 '/jan.v1.AuthService/AcceptInvite',
                 request_serializer=jan_dot_v1_dot_auth__service__pb2.AcceptInviteRequest.SerializeToString,
@@ -304,6 +309,16 @@ class AuthServiceServicer:
     def GoogleCallback(self, request, context):
         """Finishes Google sign-in: checks state, exchanges the code, verifies the ID token, finds or creates the
         user (upgrading a guest in place) and starts a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BootstrapOwner(self, request, context):
+        """Makes the calling account (a signed-in user's session, not a guest) the organization's first owner with
+        the one-time bootstrap token: the one the auth service printed in its log when it started with no owner,
+        or JAN_BOOTSTRAP_TOKEN. It works once, and only while the organization has no owner; further owners are
+        invited, or are Google sign-ins with a verified email listed in JAN_ADMIN_EMAILS. Returns the caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -582,6 +597,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GoogleCallback,
                     request_deserializer=jan_dot_v1_dot_auth__service__pb2.GoogleCallbackRequest.FromString,
                     response_serializer=jan_dot_v1_dot_auth__service__pb2.Session.SerializeToString,
+            ),
+            'BootstrapOwner': grpc.unary_unary_rpc_method_handler(
+                    servicer.BootstrapOwner,
+                    request_deserializer=jan_dot_v1_dot_auth__service__pb2.BootstrapOwnerRequest.FromString,
+                    response_serializer=jan_dot_v1_dot_auth__service__pb2.User.SerializeToString,
             ),
             'AcceptInvite': grpc.unary_unary_rpc_method_handler(
                     servicer.AcceptInvite,
@@ -968,6 +988,33 @@ class AuthService:
             '/jan.v1.AuthService/GoogleCallback',
             jan_dot_v1_dot_auth__service__pb2.GoogleCallbackRequest.SerializeToString,
             jan_dot_v1_dot_auth__service__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BootstrapOwner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.AuthService/BootstrapOwner',
+            jan_dot_v1_dot_auth__service__pb2.BootstrapOwnerRequest.SerializeToString,
+            jan_dot_v1_dot_auth__service__pb2.User.FromString,
             options,
             channel_credentials,
             insecure,
