@@ -171,9 +171,18 @@ def test_error_bodies(
     assert_error(json.loads(raw))
 
 
+ITEMS = [
+    {"type": "message", "role": "user", "content": "a string"},
+    {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "parts"}]},
+    {"type": "message", "role": "assistant", "content": "an answer"},
+    {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
+    {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+    {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "hm"}]},
+]
+
+
 def test_conversations(stack: Stack, guest_token: str) -> None:
-    message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
-    status, raw = call(stack, "POST", "/v1/conversations", {"items": [message], "metadata": {"k": "v"}}, guest_token)
+    status, raw = call(stack, "POST", "/v1/conversations", {"items": ITEMS[:2], "metadata": {"k": "v"}}, guest_token)
     assert status == 200, raw
     conversation = json.loads(raw)
     assert_route("POST", "/v1/conversations", conversation)
@@ -181,19 +190,46 @@ def test_conversations(stack: Stack, guest_token: str) -> None:
     checks = [
         ("GET", base, None),
         ("POST", base, {"metadata": {"k": "w"}}),
-        ("POST", f"{base}/items", {"items": [message]}),
+        ("POST", f"{base}/items", {"items": ITEMS[2:]}),
         ("GET", f"{base}/items", None),
+        ("GET", f"{base}/items?limit=2&order=asc", None),
     ]
     for method, path, body in checks:
         status, raw = call(stack, method, path, body, guest_token)
         assert status == 200, raw
         assert_route(method, path, json.loads(raw))
     items = json.loads(call(stack, "GET", f"{base}/items", token=guest_token)[1])["data"]
-    item_path = f"{base}/items/{items[0]['id']}"
-    for method in ("GET", "DELETE"):
-        status, raw = call(stack, method, item_path, token=guest_token)
+    assert sorted(i["type"] for i in items) == sorted(i["type"] for i in ITEMS)
+    for item in items:
+        item_path = f"{base}/items/{item['id']}"
+        status, raw = call(stack, "GET", item_path, token=guest_token)
         assert status == 200, raw
-        assert_route(method, item_path, json.loads(raw))
+        assert_route("GET", item_path, json.loads(raw))
+    status, raw = call(stack, "DELETE", f"{base}/items/{items[0]['id']}", token=guest_token)
+    assert status == 200, raw
+    assert_route("DELETE", f"{base}/items/{items[0]['id']}", json.loads(raw))
     status, raw = call(stack, "DELETE", base, token=guest_token)
     assert status == 200
     assert_route("DELETE", base, json.loads(raw))
+    status, raw = call(stack, "GET", f"{base}/items", token=guest_token)
+    assert status == 404
+    assert_error(json.loads(raw))
+
+
+def test_an_empty_item_list(stack: Stack, guest_token: str) -> None:
+    conversation = json.loads(call(stack, "POST", "/v1/conversations", {}, guest_token)[1])
+    path = f"/v1/conversations/{conversation['id']}/items"
+    status, raw = call(stack, "GET", path, token=guest_token)
+    assert status == 200
+    assert_route("GET", path, json.loads(raw))
+
+
+def test_stored_completion_items(stack: Stack, guest_token: str) -> None:
+    status, raw = call(stack, "POST", "/v1/chat/completions", chat_body(store=True), guest_token)
+    assert status == 200, raw
+    assert_route("POST", "/v1/chat/completions", json.loads(raw))
+    conversations = json.loads(call(stack, "GET", "/v1/conversations?limit=1", token=guest_token)[1])["data"]
+    path = f"/v1/conversations/{conversations[0]['id']}/items"
+    status, raw = call(stack, "GET", path, token=guest_token)
+    assert [i["role"] for i in json.loads(raw)["data"]] == ["assistant", "user"]
+    assert_route("GET", path, json.loads(raw))
