@@ -140,7 +140,7 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
             results["grpc_health_check_floor"] = await timed(
                 grpc_calls, lambda: health.Check(health_pb2.HealthCheckRequest())
             )
-        await app.usage.flush()
+        await app.key_last_used.flush()
         return results
     finally:
         await server.stop()

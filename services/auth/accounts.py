@@ -28,10 +28,11 @@ from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
 from services.auth.cache import Invalidations
+from services.auth.domain import SessionTokens, User
 from services.auth.emails import canonical_email, normalize_email
-from services.auth.models import SessionTokens, User
-from services.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords
+from services.auth.passwords import Passwords
 from services.auth.store import Store
+from services.auth.validation import MAX_NAME_CHARS, check_password
 from services.common import errors
 from services.common.identity import Caller
 
@@ -85,10 +86,9 @@ class Accounts:
     async def register(self, email: str, password: str, name: str, caller: Caller) -> SessionTokens:
         """Creates an account; a guest calling this keeps its id and data and becomes the account."""
         email = normalize_email(email)
-        if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-            raise errors.InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters", param="password")
+        check_password(password)
         password_hash = await self._passwords.hash(password)
-        name = name.strip()[:200] or email.split("@")[0]
+        name = name.strip()[:MAX_NAME_CHARS] or email.split("@")[0]
         async with self._store.transaction() as tx:
             if await tx.user_by_email(email, self.org_id):
                 raise errors.AlreadyExists("an account with this email already exists", param="email")
@@ -185,7 +185,9 @@ class Accounts:
             return user
         await tx.set_org_role(self.org_id, user_id, role)
         await tx.notify(f"u:{user_id}")
-        return await tx.user(user_id, self.org_id)  # type: ignore[return-value]
+        settled = await tx.user(user_id, self.org_id)
+        assert settled is not None
+        return settled
 
     async def _start_session(self, tx: Store, user: User) -> SessionTokens:
         session_id = tokens.new_id("sess")

@@ -12,9 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
 from services.auth.cache import Invalidations
-from services.auth.models import ApiKey, Page, ServiceAccount
-from services.auth.rights import ProjectAccess, check_role, page_limit, project_access, require_org_owner
+from services.auth.domain import ApiKey, Page, ServiceAccount
+from services.auth.rights import ProjectAccess, project_access, require_org_owner
 from services.auth.store import Store
+from services.auth.validation import (
+    MAX_NAME_CHARS,
+    check_expires_in,
+    check_order,
+    check_role,
+    page_limit,
+    required_name,
+)
 from services.common import errors
 from services.common.identity import Caller
 
@@ -25,9 +33,7 @@ ADMIN_KINDS = ("admin",)
 def _expiry(expires_in_seconds: int | None) -> datetime | None:
     if expires_in_seconds is None:
         return None
-    if expires_in_seconds <= 0:
-        raise errors.InvalidArgument("expires_in_seconds must be positive", param="expires_in_seconds")
-    return datetime.now(UTC) + timedelta(seconds=expires_in_seconds)
+    return datetime.now(UTC) + timedelta(seconds=check_expires_in(expires_in_seconds))
 
 
 class ApiKeys:
@@ -127,11 +133,9 @@ class ApiKeys:
         self, caller: Caller, project_id: str, name: str, expires_in_seconds: int | None
     ) -> tuple[ServiceAccount, ApiKey]:
         await self._access(caller, project_id, manage=True, mutate=True)
-        name = name.strip()
-        if not name:
-            raise errors.InvalidArgument("name is required", param="name")
+        name = required_name(name)
         async with self._store.transaction() as tx:
-            sa = await tx.insert_service_account(tokens.new_id("svc_acct"), project_id, name[:200], "member")
+            sa = await tx.insert_service_account(tokens.new_id("svc_acct"), project_id, name, "member")
             key_id, value = await self._mint(
                 tx, "service_account", "Secret Key", project_id, None, sa.id, _expiry(expires_in_seconds)
             )
@@ -160,7 +164,7 @@ class ApiKeys:
         if role is not None:
             check_role(role)
         async with self._store.transaction() as tx:
-            await tx.update_service_account(project_id, sa_id, (name or "").strip()[:200] or None, role)
+            await tx.update_service_account(project_id, sa_id, (name or "").strip()[:MAX_NAME_CHARS] or None, role)
             await tx.notify(f"p:{project_id}")  # its keys carry the role
         self._hub.publish(f"p:{project_id}")
         return await self.get_service_account(caller, project_id, sa_id)
@@ -183,8 +187,7 @@ class ApiKeys:
 
     async def list_admin_keys(self, caller: Caller, limit: int, after: str, order: str) -> Page[ApiKey]:
         require_org_owner(caller)
-        if order not in ("", "asc", "desc"):
-            raise errors.InvalidArgument("order must be asc or desc", param="order")
+        check_order(order)
         return await self._store.list_api_keys(
             self.org_id, ADMIN_KINDS, page_limit(limit), after, descending=order == "desc"
         )

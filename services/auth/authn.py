@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.auth.cache import MISSING, Invalidations, TtlCache
-from services.auth.models import KeyRecord
+from services.auth.domain import KeyRecord
+from services.auth.key_last_used import KeyLastUsed
 from services.auth.store import Store
 from services.auth.tokens import AccessTokens, ApiKeySecrets
-from services.auth.usage import KeyUsage
 from services.common import errors
 from services.common.identity import Caller
 
@@ -51,7 +51,7 @@ class Authenticator:
         key_secrets: ApiKeySecrets,
         org_id: str,
         hub: Invalidations,
-        usage: KeyUsage,
+        key_last_used: KeyLastUsed,
         ttl: float,
         max_entries: int,
     ) -> None:
@@ -60,7 +60,7 @@ class Authenticator:
         self._keys = key_secrets
         self._org_id = org_id
         self._hub = hub
-        self._usage = usage
+        self._key_last_used = key_last_used
         self.sessions: TtlCache[str, tuple[str, bool] | None] = TtlCache(hub, ttl, max_entries)
         self.users: TtlCache[str, _UserState | None] = TtlCache(hub, ttl, max_entries)
         self.api_keys: TtlCache[bytes, KeyRecord | None] = TtlCache(hub, ttl, max_entries)
@@ -140,7 +140,7 @@ class Authenticator:
             raise errors.Unauthenticated("API key has expired")
         if project_id and record.project_id and project_id != record.project_id:
             raise errors.PermissionDenied(f"API key does not belong to project {project_id}")
-        self._usage.touch(record.id)
+        self._key_last_used.touch(record.id)
         if record.kind == "service_account":
             user_id = record.service_account_id or ""
             return Principal(

@@ -1,4 +1,4 @@
-"""Envoy's ext_authz in HTTP mode: the same decision as the gRPC Check (authz_servicer.py), over HTTP/1.1.
+"""Envoy's ext_authz in HTTP mode: the decision of authz.py (as the gRPC Check, authz_servicer.py), over HTTP/1.1.
 
 Envoy asks with the original method and path, the `authorization` and `openai-project` headers (and the
 W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of
@@ -20,7 +20,8 @@ import logging
 from aiohttp import web
 from opentelemetry import propagate, trace
 
-from services.auth.authz_servicer import Authorizer, denial_headers, denial_kind, identity_headers, is_grpc
+from services.auth.authz import Authorizer
+from services.auth.convert import denial_headers, denial_kind, identity_headers, is_grpc
 from services.common import errors
 from services.common.identity import Caller
 

@@ -15,8 +15,9 @@ import secrets
 
 from services.auth import tokens
 from services.auth.cache import Invalidations
-from services.auth.models import User
+from services.auth.domain import User
 from services.auth.store import Store
+from services.auth.validation import required
 from services.common import errors
 from services.common.identity import Caller
 
@@ -73,8 +74,7 @@ class OwnerBootstrap:
             raise errors.Unauthenticated("Missing bearer authentication in header")
         if caller.key_type != "session" or not caller.user_id:
             raise errors.PermissionDenied("present the bootstrap token with a signed-in user's session")
-        if not token:
-            raise errors.InvalidArgument("bootstrap_token is required", param="bootstrap_token")
+        required(token, "bootstrap_token")
         async with self._store.transaction() as tx:
             user = await tx.user(caller.user_id, self.org_id, for_update=True)
             if user is None or user.is_guest or not user.email:

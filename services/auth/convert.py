@@ -1,15 +1,57 @@
-"""Domain records to jan.v1 auth protos (OpenAI admin API shapes)."""
+"""jan.v1 auth protos ⇄ the auth service's domain records (OpenAI admin API shapes), and the answers to
+Envoy's ext_authz checks (allowed: the identity headers; denied: status, headers and reason). Pure functions.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol, TypeVar
+
+from envoy.config.core.v3 import base_pb2
+from envoy.service.auth.v3 import external_auth_pb2
+from envoy.type.v3 import http_status_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, status_pb2
 
 from jan.v1 import auth_service_pb2 as pb
-from services.auth.models import ApiKey, Invite, Member, Page, Project, ServiceAccount, SessionTokens, User
+from services.auth.domain import ApiKey, Invite, Member, Page, Project, ServiceAccount, SessionTokens, User
+from services.auth.rate_limit import RateLimited
+from services.common import errors
+from services.common.identity import IDENTITY_HEADERS, Caller
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
+# What a check can answer besides "go on"; its HTTP status and gRPC code are the error kind's own.
+_DENIAL_KINDS = frozenset(
+    {errors.UNAUTHENTICATED, errors.PERMISSION_DENIED, errors.RESOURCE_EXHAUSTED, errors.UNAVAILABLE}
+)
 
 
+class _Listed(Protocol):
+    id: str
+
+
+# -- requests ----------------------------------------------------------------------------------------
+def optional_int(request: Message, field: str) -> int | None:
+    """A proto3 `optional` integer field: None when the request left it out."""
+    return int(getattr(request, field)) if request.HasField(field) else None
+
+
+def optional_str(request: Message, field: str) -> str | None:
+    """A proto3 `optional` string field: None when the request left it out."""
+    return str(getattr(request, field)) if request.HasField(field) else None
+
+
+def invite_projects(request: pb.CreateInviteRequest) -> list[tuple[str, str]]:
+    """(project id, role) of each project the invite adds the invitee to."""
+    return [(p.id, p.role) for p in request.projects]
+
+
+# -- responses ---------------------------------------------------------------------------------------
 def ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
@@ -135,7 +177,7 @@ def invite(i: Invite) -> pb.Invite:
     )
 
 
-def page(response_type: type, items: Page[Any], convert: Callable[[Any], Any]) -> Any:
+def page(response_type: Callable[..., R], items: Page[T], convert: Callable[[T], _Listed]) -> R:
     """OpenAI's cursor page: object "list", data, first_id, last_id, has_more."""
     data = [convert(item) for item in items.items]
     return response_type(
@@ -144,4 +186,118 @@ def page(response_type: type, items: Page[Any], convert: Callable[[Any], Any]) -
         first_id=data[0].id if data else None,
         last_id=data[-1].id if data else None,
         has_more=items.has_more,
+    )
+
+
+def service_account_created(sa: ServiceAccount, key: ApiKey) -> pb.CreateProjectServiceAccountResponse:
+    """A new service account with its first key, whose secret only this response shows."""
+    api_key = pb.ServiceAccountApiKey(
+        id=key.id,
+        object="organization.project.service_account.api_key",
+        name=key.name,
+        value=key.value,
+        created_at=ts(key.created_at),
+        expires_at=ts(key.expires_at),
+    )
+    return pb.CreateProjectServiceAccountResponse(
+        id=sa.id,
+        object="organization.project.service_account",
+        name=sa.name,
+        role=sa.role,
+        created_at=ts(sa.created_at),
+        api_key=api_key,
+    )
+
+
+def logged_out(revoked: bool) -> pb.LogoutResponse:
+    return pb.LogoutResponse(object="auth.logout", revoked=revoked)
+
+
+def project_user_deleted(user_id: str) -> pb.DeleteProjectUserResponse:
+    return pb.DeleteProjectUserResponse(object="organization.project.user.deleted", id=user_id, deleted=True)
+
+
+def service_account_deleted(sa_id: str) -> pb.DeleteProjectServiceAccountResponse:
+    return pb.DeleteProjectServiceAccountResponse(
+        object="organization.project.service_account.deleted", id=sa_id, deleted=True
+    )
+
+
+def project_api_key_deleted(key_id: str) -> pb.DeleteProjectApiKeyResponse:
+    return pb.DeleteProjectApiKeyResponse(object="organization.project.api_key.deleted", id=key_id, deleted=True)
+
+
+def admin_api_key_deleted(key_id: str) -> pb.DeleteAdminApiKeyResponse:
+    return pb.DeleteAdminApiKeyResponse(object="organization.admin_api_key.deleted", id=key_id, deleted=True)
+
+
+def invite_deleted(invite_id: str) -> pb.DeleteInviteResponse:
+    return pb.DeleteInviteResponse(object="organization.invite.deleted", id=invite_id, deleted=True)
+
+
+def user_deleted(user_id: str) -> pb.DeleteUserResponse:
+    return pb.DeleteUserResponse(object="organization.user.deleted", id=user_id, deleted=True)
+
+
+# -- ext_authz answers (the gRPC Check here, the HTTP one in authz_http.py) ----------------------------
+def is_grpc(content_type: str | None) -> bool:
+    return content_type is not None and content_type.startswith("application/grpc")
+
+
+def identity_headers(caller: Caller | None) -> tuple[dict[str, str], list[str]]:
+    """The identity headers to set for a caller (none for an anonymous one), and the rest, to remove."""
+    values = caller.as_headers() if caller else {}
+    return values, [h for h in IDENTITY_HEADERS if h not in values]
+
+
+def denial_kind(error: errors.JanError) -> errors.ErrorKind:
+    """The kind a denial answers with: the error's own, or UNAUTHENTICATED for any other."""
+    return error.kind if error.kind in _DENIAL_KINDS else errors.UNAUTHENTICATED
+
+
+def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict[str, str]:
+    """What a denial tells the client besides its status: how to authenticate, or when to come back (the
+    headers OpenAI's API and SDKs use); for a native gRPC caller also the status code, which Envoy would
+    otherwise derive from the HTTP status (429 would become UNAVAILABLE, not RESOURCE_EXHAUSTED)."""
+    kind = denial_kind(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited):
+        headers = {
+            "retry-after": str(error.retry_after),
+            "x-ratelimit-limit-requests": str(error.limit),
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{error.retry_after}s",
+        }
+    elif kind is errors.UNAUTHENTICATED:
+        headers = {"www-authenticate": "Bearer"}
+    if grpc_caller:
+        headers["grpc-status"] = str(code_pb2.Code.Value(kind.grpc_code))
+    return headers
+
+
+# The same identity gets the same (immutable) answer: build each one once.
+@functools.lru_cache(maxsize=10_000)
+def check_allowed(caller: Caller | None) -> external_auth_pb2.CheckResponse:
+    values, removed = identity_headers(caller)
+    ok = external_auth_pb2.OkHttpResponse(
+        headers=[
+            base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v), append_action=_OVERWRITE)
+            for k, v in values.items()
+        ],
+        headers_to_remove=removed,
+    )
+    return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
+
+
+def check_denied(error: errors.JanError, *, grpc_caller: bool = False) -> external_auth_pb2.CheckResponse:
+    kind = denial_kind(error)
+    headers = [
+        base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v))
+        for k, v in denial_headers(error, grpc_caller=grpc_caller).items()
+    ]
+    return external_auth_pb2.CheckResponse(
+        status=status_pb2.Status(code=code_pb2.Code.Value(kind.grpc_code), message=error.message),
+        denied_response=external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=kind.http_status), headers=headers, body=error.message
+        ),
     )

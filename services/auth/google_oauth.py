@@ -23,7 +23,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from services.auth import tokens
 from services.auth.accounts import Accounts
-from services.auth.models import SessionTokens
+from services.auth.domain import SessionTokens
 from services.auth.settings import GOOGLE_ISSUER, GoogleSettings
 from services.auth.store import Store
 from services.common import errors

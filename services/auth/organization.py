@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from services.auth import tokens
 from services.auth.accounts import require_caller
 from services.auth.cache import Invalidations
+from services.auth.domain import ORG_ROLES, Invite, Member, Page, Project
 from services.auth.emails import canonical_email, normalize_email
-from services.auth.models import ORG_ROLES, Invite, Member, Page, Project
-from services.auth.rights import check_role, page_limit, project_access, require_org_owner
+from services.auth.rights import project_access, require_org_owner
 from services.auth.store import Store
+from services.auth.validation import check_role, page_limit, required, required_name
 from services.common import errors
 from services.common.identity import Caller
 
@@ -34,11 +35,9 @@ class Organization:
 
     async def create_project(self, caller: Caller, name: str) -> Project:
         user_id = require_org_owner(caller)
-        name = name.strip()
-        if not name:
-            raise errors.InvalidArgument("name is required", param="name")
+        name = required_name(name)
         async with self._store.transaction() as tx:
-            project = await tx.insert_project(tokens.new_id("proj"), self.org_id, name[:200])
+            project = await tx.insert_project(tokens.new_id("proj"), self.org_id, name)
             await tx.set_project_role(project.id, user_id, "owner", insert=True)
             await tx.notify(f"u:{user_id}")
         self._hub.publish(f"u:{user_id}")
@@ -51,9 +50,7 @@ class Organization:
     async def modify_project(self, caller: Caller, project_id: str, name: str) -> Project:
         require_org_owner(caller)
         await project_access(self._store, self.org_id, caller, project_id, manage=True, mutate=True)
-        if not name.strip():
-            raise errors.InvalidArgument("name is required", param="name")
-        await self._store.update_project(self.org_id, project_id, name=name.strip()[:200])
+        await self._store.update_project(self.org_id, project_id, name=required_name(name))
         return await self.get_project(caller, project_id)
 
     async def archive_project(self, caller: Caller, project_id: str) -> Project:
@@ -191,8 +188,7 @@ class Organization:
     async def accept_invite(self, caller: Caller, code: str) -> Invite:
         """The caller (signed in with the invited email) joins with the invited roles."""
         require_caller(caller)
-        if not code:
-            raise errors.InvalidArgument("code is required", param="code")
+        required(code, "code")
         user_id = caller.user_id or ""
         async with self._store.transaction() as tx:
             invite = await tx.lock_invite_by_code(tokens.sha256(code))

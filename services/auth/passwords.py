@@ -8,9 +8,6 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-MIN_PASSWORD_CHARS = 8
-MAX_PASSWORD_CHARS = 1024
-
 
 class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None) -> None:

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.auth.models import PROJECT_ROLES, Project
+from services.auth.domain import Project
 from services.auth.store import Store
 from services.common import errors
 from services.common.identity import Caller
-
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
-
-
-def page_limit(limit: int) -> int:
-    return DEFAULT_PAGE if limit <= 0 else min(limit, MAX_PAGE)
 
 
 def is_org_owner(caller: Caller) -> bool:
@@ -32,12 +25,6 @@ def require_org_owner(caller: Caller) -> str:
     if not is_org_owner(caller):
         raise errors.PermissionDenied("this endpoint needs an organization owner's session or an admin API key")
     return caller.user_id or ""
-
-
-def check_role(role: str, allowed: tuple[str, ...] = PROJECT_ROLES, param: str = "role") -> str:
-    if role not in allowed:
-        raise errors.InvalidArgument(f"role must be one of: {', '.join(allowed)}", param=param)
-    return role
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ from jan.v1 import auth_service_pb2_grpc
 from services.auth.accounts import Accounts, LoginLimit
 from services.auth.apikeys import ApiKeys
 from services.auth.authn import Authenticator
+from services.auth.authz import Authorizer
 from services.auth.authz_http import AuthzHttpServer
-from services.auth.authz_servicer import AuthorizationServicer, Authorizer
+from services.auth.authz_servicer import AuthorizationServicer
 from services.auth.bootstrap import OwnerBootstrap
 from services.auth.cache import Invalidations
 from services.auth.google_oauth import GoogleSignIn
+from services.auth.key_last_used import KeyLastUsed
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
 from services.auth.policy import Policy
@@ -30,7 +32,6 @@ from services.auth.servicer import AuthServicer, CookiePolicy
 from services.auth.settings import AuthSettings
 from services.auth.store import Store
 from services.auth.tokens import AccessTokens, ApiKeySecrets
-from services.auth.usage import KeyUsage
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
 from services.common.server import JanServer, run
@@ -49,14 +50,14 @@ class AuthApp:
         self.hub = Invalidations()
         self.access_tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_seconds)
         self.key_secrets = ApiKeySecrets(s.apikey_secret.get_secret_value())
-        self.usage = KeyUsage(self.store, s.apikey_last_used_flush_seconds)
+        self.key_last_used = KeyLastUsed(self.store, s.apikey_last_used_flush_seconds)
         self.authenticator = Authenticator(
             self.store,
             self.access_tokens,
             self.key_secrets,
             org_id,
             self.hub,
-            self.usage,
+            self.key_last_used,
             s.authz_cache_ttl_seconds,
             s.authz_cache_max_entries,
         )
@@ -95,10 +96,10 @@ class AuthApp:
 
     async def start(self) -> None:
         await self.hub.listen(self._dsn)
-        self.usage.start()
+        self.key_last_used.start()
 
     async def stop(self) -> None:
-        await self.usage.stop()  # writes the last-used times still pending
+        await self.key_last_used.stop()  # writes the last-used times still pending
         await self.hub.close()
 
     def register(self, server: JanServer) -> None:

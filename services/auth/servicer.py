@@ -1,8 +1,9 @@
-"""gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back.
+"""gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back (convert.py).
 
 Identity comes from the x-jan-* metadata ext_authz set (services.common.identity). Cookies go out as
 `set-cookie` initial metadata, which Envoy's transcoder turns into response headers; it is sent only
-once the call has succeeded. The organization admin RPCs live in servicer_admin.py.
+once the call has succeeded. The sign-in RPCs are here; the organization admin RPCs, mixed in, live in
+admin_servicer.py.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from jan.v1 import auth_service_pb2 as pb
 from jan.v1 import auth_service_pb2_grpc
 from services.auth import convert
 from services.auth.accounts import Accounts
+from services.auth.admin_servicer import AdminServicerMixin
 from services.auth.apikeys import ApiKeys
 from services.auth.bootstrap import OwnerBootstrap
+from services.auth.domain import SessionTokens
 from services.auth.google_oauth import GoogleSignIn
-from services.auth.models import SessionTokens
 from services.auth.organization import Organization
-from services.auth.servicer_admin import AdminRpcs
-from services.common import errors
+from services.auth.validation import check_sign_in_state
 from services.common.identity import Caller, caller_from_metadata
 
 REFRESH_COOKIE = "jan_refresh_token"
@@ -61,7 +62,7 @@ def caller(context: grpc.aio.ServicerContext) -> Caller:
     return caller_from_metadata(context.invocation_metadata())
 
 
-class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
+class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer):
     def __init__(
         self,
         accounts: Accounts,
@@ -101,7 +102,7 @@ class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
         token = request.refresh_token or read_cookie(context, REFRESH_COOKIE)
         revoked = await self._accounts.logout(token, caller(context))
         await context.send_initial_metadata((("set-cookie", self._cookies.header(REFRESH_COOKIE, "", 0, "/v1/auth")),))
-        return pb.LogoutResponse(object="auth.logout", revoked=revoked)
+        return convert.logged_out(revoked)
 
     async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.User:
         return convert.user(await self._accounts.me(caller(context)))
@@ -115,9 +116,7 @@ class AuthServicer(AdminRpcs, auth_service_pb2_grpc.AuthServiceServicer):
         return pb.GetGoogleLoginUrlResponse(url=url, state=state)
 
     async def GoogleCallback(self, request: pb.GoogleCallbackRequest, context: grpc.aio.ServicerContext) -> pb.Session:
-        browser_state = read_cookie(context, STATE_COOKIE)
-        if browser_state and browser_state != request.state:  # the browser that started this sign-in
-            raise errors.InvalidArgument("state does not match this browser's sign-in", param="state")
+        check_sign_in_state(read_cookie(context, STATE_COOKIE), request.state)  # the browser that started it
         session = await self._google.callback(request.code, request.state, caller(context))
         return await self._with_refresh_cookie(session, context)
 

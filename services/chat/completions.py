@@ -26,7 +26,7 @@ from typing import Protocol
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import types_pb2
 from services.chat import items as item_shapes
-from services.chat.conversations import Conversations, title_from
+from services.chat.conversations import Conversations
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
@@ -37,6 +37,7 @@ from services.chat.domain import (
     StreamEvent,
     StreamFailed,
     UsageCounted,
+    new_id,
 )
 from services.common.errors import JanError, NotFound, Unauthenticated, Unavailable
 from services.common.generation import FINISH_REASON_NAMES, join_answers
@@ -96,7 +97,7 @@ class ChatCompletions:
 
     async def with_conversation(self, request: ChatRequest, owner: Owner | None) -> ChatRequest:
         """The request with its conversation's history in front and, with store, the conversation it will be
-        stored in (created now when none is named, so its id can be announced before the answer)."""
+        stored in (a new one's id is chosen now, so it can be announced before the answer)."""
         if not request.store and request.conversation_id is None:
             return request
         if owner is None:
@@ -115,17 +116,23 @@ class ChatCompletions:
             del generate.messages[:]
             generate.messages.extend([*replayed, *request.generate.messages])
             generate.truncatable_messages = len(replayed)
-        elif request.store:
-            conversation_id = (await self._conversations.start(owner, title_from(new_items))).id
         return dataclasses.replace(
-            request, generate=generate, conversation_id=conversation_id, owner=owner, new_items=new_items
+            request,
+            generate=generate,
+            conversation_id=conversation_id or new_id("conv"),
+            new_conversation=conversation_id is None,
+            owner=owner,
+            new_items=new_items,
         )
 
     async def _record(self, request: ChatRequest, answer: inference_pb.GenerateResponse, *, complete: bool) -> None:
         if not request.store or request.owner is None or request.conversation_id is None:
             return
         turn = [*request.new_items, *item_shapes.from_answer(answer, complete=complete)]
-        await self._conversations.record(request.owner, request.conversation_id, turn)
+        if request.new_conversation:
+            await self._conversations.record_new(request.owner, request.conversation_id, turn)
+        else:
+            await self._conversations.record(request.owner, request.conversation_id, turn)
 
     def _record_in_background(self, request: ChatRequest, steps: list[inference_pb.GenerateResponse]) -> None:
         """Stores a turn cut short without waiting: the task that would wait is being cancelled."""

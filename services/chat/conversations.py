@@ -121,16 +121,19 @@ class Conversations:
 
     async def history(self, owner: Owner, conversation_id: str, budget_bytes: int) -> list[Item]:
         """The items to replay before a new turn (see ConversationStore.history)."""
-        await self.get(owner, conversation_id)
-        return await self._store.history(conversation_id, budget_bytes)
-
-    async def start(self, owner: Owner, title: str) -> Conversation:
-        """A new, empty conversation for a completion to be stored in."""
-        return await self._store.create(new_id("conv"), owner, title[:TITLE_CHARS], {}, [])
+        history = await self._store.history(conversation_id, owner, budget_bytes)
+        if history is None:
+            raise _not_found(conversation_id)
+        return history
 
     async def record(self, owner: Owner, conversation_id: str, items: list[NewItem]) -> list[Item]:
-        """Appends a turn's items at the end, in one transaction."""
+        """Appends a turn's items at the end, in one statement."""
         stored = await self._store.append(conversation_id, owner, items)
         if stored is None:
             raise _not_found(conversation_id)
         return stored
+
+    async def record_new(self, owner: Owner, conversation_id: str, items: list[NewItem]) -> None:
+        """Stores a first turn as a new conversation with the id announced when the turn began (created only
+        now, so a request refused before it generated anything leaves no empty conversation behind)."""
+        await self._store.create(conversation_id, owner, title_from(items), {}, items)

@@ -33,6 +33,7 @@ class ChatRequest:
     metadata: dict[str, str] = field(default_factory=dict)
     store: bool = False  # record the turn (input and answer) as items of `conversation_id`
     conversation_id: str | None = None  # the conversation replayed before the turn, and stored into
+    new_conversation: bool = False  # conversation_id is new: created when the turn is stored
     owner: Owner | None = None  # the caller, when a conversation is involved
     new_items: list[NewItem] = field(default_factory=list)  # the turn's input as items, for `store`
 

@@ -2,15 +2,19 @@
 
 Every conversation query is scoped to its owner: the user, and the project when the caller used a project's
 key. Items are read and written only through a conversation found that way, so another caller's ids are
-simply not found. Appends number items from the conversation's next_seq under its row lock (one UPDATE),
-so concurrent appends never interleave, and each append is one short transaction.
+simply not found.
+
+Writes are one statement each (one round trip, its own short transaction): an append numbers its items from
+the conversation's next_seq and byte offsets from its total_size in the same UPDATE that takes the
+conversation's row lock, so concurrent appends never interleave. Reads that page or replay use index ranges
+only: a page after a cursor starts at the cursor's seq, and the history a completion replays is the range
+of end offsets within its byte budget (plus the instructions), whatever the conversation's length.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
@@ -21,7 +25,12 @@ T = TypeVar("T")
 _CONVERSATION = "id, extract(epoch FROM created_at)::bigint AS created_at, metadata, title"
 _ITEM = "id, type, extract(epoch FROM created_at)::bigint AS created_at, body"
 _SCOPE = "user_id = $2 AND ($3::text IS NULL OR project_id = $3)"  # $2, $3: the owner
-_HISTORY_PAGE = 200
+_INSERT_ITEMS = (
+    "INSERT INTO chat.items (id, conversation_id, seq, end_offset, type, role, size, body)"
+    " SELECT t.id, {conversation}, {first_seq} + t.n - 1, {first_offset} + t.end_offset, t.type, t.role,"
+    " octet_length(t.body), t.body::jsonb"
+    " FROM {source} unnest({arrays}) WITH ORDINALITY AS t (id, type, role, body, end_offset, n)"
+)
 
 
 def _conversation(row: asyncpg.Record) -> Conversation:
@@ -34,6 +43,17 @@ def _item(row: asyncpg.Record) -> Item:
 
 def _page(rows: list[asyncpg.Record], limit: int, convert: Callable[[asyncpg.Record], T]) -> Page[T]:
     return Page([convert(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+
+def _item_arrays(items: list[NewItem]) -> tuple[list[str], list[str], list[str | None], list[str], list[int], int]:
+    """The columns of an item insert, and the bytes the items add (each item's end offset is relative)."""
+    bodies = [json.dumps(i.body) for i in items]
+    offsets, total = [], 0
+    for body in bodies:
+        total += len(body.encode())
+        offsets.append(total)
+    roles = [i.body.get("role") if i.type == "message" else None for i in items]
+    return [i.id for i in items], [i.type for i in items], roles, bodies, offsets, total
 
 
 class CursorNotFound(LookupError):
@@ -49,18 +69,34 @@ class ConversationStore:
     async def create(
         self, conversation_id: str, owner: Owner, title: str, metadata: dict[str, str], items: list[NewItem]
     ) -> Conversation:
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "INSERT INTO chat.conversations (id, user_id, project_id, title, metadata, next_seq)"
-                f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_CONVERSATION}",
-                conversation_id,
-                owner.user_id,
-                owner.project_id,
-                title,
-                json.dumps(metadata),
-                len(items) + 1,
-            )
-            await self._insert_items(conn, conversation_id, 1, items)
+        """A conversation with its first items, in one statement."""
+        ids, kinds, roles, bodies, offsets, total = _item_arrays(items)
+        insert_items = _INSERT_ITEMS.format(
+            conversation="$1",
+            first_seq="1",
+            first_offset="0",
+            source="",
+            arrays="$8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[]",
+        )
+        row = await self._pool.fetchrow(
+            "WITH created AS ("
+            "INSERT INTO chat.conversations (id, user_id, project_id, title, metadata, next_seq, total_size)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_CONVERSATION}),"
+            f" added AS ({insert_items})"
+            " SELECT * FROM created",
+            conversation_id,
+            owner.user_id,
+            owner.project_id,
+            title,
+            json.dumps(metadata),
+            len(items) + 1,
+            total,
+            ids,
+            kinds,
+            roles,
+            bodies,
+            offsets,
+        )
         return _conversation(row)
 
     async def get(self, conversation_id: str, owner: Owner) -> Conversation | None:
@@ -76,28 +112,30 @@ class ConversationStore:
         self, owner: Owner, limit: int, after: str | None, newest_first: bool
     ) -> Page[Conversation]:
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
+        # c.created_at: unqualified, ORDER BY would take the output column (whole seconds).
+        mine = "FROM chat.conversations c WHERE user_id = $1 AND ($2::text IS NULL OR project_id = $2)"
+        order = f"ORDER BY c.created_at {direction}, c.id {direction}"
         async with self._pool.acquire() as conn:
-            cursor: tuple[datetime, str] | None = None
-            if after:
-                found = await conn.fetchrow(
-                    f"SELECT created_at, id FROM chat.conversations WHERE id = $1 AND {_SCOPE}",
-                    after,
-                    owner.user_id,
-                    owner.project_id,
+            if not after:
+                rows = await conn.fetch(
+                    f"SELECT {_CONVERSATION} {mine} {order} LIMIT $3", owner.user_id, owner.project_id, limit + 1
                 )
-                if found is None:
-                    raise CursorNotFound(after)
-                cursor = (found["created_at"], found["id"])
-            # c.created_at: unqualified, ORDER BY would take the output column (whole seconds).
-            rows = await conn.fetch(
-                f"SELECT {_CONVERSATION} FROM chat.conversations c"
-                " WHERE user_id = $1 AND ($2::text IS NULL OR project_id = $2)"
-                f" AND ($3::timestamptz IS NULL OR (c.created_at, c.id) {compare} ($3, $4))"
-                f" ORDER BY c.created_at {direction}, c.id {direction} LIMIT $5",
+                return _page(rows, limit, _conversation)
+            cursor = await conn.fetchrow(
+                "SELECT created_at, id FROM chat.conversations WHERE id = $3 AND user_id = $1"
+                " AND ($2::text IS NULL OR project_id = $2)",
                 owner.user_id,
                 owner.project_id,
-                cursor[0] if cursor else None,
-                cursor[1] if cursor else None,
+                after,
+            )
+            if cursor is None:
+                raise CursorNotFound(after)
+            rows = await conn.fetch(
+                f"SELECT {_CONVERSATION} {mine} AND (c.created_at, c.id) {compare} ($3, $4) {order} LIMIT $5",
+                owner.user_id,
+                owner.project_id,
+                cursor["created_at"],
+                cursor["id"],
                 limit + 1,
             )
         return _page(rows, limit, _conversation)
@@ -128,41 +166,33 @@ class ConversationStore:
     # -- items ------------------------------------------------------------------------------------------
 
     async def append(self, conversation_id: str, owner: Owner, items: list[NewItem]) -> list[Item] | None:
-        """Adds items at the end, in one transaction; None when the owner has no such conversation."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            first = await conn.fetchval(
-                f"UPDATE chat.conversations SET next_seq = next_seq + $4 WHERE id = $1 AND {_SCOPE}"
-                " RETURNING next_seq - $4",
-                conversation_id,
-                owner.user_id,
-                owner.project_id,
-                len(items),
-            )
-            if first is None:
-                return None
-            return await self._insert_items(conn, conversation_id, first, items)
-
-    @staticmethod
-    async def _insert_items(
-        conn: asyncpg.Connection, conversation_id: str, first_seq: int, items: list[NewItem]
-    ) -> list[Item]:
-        """One statement for all items, numbered from first_seq in the order given."""
-        if not items:
-            return []
-        bodies = [json.dumps(i.body) for i in items]
-        rows = await conn.fetch(
-            "INSERT INTO chat.items (id, conversation_id, seq, type, role, size, body)"
-            " SELECT id, $1, $2 + n - 1, type, role, octet_length(body), body::jsonb"
-            " FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])"
-            " WITH ORDINALITY AS t (id, type, role, body, n)"
-            f" RETURNING seq, {_ITEM}",
-            conversation_id,
-            first_seq,
-            [i.id for i in items],
-            [i.type for i in items],
-            [i.body.get("role") if i.type == "message" else None for i in items],
-            bodies,
+        """Adds items at the end, in one statement; None when the owner has no such conversation."""
+        ids, kinds, roles, bodies, offsets, total = _item_arrays(items)
+        insert_items = _INSERT_ITEMS.format(
+            conversation="$1",
+            first_seq="c.first_seq",
+            first_offset="c.first_offset",
+            source="numbered c,",
+            arrays="$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[]",
         )
+        rows = await self._pool.fetch(
+            "WITH numbered AS ("
+            "UPDATE chat.conversations SET next_seq = next_seq + $4, total_size = total_size + $5"
+            f" WHERE id = $1 AND {_SCOPE} RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
+            f" {insert_items} RETURNING seq, {_ITEM}",
+            conversation_id,
+            owner.user_id,
+            owner.project_id,
+            len(items),
+            total,
+            ids,
+            kinds,
+            roles,
+            bodies,
+            offsets,
+        )
+        if not rows:
+            return None
         return [_item(r) for r in sorted(rows, key=lambda r: r["seq"])]
 
     async def item_seq(self, conversation_id: str, item_id: str) -> int | None:
@@ -174,13 +204,20 @@ class ConversationStore:
         self, conversation_id: str, limit: int, after_seq: int | None, newest_first: bool
     ) -> Page[Item]:
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
-        rows = await self._pool.fetch(
-            f"SELECT {_ITEM} FROM chat.items WHERE conversation_id = $1"
-            f" AND ($2::bigint IS NULL OR seq {compare} $2) ORDER BY seq {direction} LIMIT $3",
-            conversation_id,
-            after_seq,
-            limit + 1,
-        )
+        if after_seq is None:
+            rows = await self._pool.fetch(
+                f"SELECT {_ITEM} FROM chat.items WHERE conversation_id = $1 ORDER BY seq {direction} LIMIT $2",
+                conversation_id,
+                limit + 1,
+            )
+        else:
+            rows = await self._pool.fetch(
+                f"SELECT {_ITEM} FROM chat.items WHERE conversation_id = $1 AND seq {compare} $2"
+                f" ORDER BY seq {direction} LIMIT $3",
+                conversation_id,
+                after_seq,
+                limit + 1,
+            )
         return _page(rows, limit, _item)
 
     async def get_item(self, conversation_id: str, item_id: str) -> Item | None:
@@ -195,35 +232,24 @@ class ConversationStore:
         )
         return result == "DELETE 1"
 
-    async def history(self, conversation_id: str, budget_bytes: int) -> list[Item]:
-        """The items to replay, in order: every system and developer message, and the newest other items
-        whose bodies fit `budget_bytes` together (read newest first, a page at a time, so a long
-        conversation costs what fits, not what it holds)."""
-        async with self._pool.acquire() as conn:
-            instructions = await conn.fetch(
-                f"SELECT seq, {_ITEM} FROM chat.items WHERE conversation_id = $1"
-                " AND role IN ('system', 'developer') ORDER BY seq",
-                conversation_id,
-            )
-            recent: list[asyncpg.Record] = []
-            used, before = 0, None
-            while used < budget_bytes:
-                page = await conn.fetch(
-                    f"SELECT seq, size, role, {_ITEM} FROM chat.items WHERE conversation_id = $1"
-                    " AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
-                    conversation_id,
-                    before,
-                    _HISTORY_PAGE,
-                )
-                for row in page:
-                    if row["role"] in ("system", "developer"):
-                        continue
-                    used += row["size"]
-                    if used > budget_bytes:
-                        break
-                    recent.append(row)
-                if len(page) < _HISTORY_PAGE:
-                    break
-                before = page[-1]["seq"]
-        rows = sorted([*instructions, *recent], key=lambda r: r["seq"])
-        return [_item(r) for r in rows]
+    async def history(self, conversation_id: str, owner: Owner, budget_bytes: int) -> list[Item] | None:
+        """The items a completion replays, in order: the newest that end within the last `budget_bytes` of the
+        conversation (the oldest of them may start before: at most one item over), and every system and
+        developer message; None when the owner has no such conversation."""
+        # One round trip: the owner's conversation (its total size places the window) and the items. A
+        # conversation of someone else's yields no row at all, told apart from an empty one by `found`.
+        rows = await self._pool.fetch(
+            f"WITH c AS (SELECT total_size FROM chat.conversations WHERE id = $1 AND {_SCOPE}),"
+            f" window_items AS (SELECT seq, {_ITEM} FROM chat.items, c WHERE conversation_id = $1"
+            " AND end_offset > c.total_size - $4"
+            f" UNION ALL SELECT seq, {_ITEM} FROM chat.items, c WHERE conversation_id = $1"
+            " AND role IN ('system', 'developer') AND end_offset <= c.total_size - $4)"
+            " SELECT true AS found, w.* FROM c LEFT JOIN window_items w ON true ORDER BY w.seq",
+            conversation_id,
+            owner.user_id,
+            owner.project_id,
+            budget_bytes,
+        )
+        if not rows:
+            return None
+        return [_item(r) for r in rows if r["id"] is not None]

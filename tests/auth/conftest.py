@@ -18,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from devstack.stack import Stack
-from services.auth.models import SessionTokens
+from services.auth.domain import SessionTokens
 from services.auth.passwords import Passwords
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings

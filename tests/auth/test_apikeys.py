@@ -153,13 +153,13 @@ async def test_admin_keys(app: AuthApp) -> None:
 async def test_last_used_is_recorded_per_minute_in_batches(app: AuthApp) -> None:
     owner, project_id = await owner_and_project(app)
     key = await app.api_keys.create_project_key(owner, project_id, "used", None)
-    await app.usage.flush()
+    await app.key_last_used.flush()
     for _ in range(5):
         await caller_for(app, key.value or "")
-    assert app.usage.pending == 1  # one pending write however many uses
+    assert app.key_last_used.pending == 1  # one pending write however many uses
     before = await app.api_keys.get_project_key(owner, project_id, key.id)
     assert before.last_used_at is None  # nothing written per request
-    assert await app.usage.flush() == 1
+    assert await app.key_last_used.flush() == 1
     after = await app.api_keys.get_project_key(owner, project_id, key.id)
     assert after.last_used_at is not None and after.last_used_at.second == 0
 
@@ -168,5 +168,5 @@ async def test_pending_last_used_times_are_written_at_shutdown(app: AuthApp) -> 
     owner, project_id = await owner_and_project(app)
     key = await app.api_keys.create_project_key(owner, project_id, "shutdown", None)
     await caller_for(app, key.value or "")
-    await app.usage.stop()
+    await app.key_last_used.stop()
     assert (await app.api_keys.get_project_key(owner, project_id, key.id)).last_used_at is not None

@@ -21,7 +21,7 @@ def current_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-class KeyUsage:
+class KeyLastUsed:
     def __init__(self, store: Store, flush_seconds: float) -> None:
         self._store = store
         self._flush_seconds = flush_seconds

@@ -1,0 +1,75 @@
+"""Envoy's ext_authz decision, answered by the auth service for every request Envoy receives.
+
+The request's method and path (REST before transcoding, or /jan.v1.X/Y for native gRPC) give the RPC and
+its access level (policy.py); the bearer credential gives the principal (authn.py). Allowed requests go
+on with the identity headers set (every one of them overwritten or removed, so nothing a client sent
+survives), unless the caller is over its request rate (rate_limit.py); denied ones get 401, 403 or 429
+with a one-line plain-text reason, which Envoy's local reply config wraps into OpenAI's error JSON
+(native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
+Credentials are never logged.
+
+Envoy asks over HTTP (authz_http.py) or gRPC (authz_servicer.py); both call the same `Authorizer`, and
+convert.py builds the answers.
+"""
+
+from __future__ import annotations
+
+from envoy.service.auth.v3 import external_auth_pb2
+
+from services.auth import convert
+from services.auth.authn import Authenticator, Principal
+from services.auth.policy import Access, Policy
+from services.auth.rate_limit import RequestRateLimit
+from services.common import errors
+
+MISSING_CREDENTIAL = "Missing bearer authentication in header"
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+class Authorizer:
+    """The decision itself, without gRPC, so it can be tested and benchmarked in-process."""
+
+    def __init__(
+        self, policy: Policy, authenticator: Authenticator, rate_limit: RequestRateLimit | None = None
+    ) -> None:
+        self._policy = policy
+        self._authn = authenticator
+        self._rate_limit = rate_limit
+
+    async def decide(self, method: str, path: str, authorization: str | None, project: str | None) -> Principal | None:
+        """Who is calling, or None for an anonymous call of a public route; raises JanError to deny."""
+        _, access = self._policy.resolve(method, path)
+        credential = bearer_credential(authorization)
+        if credential is None:
+            if access is Access.PUBLIC:
+                return None
+            raise errors.Unauthenticated(MISSING_CREDENTIAL)
+        try:
+            principal = await self._authn.authenticate(credential, project or None)
+            self._policy.authorize(access, principal)
+        except errors.JanError:
+            if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
+                return None
+            raise
+        if self._rate_limit is not None and access is not Access.PUBLIC:  # signing out is never refused
+            self._rate_limit.take(principal.user_id)
+        return principal
+
+    async def check(self, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:
+        """The decision for Envoy's gRPC CheckRequest, as its CheckResponse."""
+        http = request.attributes.request.http
+        headers = http.headers
+        try:
+            principal = await self.decide(
+                http.method, http.path, headers.get("authorization"), headers.get("openai-project")
+            )
+        except errors.JanError as exc:
+            return convert.check_denied(exc, grpc_caller=convert.is_grpc(headers.get("content-type")))
+        return convert.check_allowed(principal.caller() if principal else None)

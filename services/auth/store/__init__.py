@@ -1,0 +1,22 @@
+"""All of the auth service's SQL (schema `auth`), behind methods that return domain records.
+
+A Store wraps a pool or, inside `transaction()`, one connection. `notify()` queues a cache invalidation
+(NOTIFY jan_auth_invalidate) that PostgreSQL delivers to every replica when the transaction commits.
+Lists are keyset-paginated on (time, id) and fetch one row more than asked to learn `has_more`.
+
+The SQL is grouped by area, one mixin per module (accounts.py, organization.py, apikeys.py, over the shared
+plumbing in base.py); callers see one class, `Store`.
+"""
+
+from __future__ import annotations
+
+from services.auth.store.accounts import AccountsSql
+from services.auth.store.apikeys import ApiKeysSql
+from services.auth.store.base import INVALIDATION_CHANNEL
+from services.auth.store.organization import OrganizationSql
+
+__all__ = ["INVALIDATION_CHANNEL", "Store"]
+
+
+class Store(AccountsSql, OrganizationSql, ApiKeysSql):
+    """One store over every table of the schema; `transaction()` yields another one on its connection."""

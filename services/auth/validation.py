@@ -1,0 +1,66 @@
+"""Checks on what a request carries, each failing with InvalidArgument that names the bad field in `param`.
+
+Email addresses have one normal form, made and checked by emails.py (normalize_email). What the caller may
+see and change is not checked here but in rights.py; whether a record exists, in the domain modules.
+"""
+
+from __future__ import annotations
+
+from services.auth.domain import PROJECT_ROLES
+from services.common import errors
+
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
+MAX_NAME_CHARS = 200  # longer names are cut, not refused
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+def required(value: str, param: str) -> str:
+    if not value:
+        raise errors.InvalidArgument(f"{param} is required", param=param)
+    return value
+
+
+def required_name(name: str) -> str:
+    """A project's or service account's name: trimmed, cut to MAX_NAME_CHARS, not empty."""
+    name = name.strip()
+    if not name:
+        raise errors.InvalidArgument("name is required", param="name")
+    return name[:MAX_NAME_CHARS]
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise errors.InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters", param="password")
+    return password
+
+
+def check_role(role: str, allowed: tuple[str, ...] = PROJECT_ROLES, param: str = "role") -> str:
+    if role not in allowed:
+        raise errors.InvalidArgument(f"role must be one of: {', '.join(allowed)}", param=param)
+    return role
+
+
+def check_expires_in(expires_in_seconds: int) -> int:
+    if expires_in_seconds <= 0:
+        raise errors.InvalidArgument("expires_in_seconds must be positive", param="expires_in_seconds")
+    return expires_in_seconds
+
+
+def check_order(order: str) -> str:
+    """A list's order: "asc", "desc", or "" for the default (ascending)."""
+    if order not in ("", "asc", "desc"):
+        raise errors.InvalidArgument("order must be asc or desc", param="order")
+    return order
+
+
+def check_sign_in_state(browser_state: str, state: str) -> None:
+    """A Google callback's state must be the one the browser got (its state cookie), when it sent one."""
+    if browser_state and browser_state != state:
+        raise errors.InvalidArgument("state does not match this browser's sign-in", param="state")
+
+
+def page_limit(limit: int) -> int:
+    """A page size: the default for 0 or less, at most MAX_PAGE."""
+    return DEFAULT_PAGE if limit <= 0 else min(limit, MAX_PAGE)

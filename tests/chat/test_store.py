@@ -1,0 +1,64 @@
+"""The chat service's SQL against real PostgreSQL: items numbered and offset per conversation, the history a
+completion replays (the newest items within a byte budget plus every instruction), owner scoping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from services.chat import items
+from services.chat.domain import Owner
+from services.chat.server import MIGRATIONS
+from services.chat.store import ConversationStore
+from services.common.db import apply_migrations
+
+ALICE = Owner("user_alice")
+
+
+@pytest.fixture
+async def store(database_factory) -> AsyncIterator[ConversationStore]:
+    pool = await asyncpg.create_pool(database_factory("chat"), min_size=1, max_size=4)
+    await apply_migrations(pool, "chat", MIGRATIONS)
+    yield ConversationStore(pool)
+    await pool.close()
+
+
+def message(role: str, text: str):
+    return items.check_input_item({"role": role, "content": text}, "i")
+
+
+async def test_history_is_the_newest_items_within_the_budget_and_every_instruction(store: ConversationStore) -> None:
+    conversation = await store.create("conv_h", ALICE, "t", {}, [message("system", "be brief")])
+    for i in range(50):
+        await store.append(
+            conversation.id, ALICE, [message("user", f"question {i:02d}"), message("assistant", f"answer {i:02d}")]
+        )
+    one_turn = sum(
+        len(json.dumps(m.body).encode()) for m in (message("user", "question 00"), message("assistant", "answer 00"))
+    )
+    history = await store.history(conversation.id, ALICE, budget_bytes=3 * one_turn)
+    assert history is not None
+    texts = [i.body["content"][0]["text"] for i in history]
+    assert texts[0] == "be brief"  # the instruction is kept however old
+    assert texts[-6:] == ["question 47", "answer 47", "question 48", "answer 48", "question 49", "answer 49"]
+    assert len(texts) <= 1 + 6 + 1  # at most one item over the budget
+    whole = await store.history(conversation.id, ALICE, budget_bytes=10**9)
+    assert whole is not None and len(whole) == 101
+    assert await store.history(conversation.id, Owner("user_bob"), 10**9) is None
+    assert await store.history(conversation.id, Owner("user_alice", "proj_x"), 10**9) is None
+
+
+async def test_items_are_numbered_per_conversation_and_appends_are_scoped(store: ConversationStore) -> None:
+    first = await store.create("conv_a", ALICE, "", {}, [message("user", "a")])
+    second = await store.create("conv_b", ALICE, "", {}, [])
+    added = await store.append(first.id, ALICE, [message("assistant", "b"), message("user", "c")])
+    assert added is not None and [await store.item_seq(first.id, i.id) for i in added] == [2, 3]
+    assert await store.append(second.id, Owner("user_bob"), [message("user", "x")]) is None
+    assert (await store.list_items(second.id, 10, None, True)).data == []
+    page = await store.list_items(first.id, 2, None, False)
+    assert [i.body["content"][0]["text"] for i in page.data] == ["a", "b"] and page.has_more
+    rest = await store.list_items(first.id, 2, 2, False)
+    assert [i.body["content"][0]["text"] for i in rest.data] == ["c"] and not rest.has_more
