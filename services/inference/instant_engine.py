@@ -114,19 +114,26 @@ class InstantEngine:
         return n, self._fitted_prompt_tokens(req, max_tokens)
 
     def _fitted_prompt_tokens(self, req: pb.GenerateRequest, max_tokens: int | None) -> int:
-        """The prompt's rough size after dropping replayed history the way the real engine does."""
+        """The prompt's rough size after dropping replayed history the way the real engine does (the fewest
+        turns that make it fit, by bisection over the cuts)."""
         limit, prompt = self.config.max_model_len, _rough_prompt_tokens(req)
         room = truncation.answer_room(limit, max_tokens)
-        for cut in truncation.cut_points(req) if prompt + room > limit else []:
-            prompt = _rough_prompt_tokens(truncation.without_history_before(req, cut))
-            if prompt + room <= limit:
-                break
-        return prompt
+        cuts = truncation.cut_points(req) if prompt + room > limit else []
+        low, high, fitted = 0, len(cuts) - 1, None
+        while low <= high:
+            middle = (low + high) // 2
+            tokens = _rough_prompt_tokens(truncation.without_history_before(req, cuts[middle]))
+            if tokens + room <= limit:
+                fitted, high = tokens, middle - 1
+            else:
+                low = middle + 1
+        if fitted is not None:
+            return fitted
+        return _rough_prompt_tokens(truncation.without_history_before(req, cuts[-1])) if cuts else prompt
 
     def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason:
         s = req.sampling
         return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
-
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> types_pb2.Usage:
     return types_pb2.Usage(
