@@ -443,13 +443,13 @@ def test_every_computed_address_is_a_rendered_service(values: Path | None, rende
     result: Rendered = rendered["jan-server", values]
     (chat,) = _pod_spec(result.named("Deployment", f"{RELEASE}-chat"))["containers"]
     env = container_env(chat)
-    targets = {"inference": env["JAN_INFERENCE_TARGET"], "search": env["JAN_SEARCH_TARGET"]}
+    targets = {"inference": env["JAN_INFERENCE_TARGET"]}
     config = result.named("ConfigMap", f"{RELEASE}-envoy")["data"]["envoy.yaml"]
     for cluster in yaml.safe_load(config)["static_resources"]["clusters"]:
         endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
         socket = endpoint["socket_address"]
         targets[f"envoy->{cluster['name']}"] = f"{socket['address']}:{socket['port_value']}"
-    assert len(targets) == 7
+    assert len(targets) == 6
     port_names = {"envoy->jan_auth_authz": "authz"}
     for label, target in targets.items():
         host, port = _host_port(target)

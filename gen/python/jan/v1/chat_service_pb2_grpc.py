@@ -29,7 +29,7 @@ if _version_not_supported:
 
 class ChatServiceStub:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation and the search service for web tools.
+    the inference service for generation.
     """
 
     def __init__(self, channel):
@@ -117,7 +117,7 @@ class ChatServiceStub:
 
 class ChatServiceServicer:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation and the search service for web tools.
+    the inference service for generation.
     """
 
     def ListModels(self, request, context):
@@ -318,7 +318,7 @@ def add_ChatServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ChatService:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation and the search service for web tools.
+    the inference service for generation.
     """
 
     @staticmethod

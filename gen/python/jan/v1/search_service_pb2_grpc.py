@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class SearchServiceStub:
     """SearchService searches the web and scrapes pages through Serper, with retries, timeouts and a cache.
-    It is internal: the chat service's tool loop calls it.
+    It is internal: the services call it, and native gRPC clients may.
     """
 
     def __init__(self, channel):
@@ -50,7 +50,7 @@ class SearchServiceStub:
 
 class SearchServiceServicer:
     """SearchService searches the web and scrapes pages through Serper, with retries, timeouts and a cache.
-    It is internal: the chat service's tool loop calls it.
+    It is internal: the services call it, and native gRPC clients may.
     """
 
     def Search(self, request, context):
@@ -90,7 +90,7 @@ def add_SearchServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class SearchService:
     """SearchService searches the web and scrapes pages through Serper, with retries, timeouts and a cache.
-    It is internal: the chat service's tool loop calls it.
+    It is internal: the services call it, and native gRPC clients may.
     """
 
     @staticmethod
