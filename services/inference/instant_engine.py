@@ -135,6 +135,7 @@ class InstantEngine:
         s = req.sampling
         return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
 
+
 def _usage(prompt_tokens: int, completion_tokens: int) -> types_pb2.Usage:
     return types_pb2.Usage(
         prompt_tokens=prompt_tokens,
