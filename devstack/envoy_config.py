@@ -20,6 +20,7 @@ class EnvoyPorts:
     auth: int
     auth_authz: int  # the auth service's HTTP ext_authz endpoint
     chat: int
+    chat_mcp: int  # the chat service's MCP endpoint (HTTP)
     inference: int
     search: int
 
@@ -45,6 +46,7 @@ def render(
         "CORS_ALLOWED_ORIGIN_REGEX": cors_origin_regex,
         "HEALTH_CHECK_INTERVAL": health_check_interval,
         "AUTH_AUTHZ_PORT": ports.auth_authz,
+        "CHAT_MCP_PORT": ports.chat_mcp,
     }
     for service in ("auth", "chat", "inference", "search"):
         values[f"{service.upper()}_HOST"] = "127.0.0.1"

@@ -34,6 +34,7 @@ class StackConfig:
         default_factory=lambda: {"auth": 50051, "chat": 50052, "inference": 50053, "search": 50054}
     )
     authz_port: int = 50061  # the auth service's HTTP ext_authz endpoint (Envoy asks it for every request)
+    mcp_port: int = 50062  # the chat service's MCP endpoint (HTTP, behind Envoy's /v1/mcp)
     database_url: str | None = None  # external PostgreSQL; embedded when None
     database_name: str = "jan"
     postgres_port: int | None = None  # embedded PostgreSQL's port; a free one when None
@@ -52,6 +53,7 @@ class StackConfig:
             admin_port=free_port(),
             service_ports={s: free_port() for s in SERVICES},
             authz_port=free_port(),
+            mcp_port=free_port(),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -115,6 +117,7 @@ class Stack:
             env[f"JAN_{service.upper()}_LISTEN"] = self.service_target(service)
             env[f"JAN_{service.upper()}_TARGET"] = self.service_target(service)
         env["JAN_AUTH_AUTHZ_LISTEN"] = f"127.0.0.1:{self.config.authz_port}"
+        env["JAN_CHAT_MCP_LISTEN"] = f"127.0.0.1:{self.config.mcp_port}"
         return env
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:
@@ -128,6 +131,7 @@ class Stack:
             listen=self.config.http_port,
             admin=self.config.admin_port,
             auth_authz=self.config.authz_port,
+            chat_mcp=self.config.mcp_port,
             **{s: self.config.service_ports[s] for s in SERVICES},
         )
         config_path = render(ports, self.config.run_dir / "envoy", listen_address=self.config.envoy_listen_address)

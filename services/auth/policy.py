@@ -85,6 +85,10 @@ AUTH_RPCS: dict[str, Access] = {
         _A.ORG_OWNER,
     ),
 }
+# Routes Envoy sends to a service over plain HTTP (not a transcoded RPC), by exact path, any method.
+HTTP_ROUTES: dict[str, Access] = {
+    "/v1/mcp": _A.API,  # the chat service's MCP endpoint (search tools)
+}
 # Infrastructure that must answer without credentials (Envoy and grpcurl call these).
 PUBLIC_GRPC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 ADMIN_LEVELS = (Access.PROJECT_MEMBER, Access.PROJECT_OWNER, Access.ORG_OWNER)
@@ -115,6 +119,8 @@ class Policy:
 
     def _resolve(self, http_method: str, path: str) -> tuple[Rpc | None, Access]:
         bare = path.split("?", 1)[0]
+        if bare in HTTP_ROUTES:
+            return None, HTTP_ROUTES[bare]
         rpc = self.routes.grpc(bare)
         if rpc is None and bare.startswith(PUBLIC_GRPC_PREFIXES):
             return None, Access.PUBLIC

@@ -26,10 +26,12 @@ from typing import Protocol
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import types_pb2
 from services.chat import items as item_shapes
+from services.chat import web_search
 from services.chat.conversations import Conversations
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
+    Cited,
     Completion,
     Generated,
     Owner,
@@ -39,6 +41,7 @@ from services.chat.domain import (
     UsageCounted,
     new_id,
 )
+from services.chat.search_loop import SearchLoop
 from services.common.errors import JanError, NotFound, Unauthenticated, Unavailable
 from services.common.generation import FINISH_REASON_NAMES, join_answers
 
@@ -73,9 +76,12 @@ def _clean_start(messages: list[types_pb2.ChatMessage]) -> list[types_pb2.ChatMe
 
 
 class ChatCompletions:
-    def __init__(self, inference: Inference, conversations: Conversations) -> None:
+    def __init__(
+        self, inference: Inference, conversations: Conversations, search_loop: SearchLoop | None = None
+    ) -> None:
         self._inference = inference
         self._conversations = conversations
+        self._search_loop = search_loop
         self._models: list[inference_pb.ServedModel] = []
         self._models_at = 0.0
         self._recording: set[asyncio.Task[None]] = set()  # turns cut short, stored in the background
@@ -125,20 +131,33 @@ class ChatCompletions:
             new_items=new_items,
         )
 
-    async def _record(self, request: ChatRequest, answer: inference_pb.GenerateResponse, *, complete: bool) -> None:
+    async def _record(
+        self,
+        request: ChatRequest,
+        answer: inference_pb.GenerateResponse,
+        *,
+        complete: bool,
+        run: web_search.SearchRun | None = None,
+    ) -> None:
         if not request.store or request.owner is None or request.conversation_id is None:
             return
-        turn = [*request.new_items, *item_shapes.from_answer(answer, complete=complete)]
+        searches = [
+            item_shapes.web_search_call_item(c.query, [s.url for s in c.sources], c.failed)
+            for c in (run.calls if run else [])
+        ]
+        turn = [*request.new_items, *searches, *item_shapes.from_answer(answer, complete=complete)]
         if request.new_conversation:
             await self._conversations.record_new(request.owner, request.conversation_id, turn)
         else:
             await self._conversations.record(request.owner, request.conversation_id, turn)
 
-    def _record_in_background(self, request: ChatRequest, steps: list[inference_pb.GenerateResponse]) -> None:
+    def _record_in_background(
+        self, request: ChatRequest, steps: list[inference_pb.GenerateResponse], run: web_search.SearchRun | None
+    ) -> None:
         """Stores a turn cut short without waiting: the task that would wait is being cancelled."""
         if not request.store:
             return
-        task = asyncio.create_task(self._record(request, join_answers(steps)[0], complete=False))
+        task = asyncio.create_task(self._record(request, join_answers(steps)[0], complete=False, run=run))
         self._recording.add(task)
         task.add_done_callback(self._recording.discard)
         task.add_done_callback(_log_failure)
@@ -151,47 +170,78 @@ class ChatCompletions:
     # -- completions ------------------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest, completion_id: str) -> Completion:
-        answers = await self._inference.generate_whole(request.generate)
+        run = await self._search_run(request)
+        if run is not None:
+            answers = [await self._searching().whole(request, await self._tool_calling(request), run)]
+        else:
+            answers = await self._inference.generate_whole(request.generate)
         if not request.parallel_tool_calls:
             for answer in answers:
                 del answer.tool_calls[1:]
         usage = answers[0].usage if answers and answers[0].HasField("usage") else None
-        await self._record(request, answers[0], complete=True)
-        return Completion(completion_id, int(time.time()), request.model, answers, usage)
+        await self._record(request, answers[0], complete=True, run=run)
+        citations = web_search.citations(answers[0].content, run.sources) if run else []
+        return Completion(completion_id, int(time.time()), request.model, answers, usage, citations)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        steps: list[inference_pb.GenerateResponse] = []  # kept only when the turn is stored
+        run = await self._search_run(request)
+        if run is not None:
+            steps = self._searching().steps(request, await self._tool_calling(request), run)
+        else:
+            steps = self._inference.generate(request.generate)
+        kept: list[inference_pb.GenerateResponse] = []  # the answer so far, when it is stored or cited
         failed = False
         try:
-            async for event in self._events(request):
-                if request.store and isinstance(event, Generated):
-                    steps.append(event.step)
+            async for event in self._events(request, steps, kept if request.store or run else None, run):
                 failed = failed or isinstance(event, StreamFailed)
                 yield event
         except (asyncio.CancelledError, GeneratorExit):
-            self._record_in_background(request, steps)
+            self._record_in_background(request, kept, run)
             raise
         try:
-            await self._record(request, join_answers(steps)[0], complete=not failed)
+            await self._record(request, join_answers(kept)[0], complete=not failed, run=run)
         except JanError as error:
             if not failed:
                 yield StreamFailed(Unavailable(f"the answer was not stored: {error.message}"))
 
-    async def _events(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def _search_run(self, request: ChatRequest) -> web_search.SearchRun | None:
+        return web_search.SearchRun(request.web_search) if request.web_search is not None else None
+
+    def _searching(self) -> SearchLoop:
+        if self._search_loop is None:
+            raise Unavailable("web search is not configured on this server", param="web_search_options")
+        return self._search_loop
+
+    async def _tool_calling(self, request: ChatRequest) -> bool:
+        return (await self.model(request.model)).tool_calling
+
+    async def _events(
+        self,
+        request: ChatRequest,
+        steps: AsyncIterator[inference_pb.GenerateResponse],
+        kept: list[inference_pb.GenerateResponse] | None,
+        run: web_search.SearchRun | None,
+    ) -> AsyncIterator[StreamEvent]:
         started = False
         try:
-            async for step in self._inference.generate(request.generate):
+            async for step in steps:
                 if not started:
                     started = True
                     for index in range(request.n):
                         yield RoleStarted(index)
                 if not request.parallel_tool_calls and any(piece.index > 0 for piece in step.tool_calls):
-                    kept = [piece for piece in step.tool_calls if piece.index == 0]
+                    kept_pieces = [piece for piece in step.tool_calls if piece.index == 0]
                     del step.tool_calls[:]
-                    step.tool_calls.extend(kept)
+                    step.tool_calls.extend(kept_pieces)
                 if step.content or step.reasoning_content or step.tool_calls or step.logprobs:
+                    if kept is not None:
+                        kept.append(step)
                     yield Generated(step)
                 if step.finish_reason:
+                    if run is not None and step.index == 0 and kept is not None:
+                        found = web_search.citations("".join(s.content for s in kept if s.index == 0), run.sources)
+                        if found:
+                            yield Cited(0, found)
                     yield ChoiceFinished(step.index, FINISH_REASON_NAMES[step.finish_reason])
                 if request.include_usage and step.HasField("usage"):
                     yield UsageCounted(step.usage)

@@ -19,10 +19,12 @@ from google.protobuf import json_format, struct_pb2
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import types_pb2
-from services.chat import items, openai_json, validation
+from services.chat import items, openai_json, validation, web_search
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
+    Citation,
+    Cited,
     Completion,
     Conversation,
     Generated,
@@ -88,6 +90,7 @@ def chat_request(params: pb.ChatCompletionParams, request_id: str, *, stream: bo
     if params.HasField("reasoning_effort") and "reasoning_effort" not in generate.chat_template_kwargs.fields:
         generate.chat_template_kwargs["reasoning_effort"] = params.reasoning_effort
     return ChatRequest(
+        web_search=web_search.parse_options(params.web_search_options),
         generate=generate,
         n=params.n if params.HasField("n") else 1,
         include_usage=stream and params.stream_options.include_usage,
@@ -114,6 +117,8 @@ def completion_response(completion: Completion) -> pb.CreateChatCompletionRespon
         if answer.reasoning_content:
             message.reasoning_content = message.reasoning = answer.reasoning_content
         message.tool_calls.extend(whole_tool_calls(answer))
+        if index == 0:
+            message.annotations.extend(annotation(c) for c in completion.citations)
         if answer.logprobs:
             choice.logprobs.content.extend(answer.logprobs)
     if completion.usage is not None:
@@ -140,6 +145,8 @@ def chunk(event: StreamEvent, header: StreamHeader) -> pb.StreamChatCompletionRe
             choice.delta.tool_calls.extend(step.tool_calls)
             if step.logprobs:
                 choice.logprobs.content.extend(step.logprobs)
+        case Cited(index=index, citations=citations):
+            out.choices.add(index=index).delta.annotations.extend(annotation(c) for c in citations)
         case ChoiceFinished(index=index, finish_reason=reason):
             choice = out.choices.add(index=index, finish_reason=reason)
             choice.delta.SetInParent()
@@ -153,6 +160,15 @@ def chunk(event: StreamEvent, header: StreamHeader) -> pb.StreamChatCompletionRe
                 )
             )
     return out
+
+
+def annotation(citation: Citation) -> pb.Annotation:
+    return pb.Annotation(
+        type="url_citation",
+        url_citation=pb.UrlCitation(
+            start_index=citation.start, end_index=citation.end, url=citation.url, title=citation.title
+        ),
+    )
 
 
 def sse(chunk: pb.StreamChatCompletionResponse, *, include_usage: bool) -> bytes:

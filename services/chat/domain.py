@@ -22,6 +22,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class WebSearchOptions:
+    """OpenAI's web_search_options, as a search needs them (web_search.py)."""
+
+    results: int = 5  # results per search, by search_context_size
+    snippet_chars: int = 400  # of each result, by search_context_size
+    country: str | None = None  # ISO 3166-1 alpha-2, lower case (Serper's gl)
+    location: str | None = None  # "City, Region, Country"
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """An OpenAI chat completion request that passed chat's checks, as the inference request it becomes,
     plus what only the OpenAI surface has (how the answer is delivered)."""
@@ -36,10 +46,21 @@ class ChatRequest:
     new_conversation: bool = False  # conversation_id is new: created when the turn is stored
     owner: Owner | None = None  # the caller, when a conversation is involved
     new_items: list[NewItem] = field(default_factory=list)  # the turn's input as items, for `store`
+    web_search: WebSearchOptions | None = None  # search the web for the answer (web_search_options)
 
     @property
     def model(self) -> str:
         return self.generate.model
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source the answer cites: the span [start, end) of the content that cites it."""
+
+    start: int
+    end: int
+    url: str
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +72,7 @@ class Completion:
     model: str
     answers: list[inference_pb.GenerateResponse]
     usage: types_pb2.Usage | None
+    citations: list[Citation] = field(default_factory=list)  # of the first answer (web search)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +102,14 @@ class Generated:
 
 
 @dataclass(frozen=True, slots=True)
+class Cited:
+    """The citations of choice `index`'s content, once it is complete (web search)."""
+
+    index: int
+    citations: list[Citation]
+
+
+@dataclass(frozen=True, slots=True)
 class ChoiceFinished:
     index: int
     finish_reason: str
@@ -97,7 +127,7 @@ class StreamFailed:
     error: JanError
 
 
-StreamEvent = RoleStarted | Generated | ChoiceFinished | UsageCounted | StreamFailed
+StreamEvent = RoleStarted | Generated | Cited | ChoiceFinished | UsageCounted | StreamFailed
 
 
 # -- conversations --------------------------------------------------------------------------------------

@@ -23,7 +23,13 @@ from jan.v1 import types_pb2
 from services.chat.domain import NewItem, new_id
 from services.common.errors import InvalidArgument
 
-ITEM_ID_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+ITEM_ID_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "web_search_call": "ws",
+}
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 STATUSES = ("completed", "incomplete", "in_progress")
 _INPUT_TEXT_TYPES = ("input_text", "text")  # "text" is what chat completions' content parts say
@@ -72,7 +78,7 @@ def _content_parts(content: Any, role: str, param: str) -> list[dict[str, Any]]:
 
 def _status(item: dict[str, Any], param: str) -> str:
     status = item.get("status") or "completed"
-    if status not in STATUSES:
+    if status not in (*STATUSES, "failed") or (status == "failed" and item.get("type") != "web_search_call"):
         raise _fail(f"{param}.status must be one of {', '.join(STATUSES)}", f"{param}.status")
     return status
 
@@ -103,6 +109,11 @@ def check_input_item(item: Any, param: str) -> NewItem:
         if isinstance(output, list):  # OpenAI allows content parts; we keep their text
             output = "".join(p.get("text", "") for p in output if isinstance(p, dict))
         body = {"call_id": _required_text(item, "call_id", param), "output": _text(output, f"{param}.output")}
+    elif kind == "web_search_call":
+        action = item.get("action")
+        if not isinstance(action, dict) or action.get("type") not in ("search", "open_page", "find_in_page"):
+            raise _fail(f"{param}.action must be a search, open_page or find_in_page action", f"{param}.action")
+        body = {"action": action}
     else:  # reasoning
         summary = item.get("summary") or []
         content = item.get("content") or []
@@ -179,6 +190,17 @@ def function_call_item(call_id: str, name: str, arguments: str, status: str) -> 
     )
 
 
+def web_search_call_item(query: str, urls: list[str], failed: bool) -> NewItem:
+    """A search made for an answer, as OpenAI's web_search_call item."""
+    action = {
+        "type": "search",
+        "query": query,
+        "queries": [query],
+        "sources": [{"type": "url", "url": u} for u in urls],
+    }
+    return NewItem(new_id("ws"), "web_search_call", {"action": action, "status": "failed" if failed else "completed"})
+
+
 def from_answer(answer: inference_pb.GenerateResponse, *, complete: bool) -> list[NewItem]:
     """What the model answered, as items: its reasoning, its message, its tool calls. An answer cut short
     (the stream failed or the client left) is stored as far as it got, with status incomplete."""
@@ -200,7 +222,7 @@ def from_answer(answer: inference_pb.GenerateResponse, *, complete: bool) -> lis
 def to_chat_messages(items: Sequence[tuple[str, dict[str, Any]]]) -> list[types_pb2.ChatMessage]:
     """Stored items (type, body) in order as chat messages: consecutive function calls (and the assistant
     text before them) form one assistant message with tool calls; reasoning goes with the assistant
-    message that follows it."""
+    message that follows it. Web search calls are not replayed: the answer that used them is."""
     messages: list[types_pb2.ChatMessage] = []
     reasoning = ""
     for kind, body in items:

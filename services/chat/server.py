@@ -1,8 +1,9 @@
 """Starts the chat service: settings, logging, tracing, database and migrations, the inference client,
 then the gRPC server.
 
-`ChatApp` wires the parts (also used by the tests): the store over the pool, the inference client over a
-channel, the domain objects and the servicer.
+`ChatApp` wires the parts (also used by the tests): the store over the pool, the inference and search
+clients over their channels, the domain objects, the servicer and the MCP app (served over HTTP beside the
+gRPC server).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import asyncpg
 import grpc
 
 from jan.v1 import chat_service_pb2_grpc
-from services.chat.completions import ChatCompletions, Inference
+from services.chat.completions import ChatCompletions
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
+from services.chat.mcp_server import McpHttpServer
+from services.chat.mcp_server import build_app as build_mcp_app
+from services.chat.search_client import SearchClient
+from services.chat.search_loop import SearchLoop
 from services.chat.servicer import ChatServicer
 from services.chat.settings import ChatSettings
 from services.chat.store import ConversationStore
@@ -30,15 +35,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class ChatApp:
-    def __init__(self, pool: asyncpg.Pool, inference: Inference) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, inference: InferenceClient, search: SearchClient, web_search_max_steps: int = 3
+    ) -> None:
         self.conversations = Conversations(ConversationStore(pool))
-        self.completions = ChatCompletions(inference, self.conversations)
+        search_loop = SearchLoop(inference, search, web_search_max_steps)
+        self.completions = ChatCompletions(inference, self.conversations, search_loop)
         self.servicer = ChatServicer(self.completions, self.conversations)
+        self.mcp_app = build_mcp_app(search)
 
     @classmethod
-    async def create(cls, pool: asyncpg.Pool, inference_channel: grpc.aio.Channel) -> ChatApp:
+    async def create(
+        cls,
+        pool: asyncpg.Pool,
+        inference_channel: grpc.aio.Channel,
+        search_channel: grpc.aio.Channel,
+        web_search_max_steps: int = 3,
+    ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, InferenceClient(inference_channel))
+        return cls(pool, InferenceClient(inference_channel), SearchClient(search_channel), web_search_max_steps)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -47,15 +62,22 @@ class ChatApp:
 async def serve(settings: ChatSettings) -> None:
     pool = await create_pool(settings.database)
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
+    search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     try:
-        app = await ChatApp.create(pool, inference_channel)
+        app = await ChatApp.create(pool, inference_channel, search_channel, settings.web_search_max_steps)
         server = JanServer(settings)
         app.register(server)
-        await server.start()
-        await server.serve_until_stopped()
+        mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
+        await mcp.start()  # before the gRPC server reports SERVING
+        try:
+            await server.start()
+            await server.serve_until_stopped()
+        finally:
+            await mcp.stop()
         await app.completions.drain()  # turns cut short by the stop are still being stored
     finally:
         await inference_channel.close()
+        await search_channel.close()
         await pool.close()
 
 

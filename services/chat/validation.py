@@ -21,7 +21,6 @@ from services.common.errors import InvalidArgument
 UNSUPPORTED = {
     "audio": "audio output is not supported",
     "prediction": "predicted outputs are not supported",
-    "web_search_options": "web_search_options is not supported on this endpoint",
     "functions": "'functions' is deprecated and not supported; use 'tools'",
     "function_call": "'function_call' is deprecated and not supported; use 'tool_choice'",
 }
@@ -64,6 +63,9 @@ def check_surface(params: pb.ChatCompletionParams, *, stream: bool) -> None:
         raise _fail("verbosity is not supported", "verbosity")
     if params.store and params.HasField("n") and params.n > 1:
         raise _fail("store keeps one answer per turn: send n = 1 with store", "n")
+    searching = params.web_search_options.WhichOneof("kind") not in (None, "null_value")
+    if searching and params.HasField("n") and params.n > 1:
+        raise _fail("web search answers once: send n = 1 with web_search_options", "n")
     if list(params.modalities) not in ([], ["text"]):
         raise _fail("only the 'text' modality is supported", "modalities")
     if params.HasField("service_tier") and params.service_tier not in ("auto", "default"):

@@ -167,6 +167,7 @@ class InferenceEngine:
                 max_model_len=self._max_model_len(),
                 created=self._created,
                 owned_by=self.config.owned_by,
+                tool_calling=self.config.tool_call_parser is not None,
             )
         ]
 

@@ -7,10 +7,13 @@ It validates requests like the real engine (minus the checks that need a tokeniz
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from google.protobuf import struct_pb2
 
 from jan.v1 import inference_service_pb2 as pb
 from jan.v1 import types_pb2
@@ -62,6 +65,7 @@ class InstantEngine:
                 max_model_len=self.config.max_model_len,
                 created=self._created,
                 owned_by="jan-instant",
+                tool_calling=True,  # a named tool choice gets a canned call (_forced_call)
             )
         ]
 
@@ -77,6 +81,12 @@ class InstantEngine:
 
     async def generate(self, req: pb.GenerateRequest) -> AsyncIterator[pb.GenerateResponse]:
         n, prompt_tokens = self._check(req)
+        forced = _forced_call(req)
+        if forced is not None:
+            step = pb.GenerateResponse(tool_calls=[forced], finish_reason=pb.FINISH_REASON_STOP)
+            step.usage.CopyFrom(_usage(prompt_tokens, 1))
+            yield step
+            return
         choices = answer_count(req.sampling)
         finish = self._finish(req, n)
         self._running += 1
@@ -96,8 +106,11 @@ class InstantEngine:
 
     async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:
         n, prompt_tokens = self._check(req)
+        forced = _forced_call(req)
         answers = [
             pb.GenerateResponse(index=index, content=self.config.token_text * n, finish_reason=self._finish(req, n))
+            if forced is None
+            else pb.GenerateResponse(index=index, tool_calls=[forced], finish_reason=pb.FINISH_REASON_STOP)
             for index in range(answer_count(req.sampling))
         ]
         answers[0].usage.CopyFrom(_usage(prompt_tokens, n * len(answers)))
@@ -134,6 +147,27 @@ class InstantEngine:
     def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason:
         s = req.sampling
         return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
+
+
+def _forced_call(req: pb.GenerateRequest) -> types_pb2.ToolCallDelta | None:
+    """For a named tool choice, a canned call of that function: "instant" for each required string
+    parameter (enough for the overhead benchmarks of tool loops)."""
+    name = req.tool_choice.function_name if req.tool_choice.WhichOneof("choice") == "function_name" else None
+    tool = next((t for t in req.tools if t.function.name == name), None)
+    if tool is None:
+        return None
+    schema = json_value(struct_pb2.Value(struct_value=tool.function.parameters)) or {}
+    arguments = {
+        key: "instant"
+        for key in schema.get("required", [])
+        if schema.get("properties", {}).get(key, {}).get("type") == "string"
+    }
+    return types_pb2.ToolCallDelta(
+        index=0,
+        id="call_instant",
+        type="function",
+        function=types_pb2.FunctionCallDelta(name=name, arguments=json.dumps(arguments)),
+    )
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> types_pb2.Usage:

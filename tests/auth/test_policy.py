@@ -67,6 +67,9 @@ def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Acce
         ("DELETE", "/v1/auth/me", Access.PUBLIC),  # no such route: Envoy's 404
         ("POST", "/v1/conversations/c:stream", Access.PUBLIC),
         ("POST", "/jan.v1.AuthService/NoSuchMethod", Access.API),  # reaches a service: needs a credential
+        ("POST", "/v1/mcp", Access.API),  # plain HTTP routes: the MCP endpoint
+        ("GET", "/v1/mcp", Access.API),
+        ("DELETE", "/v1/mcp?x=1", Access.API),
     ],
 )
 def test_unrouted_requests(method: str, path: str, access: Access) -> None:

@@ -17,6 +17,10 @@ from services.common.server import JanServer
 from services.common.settings import ServerSettings
 from services.inference.server import InferenceApp
 from services.inference.settings import InferenceSettings
+from services.search.serper import create_http_client
+from services.search.server import SearchApp
+from services.search.settings import SearchSettings
+from tests.support.fake_serper import FakeSerper
 
 INSTANT_MODEL = "instant"
 
@@ -66,11 +70,32 @@ async def instant_inference(tokens: int = 4) -> AsyncIterator[tuple[InferenceApp
 
 
 @contextlib.asynccontextmanager
-async def chat_service(database_url: str, inference_channel: grpc.aio.Channel) -> AsyncIterator[grpc.aio.Channel]:
-    """The chat service on a fresh database, calling the given inference channel; yields a channel to it."""
+async def search_service(serper: FakeSerper) -> AsyncIterator[grpc.aio.Channel]:
+    """The search service with its real Serper client pointed at a FakeSerper (short backoffs); yields a
+    channel to it."""
+    settings = SearchSettings(
+        JAN_SEARCH_LISTEN="127.0.0.1:0", JAN_SHUTDOWN_GRACE_SECONDS=0, **serper.env(), JAN_SEARCH_TIMEOUT_SECONDS=2
+    )
+    async with create_http_client(settings.timeout_seconds) as http:
+        app = SearchApp(settings, http)
+        server, channel = await _serve(app.register, settings)
+        await server.set_serving(True)
+        try:
+            yield channel
+        finally:
+            await Running(server, channel).stop()
+
+
+@contextlib.asynccontextmanager
+async def chat_service(
+    database_url: str, inference_channel: grpc.aio.Channel, search_channel: grpc.aio.Channel | None = None
+) -> AsyncIterator[grpc.aio.Channel]:
+    """The chat service on a fresh database, calling the given inference (and search) channels; yields a
+    channel to it. Without a search channel, searches find no service (UNAVAILABLE)."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
     try:
-        app = await ChatApp.create(pool, inference_channel)
+        app = await ChatApp.create(pool, inference_channel, search_channel or unreachable)  # type: ignore[arg-type]
         server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))
         await server.set_serving(True)
         try:
@@ -78,4 +103,6 @@ async def chat_service(database_url: str, inference_channel: grpc.aio.Channel) -
         finally:
             await Running(server, channel).stop()
     finally:
+        if unreachable is not None:
+            await unreachable.close()
         await pool.close()

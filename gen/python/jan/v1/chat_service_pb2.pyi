@@ -202,20 +202,42 @@ class ChatCompletionChoice(_message.Message):
     def __init__(self, index: _Optional[int] = ..., message: _Optional[_Union[ChatCompletionMessage, _Mapping]] = ..., finish_reason: _Optional[str] = ..., logprobs: _Optional[_Union[_types_pb2.ChoiceLogprobs, _Mapping]] = ...) -> None: ...
 
 class ChatCompletionMessage(_message.Message):
-    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning")
+    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning", "annotations")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     REASONING_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
     REASONING_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     role: str
     content: str
     reasoning_content: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[_types_pb2.ToolCall]
     refusal: str
     reasoning: str
-    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ...) -> None: ...
+    annotations: _containers.RepeatedCompositeFieldContainer[Annotation]
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ...) -> None: ...
+
+class Annotation(_message.Message):
+    __slots__ = ("type", "url_citation")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    URL_CITATION_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    url_citation: UrlCitation
+    def __init__(self, type: _Optional[str] = ..., url_citation: _Optional[_Union[UrlCitation, _Mapping]] = ...) -> None: ...
+
+class UrlCitation(_message.Message):
+    __slots__ = ("start_index", "end_index", "url", "title")
+    START_INDEX_FIELD_NUMBER: _ClassVar[int]
+    END_INDEX_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    start_index: int
+    end_index: int
+    url: str
+    title: str
+    def __init__(self, start_index: _Optional[int] = ..., end_index: _Optional[int] = ..., url: _Optional[str] = ..., title: _Optional[str] = ...) -> None: ...
 
 class StreamChatCompletionRequest(_message.Message):
     __slots__ = ("params",)
@@ -256,20 +278,22 @@ class ChatCompletionChunkChoice(_message.Message):
     def __init__(self, index: _Optional[int] = ..., delta: _Optional[_Union[ChatCompletionDelta, _Mapping]] = ..., finish_reason: _Optional[str] = ..., logprobs: _Optional[_Union[_types_pb2.ChoiceLogprobs, _Mapping]] = ...) -> None: ...
 
 class ChatCompletionDelta(_message.Message):
-    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning")
+    __slots__ = ("role", "content", "reasoning_content", "tool_calls", "refusal", "reasoning", "annotations")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     REASONING_CONTENT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
     REASONING_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     role: str
     content: str
     reasoning_content: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[_types_pb2.ToolCallDelta]
     refusal: str
     reasoning: str
-    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCallDelta, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ...) -> None: ...
+    annotations: _containers.RepeatedCompositeFieldContainer[Annotation]
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., reasoning_content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_types_pb2.ToolCallDelta, _Mapping]]] = ..., refusal: _Optional[str] = ..., reasoning: _Optional[str] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ...) -> None: ...
 
 class StreamChatCompletionEventsRequest(_message.Message):
     __slots__ = ("params",)

@@ -45,20 +45,22 @@ class InferenceServiceListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[ServedModel, _Mapping]]] = ...) -> None: ...
 
 class ServedModel(_message.Message):
-    __slots__ = ("id", "root", "max_model_len", "created", "owned_by", "running_requests")
+    __slots__ = ("id", "root", "max_model_len", "created", "owned_by", "running_requests", "tool_calling")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROOT_FIELD_NUMBER: _ClassVar[int]
     MAX_MODEL_LEN_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     OWNED_BY_FIELD_NUMBER: _ClassVar[int]
     RUNNING_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLING_FIELD_NUMBER: _ClassVar[int]
     id: str
     root: str
     max_model_len: int
     created: int
     owned_by: str
     running_requests: int
-    def __init__(self, id: _Optional[str] = ..., root: _Optional[str] = ..., max_model_len: _Optional[int] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., running_requests: _Optional[int] = ...) -> None: ...
+    tool_calling: bool
+    def __init__(self, id: _Optional[str] = ..., root: _Optional[str] = ..., max_model_len: _Optional[int] = ..., created: _Optional[int] = ..., owned_by: _Optional[str] = ..., running_requests: _Optional[int] = ..., tool_calling: _Optional[bool] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "messages", "tools", "tool_choice", "response_format", "structured_outputs", "sampling", "chat_template_kwargs", "request_id", "parallel_tool_calls", "truncatable_messages")
