@@ -18,12 +18,13 @@ from typing import Any, Protocol
 import uvicorn
 from google.protobuf import json_format
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jan.v1 import search_service_pb2 as search_pb
 from services.chat.search_loop import Search
-from services.common.errors import openai_error_body
+from services.common.errors import JanError, openai_error_body
 from services.common.identity import USER_ID
 
 MCP_PATH = "/v1/mcp"
@@ -56,13 +57,21 @@ def build_server(search: Scraper) -> MCPServer:
         request = search_pb.SearchRequest(q=q, gl=gl, hl=hl, location=location, num=num, tbs=tbs, page=page)
         if autocorrect is not None:
             request.autocorrect = autocorrect
-        return json_format.MessageToDict(await search.search(request), preserving_proto_field_name=True)
+        try:
+            found = await search.search(request)
+        except JanError as error:  # the model reads why (a bad field, no key configured, Serper down)
+            raise ToolError(error.message) from None
+        return json_format.MessageToDict(found, preserving_proto_field_name=True)
 
     @server.tool(name="scrape", description="Fetch a web page as text (and markdown).")
     async def scrape(url: str, includeMarkdown: bool = False) -> dict[str, Any]:
         """url: an absolute http(s) URL; includeMarkdown: also return the page as markdown."""
         request = search_pb.ScrapeRequest(url=url, include_markdown=includeMarkdown)
-        return json_format.MessageToDict(await search.scrape(request), preserving_proto_field_name=True)
+        try:
+            page = await search.scrape(request)
+        except JanError as error:
+            raise ToolError(error.message) from None
+        return json_format.MessageToDict(page, preserving_proto_field_name=True)
 
     return server
 

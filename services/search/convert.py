@@ -42,6 +42,10 @@ def search_response_to_proto(result: SearchResult) -> search_service_pb2.SearchR
             for p in result.people_also_ask
         ],
         related_searches=result.related_searches,
+        news=[
+            search_service_pb2.NewsResult(title=n.title, link=n.link, source=n.source, date=n.date, snippet=n.snippet)
+            for n in result.news
+        ],
     )
     if result.answer_box:
         box = result.answer_box

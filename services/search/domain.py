@@ -74,18 +74,29 @@ class PeopleAlsoAsk:
 
 
 @dataclass(frozen=True)
+class NewsResult:
+    title: str
+    link: str
+    source: str
+    date: str
+    snippet: str
+
+
+@dataclass(frozen=True)
 class SearchResult:
     organic: tuple[OrganicResult, ...] = ()
     answer_box: AnswerBox | None = None
     knowledge_graph: KnowledgeGraph | None = None
     people_also_ask: tuple[PeopleAlsoAsk, ...] = ()
     related_searches: tuple[str, ...] = ()
+    news: tuple[NewsResult, ...] = ()
 
     def approx_size(self) -> int:
         """Roughly the characters this result holds, for the cache's size budget."""
         size = sum(len(r.title) + len(r.link) + len(r.snippet) + 64 for r in self.organic)
         size += sum(len(p.question) + len(p.snippet) + len(p.title) + len(p.link) for p in self.people_also_ask)
         size += sum(len(s) for s in self.related_searches)
+        size += sum(len(n.title) + len(n.link) + len(n.source) + len(n.snippet) + 64 for n in self.news)
         if self.answer_box:
             size += len(self.answer_box.answer) + len(self.answer_box.snippet) + 128
         if self.knowledge_graph:

@@ -13,6 +13,7 @@ from typing import Any
 from services.search.domain import (
     AnswerBox,
     KnowledgeGraph,
+    NewsResult,
     OrganicResult,
     PeopleAlsoAsk,
     ScrapeQuery,
@@ -145,6 +146,17 @@ def parse_search(body: dict[str, Any]) -> SearchResult:
             if _text(p.get("question"))
         ),
         related_searches=_related(body.get("relatedSearches")),
+        news=tuple(
+            NewsResult(
+                title=_text(n.get("title")),
+                link=_text(n.get("link")),
+                source=_text(n.get("source")),
+                date=_text(n.get("date")),
+                snippet=_text(n.get("snippet")),
+            )
+            for n in _objects(body.get("topStories") or body.get("news"))
+            if _text(n.get("link"))
+        ),
     )
 
 

@@ -40,6 +40,13 @@ def test_full_answer_is_parsed() -> None:
     assert dict(kg.attributes) == {"Founded": "1976", "Headquarters": "Cupertino, California"}
     assert [p.question for p in result.people_also_ask] == ["What is apple inc?", "Why apple inc?"]
     assert result.related_searches == ("apple inc history", "apple inc news", "apple inc reviews")
+    (story,) = result.news
+    assert (story.title, story.link, story.source, story.date) == (
+        "News on apple inc",
+        "https://news.example.com/apple-inc",
+        "Example News",
+        "1 hour ago",
+    )
 
 
 def test_results_are_immutable() -> None:

@@ -27,18 +27,34 @@ class SearchRequest(_message.Message):
     def __init__(self, q: _Optional[str] = ..., gl: _Optional[str] = ..., hl: _Optional[str] = ..., location: _Optional[str] = ..., num: _Optional[int] = ..., tbs: _Optional[str] = ..., page: _Optional[int] = ..., autocorrect: _Optional[bool] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("organic", "answer_box", "knowledge_graph", "people_also_ask", "related_searches")
+    __slots__ = ("organic", "answer_box", "knowledge_graph", "people_also_ask", "related_searches", "news")
     ORGANIC_FIELD_NUMBER: _ClassVar[int]
     ANSWER_BOX_FIELD_NUMBER: _ClassVar[int]
     KNOWLEDGE_GRAPH_FIELD_NUMBER: _ClassVar[int]
     PEOPLE_ALSO_ASK_FIELD_NUMBER: _ClassVar[int]
     RELATED_SEARCHES_FIELD_NUMBER: _ClassVar[int]
+    NEWS_FIELD_NUMBER: _ClassVar[int]
     organic: _containers.RepeatedCompositeFieldContainer[OrganicResult]
     answer_box: AnswerBox
     knowledge_graph: KnowledgeGraph
     people_also_ask: _containers.RepeatedCompositeFieldContainer[PeopleAlsoAsk]
     related_searches: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, organic: _Optional[_Iterable[_Union[OrganicResult, _Mapping]]] = ..., answer_box: _Optional[_Union[AnswerBox, _Mapping]] = ..., knowledge_graph: _Optional[_Union[KnowledgeGraph, _Mapping]] = ..., people_also_ask: _Optional[_Iterable[_Union[PeopleAlsoAsk, _Mapping]]] = ..., related_searches: _Optional[_Iterable[str]] = ...) -> None: ...
+    news: _containers.RepeatedCompositeFieldContainer[NewsResult]
+    def __init__(self, organic: _Optional[_Iterable[_Union[OrganicResult, _Mapping]]] = ..., answer_box: _Optional[_Union[AnswerBox, _Mapping]] = ..., knowledge_graph: _Optional[_Union[KnowledgeGraph, _Mapping]] = ..., people_also_ask: _Optional[_Iterable[_Union[PeopleAlsoAsk, _Mapping]]] = ..., related_searches: _Optional[_Iterable[str]] = ..., news: _Optional[_Iterable[_Union[NewsResult, _Mapping]]] = ...) -> None: ...
+
+class NewsResult(_message.Message):
+    __slots__ = ("title", "link", "source", "date", "snippet")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    link: str
+    source: str
+    date: str
+    snippet: str
+    def __init__(self, title: _Optional[str] = ..., link: _Optional[str] = ..., source: _Optional[str] = ..., date: _Optional[str] = ..., snippet: _Optional[str] = ...) -> None: ...
 
 class OrganicResult(_message.Message):
     __slots__ = ("title", "link", "snippet", "date", "position", "sitelinks")
