@@ -82,7 +82,9 @@ def build_app(search: Scraper) -> ASGIApp:
     # DNS rebinding protection checks Host/Origin for servers browsers can reach directly; this one is
     # only reached through Envoy, which authenticates every call.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security)
+    # Plain JSON answers to calls (the transport allows them) instead of an SSE stream per call: the tools
+    # stream nothing, and it measured 0.6 ms less per tools/call (bench/web_search_overhead.py).
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, json_response=True)
     return _RequireIdentity(app)
 
 
