@@ -22,6 +22,7 @@ local IDENTITY_HEADERS = {
 
 local HEALTH_TARGETS = {
   ["jan.v1.ChatService"] = "chat",
+  ["jan.v1.ResponsesService"] = "chat",
   ["jan.v1.InferenceService"] = "inference",
   ["jan.v1.SearchService"] = "search",
 }

@@ -41,7 +41,7 @@ from services.chat.domain import (
     UsageCounted,
     new_id,
 )
-from services.chat.search_loop import SearchLoop
+from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
 from services.common.errors import JanError, NotFound, Unauthenticated, Unavailable
 from services.common.generation import FINISH_REASON_NAMES, join_answers
 
@@ -218,13 +218,15 @@ class ChatCompletions:
     async def _events(
         self,
         request: ChatRequest,
-        steps: AsyncIterator[inference_pb.GenerateResponse],
+        steps: AsyncIterator[inference_pb.GenerateResponse | SearchStarted | SearchDone],
         kept: list[inference_pb.GenerateResponse] | None,
         run: web_search.SearchRun | None,
     ) -> AsyncIterator[StreamEvent]:
         started = False
         try:
             async for step in steps:
+                if not isinstance(step, inference_pb.GenerateResponse):
+                    continue  # a web search's progress: chat completions show only the answer
                 if not started:
                     started = True
                     for index in range(request.n):

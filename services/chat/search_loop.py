@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import search_service_pb2 as search_pb
 from jan.v1 import types_pb2
 from services.chat import web_search
-from services.chat.domain import ChatRequest, WebSearchOptions
+from services.chat.domain import ChatRequest
 from services.common.errors import JanError
 from services.common.generation import join_steps
 
@@ -50,6 +51,16 @@ def _add_usage(total: types_pb2.Usage, step: inference_pb.GenerateResponse) -> N
 
 def _is_search(call: types_pb2.ToolCallDelta) -> bool:
     return call.function.name == web_search.TOOL_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class SearchStarted:
+    call: web_search.SearchCall
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDone:
+    call: web_search.SearchCall
 
 
 class SearchLoop:
@@ -94,25 +105,29 @@ class SearchLoop:
         answer: inference_pb.GenerateResponse,
         calls: list[types_pb2.ToolCallDelta],
         run: web_search.SearchRun,
-        options: WebSearchOptions,
+        searches: list[web_search.SearchCall],
     ) -> None:
-        """Runs the step's searches together and adds the call and its results to the conversation."""
-        queries = [web_search.query_of(c.function.arguments) for c in calls]
+        """Runs the step's searches (begun in `searches`) together and adds the call and its results to the
+        conversation."""
         outcomes = await asyncio.gather(
-            *(self._search.search(web_search.search_request(options, q)) for q in queries), return_exceptions=True
+            *(self._search.search(web_search.search_request(run.options, s.query)) for s in searches),
+            return_exceptions=True,
         )
         assistant = generate.messages.add(role="assistant")
         if answer.content:
             assistant.content.string_value = answer.content
         else:
             assistant.content.null_value = 0
-        for call, query, outcome in zip(calls, queries, outcomes, strict=True):
+        for call, search, outcome in zip(calls, searches, outcomes, strict=True):
             if isinstance(outcome, BaseException) and not isinstance(outcome, JanError):
                 raise outcome
             made = assistant.tool_calls.add(id=call.id or f"call_search_{len(run.calls)}", type="function")
             made.function.name, made.function.arguments = call.function.name, call.function.arguments
             result = generate.messages.add(role="tool", tool_call_id=made.id)
-            result.content.string_value = run.record(query, outcome)
+            result.content.string_value = run.complete(search, outcome)
+
+    def _begin(self, run: web_search.SearchRun, calls: list[types_pb2.ToolCallDelta]) -> list[web_search.SearchCall]:
+        return [run.begin(web_search.query_of(c.function.arguments)) for c in calls]
 
     # -- whole ------------------------------------------------------------------------------------------
 
@@ -132,7 +147,7 @@ class SearchLoop:
             searches = [c for c in answer.tool_calls if _is_search(c)]
             others = [c for c in answer.tool_calls if not _is_search(c)]
             if searches and not others and step < self._max_steps:
-                await self._run_searches(generate, answer, searches, run, run.options)
+                await self._run_searches(generate, answer, searches, run, self._begin(run, searches))
                 continue
             _keep_calls(answer, others)
             answer.usage.CopyFrom(usage)
@@ -161,11 +176,16 @@ class SearchLoop:
 
     async def steps(
         self, request: ChatRequest, tool_calling: bool, run: web_search.SearchRun
-    ) -> AsyncIterator[inference_pb.GenerateResponse]:
+    ) -> AsyncIterator[inference_pb.GenerateResponse | SearchStarted | SearchDone]:
         """The steps the client sees: the final answer's content as it streams (and any earlier step's text),
-        never the search calls; the finish and the summed usage once, at the end."""
+        never the search calls; the finish and the summed usage once, at the end. Between them, when each
+        search starts and ends (Responses streams those; chat completions skip them)."""
         if not tool_calling:
-            async for step in self._inference.generate(await self._searched_context(request, run)):
+            generate = await self._searched_context(request, run)
+            for search in run.calls:
+                yield SearchStarted(search)
+                yield SearchDone(search)
+            async for step in self._inference.generate(generate):
                 yield step
             return
         generate = self._first(request)
@@ -177,7 +197,12 @@ class SearchLoop:
                 _add_usage(usage, answer)
                 searches = [c for c in answer.tool_calls if _is_search(c)]
                 if searches:
-                    await self._run_searches(generate, answer, searches, run, run.options)
+                    begun = self._begin(run, searches)
+                    for search in begun:
+                        yield SearchStarted(search)
+                    await self._run_searches(generate, answer, searches, run, begun)
+                    for search in begun:
+                        yield SearchDone(search)
                     continue
                 answer.usage.CopyFrom(usage)
                 yield answer
@@ -196,7 +221,12 @@ class SearchLoop:
             searches = [c for c in joined.tool_calls if _is_search(c)]
             clients = any(v is not None for v in renumber.values())
             if searches and not clients and step_number < self._max_steps:
-                await self._run_searches(generate, joined, searches, run, run.options)
+                begun = self._begin(run, searches)
+                for search in begun:
+                    yield SearchStarted(search)
+                await self._run_searches(generate, joined, searches, run, begun)
+                for search in begun:
+                    yield SearchDone(search)
                 continue
             last = inference_pb.GenerateResponse(finish_reason=_final_finish(finish, clients))
             last.usage.CopyFrom(usage)

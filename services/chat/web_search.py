@@ -139,10 +139,18 @@ class SearchRun:
     def sources(self) -> list[Source]:
         return [s for call in self.calls for s in call.sources]
 
-    def record(self, query: str, result: search_pb.SearchResponse | JanError) -> str:
-        """Notes a search's outcome and returns the results as the model reads them."""
+    def begin(self, query: str) -> SearchCall:
         call = SearchCall(query)
         self.calls.append(call)
+        return call
+
+    def record(self, query: str, result: search_pb.SearchResponse | JanError) -> str:
+        """Notes a search and its outcome; returns the results as the model reads them."""
+        return self.complete(self.begin(query), result)
+
+    def complete(self, call: SearchCall, result: search_pb.SearchResponse | JanError) -> str:
+        """Notes a search's outcome and returns the results as the model reads them."""
+        query = call.query
         if isinstance(result, JanError):
             call.failed = True
             return f'Web search for "{query}" failed: {result.message}'

@@ -18,7 +18,13 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from jan.v1 import auth_service_pb2, chat_service_pb2, inference_service_pb2, search_service_pb2
+from jan.v1 import (
+    auth_service_pb2,
+    chat_service_pb2,
+    inference_service_pb2,
+    responses_service_pb2,
+    search_service_pb2,
+)
 from services.common import tracing
 from services.common.grpc_errors import ErrorMapped
 from services.common.settings import ServerSettings
@@ -32,6 +38,7 @@ API_SERVICES = tuple(
     for module, name in (
         (auth_service_pb2, "AuthService"),
         (chat_service_pb2, "ChatService"),
+        (responses_service_pb2, "ResponsesService"),
         (inference_service_pb2, "InferenceService"),
         (search_service_pb2, "SearchService"),
     )

@@ -15,7 +15,7 @@ from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import search_service_pb2 as search_pb
 from services.chat import convert, web_search
 from services.chat.domain import ChatRequest
-from services.chat.search_loop import SearchLoop
+from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
 from services.common.errors import FailedPrecondition, InvalidArgument
 from services.common.generation import join_steps
 
@@ -225,7 +225,10 @@ async def test_streamed_answer_holds_back_searches_and_renumbers_client_calls() 
     mine = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
     chat = request(stream=True, tools=[mine])
     run = web_search.SearchRun(chat.web_search)
-    seen = [s async for s in SearchLoop(model, ScriptedSearch(), 3).steps(chat, True, run)]
+    everything = [s async for s in SearchLoop(model, ScriptedSearch(), 3).steps(chat, True, run)]
+    progress = [(type(s).__name__, s.call.query) for s in everything if isinstance(s, SearchStarted | SearchDone)]
+    assert progress == [("SearchStarted", "a"), ("SearchDone", "a"), ("SearchStarted", "b"), ("SearchDone", "b")]
+    seen = [s for s in everything if isinstance(s, inference_pb.GenerateResponse)]
     assert "".join(s.content for s in seen) == "Looking Found [3]"
     calls = [c for s in seen for c in s.tool_calls]
     assert [(c.index, c.function.name) for c in calls] == [(0, "lookup")]

@@ -52,6 +52,11 @@ class InferenceServiceStub:
                 request_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.SerializeToString,
                 response_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.FromString,
                 _registered_method=True)
+        self.CountTokens = channel.unary_unary(
+                '/jan.v1.InferenceService/CountTokens',
+                request_serializer=jan_dot_v1_dot_inference__service__pb2.CountTokensRequest.SerializeToString,
+                response_deserializer=jan_dot_v1_dot_inference__service__pb2.CountTokensResponse.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -83,6 +88,14 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTokens(self, request, context):
+        """Counts the prompt tokens a generation would send to the model (the chat template applied, replayed
+        history cut to the context as a generation would cut it), generating nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +113,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
                     servicer.GenerateWhole,
                     request_deserializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.FromString,
                     response_serializer=jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.SerializeToString,
+            ),
+            'CountTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTokens,
+                    request_deserializer=jan_dot_v1_dot_inference__service__pb2.CountTokensRequest.FromString,
+                    response_serializer=jan_dot_v1_dot_inference__service__pb2.CountTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -186,6 +204,33 @@ class InferenceService:
             '/jan.v1.InferenceService/GenerateWhole',
             jan_dot_v1_dot_inference__service__pb2.GenerateWholeRequest.SerializeToString,
             jan_dot_v1_dot_inference__service__pb2.GenerateWholeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.InferenceService/CountTokens',
+            jan_dot_v1_dot_inference__service__pb2.CountTokensRequest.SerializeToString,
+            jan_dot_v1_dot_inference__service__pb2.CountTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,
