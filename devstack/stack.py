@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.envoy_config import EnvoyPorts, render
+from devstack.envoy_config import EdgeSettings, EnvoyPorts, render
 from devstack.ports import free_port
 from devstack.postgres import LocalPostgres
 
@@ -134,7 +134,13 @@ class Stack:
             chat_mcp=self.config.mcp_port,
             **{s: self.config.service_ports[s] for s in SERVICES},
         )
-        config_path = render(ports, self.config.run_dir / "envoy", listen_address=self.config.envoy_listen_address)
+        try:  # CORS origins, request limits and timeouts: JAN_* variables, as the services read theirs
+            edge = EdgeSettings.from_env({**os.environ, **self.config.env})
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        config_path = render(
+            ports, self.config.run_dir / "envoy", listen_address=self.config.envoy_listen_address, edge=edge
+        )
         if not self.config.envoy_binary.exists():
             raise StackError(f"Envoy not found at {self.config.envoy_binary}; run scripts/bootstrap.sh")
         self.processes["envoy"] = self._spawn(

@@ -7,11 +7,16 @@
 --   * POST /v1/chat/completions: read the top-level keys of the JSON body; with "stream": true, send the
 --     request to the server-sent-events RPC (/v1/chat/completions:stream); pass the key list on in
 --     x-jan-body-keys so the chat service can reject fields it does not know by name (the transcoder
---     silently drops unknown JSON fields);
+--     silently drops unknown JSON fields). A body with more than MAX_BODY_KEYS top-level keys, or more than
+--     MAX_BODY_KEYS_BYTES of them, is refused here (400): the list would not fit in gRPC metadata, and no
+--     chat completion has that many fields;
 --   * grpc.health.v1 calls: route to the service named in the request (x-jan-health-target).
 -- On responses:
 --   * an error a service described in its x-jan-error trailer becomes the body, in OpenAI's error shape;
---     its x-jan-retry-after trailer (a refusal that knows when to come back) becomes retry-after.
+--     its x-jan-retry-after trailer (a refusal that knows when to come back) becomes retry-after;
+--   * an error status without it (gRPC's own refusals, such as a message or metadata over the limit, which the
+--     transcoder turns into a google.rpc.Status JSON body) gets an OpenAI error body too, with a fixed message:
+--     no raw status, and none of its text (which can list the request's headers), reaches a REST client.
 --
 -- A Lua error does not fail the request (Envoy logs it and goes on); watch http.jan_edge.lua.errors.
 
@@ -19,6 +24,10 @@ local IDENTITY_HEADERS = {
   "x-jan-user-id", "x-jan-org-id", "x-jan-project-id", "x-jan-org-role", "x-jan-project-role",
   "x-jan-key-type", "x-jan-key-id", "x-jan-body-keys", "x-jan-health-target",
 }
+
+-- x-jan-body-keys must fit in gRPC metadata with the client's headers (services accept 64 KiB of it).
+local MAX_BODY_KEYS = 128
+local MAX_BODY_KEYS_BYTES = 4096
 
 local HEALTH_TARGETS = {
   ["jan.v1.ChatService"] = "chat",
@@ -106,9 +115,23 @@ local function route_chat_completion(handle, headers)
   if keys == nil then
     return -- not a JSON object: the transcoder answers 400
   end
+  local joined = table.concat(keys, ",")
+  if #keys > MAX_BODY_KEYS or #joined > MAX_BODY_KEYS_BYTES then
+    -- A plain-text reason: local_reply_config makes it OpenAI's error body, with this code.
+    handle:streamInfo():dynamicMetadata():set("jan.edge", "refusal", "too_many_fields")
+    handle:respond(
+      { [":status"] = "400", ["content-type"] = "text/plain" },
+      string.format(
+        "The request body has too many top-level fields (at most %d, with %d bytes of names)",
+        MAX_BODY_KEYS,
+        MAX_BODY_KEYS_BYTES
+      )
+    )
+    return
+  end
   -- Headers must be fetched again after body(): the earlier handle is no longer valid.
   headers = handle:headers()
-  headers:replace("x-jan-body-keys", table.concat(keys, ","))
+  headers:replace("x-jan-body-keys", joined)
   if stream == "true" then
     local path = headers:get(":path")
     local query = path:find("?", 1, true)
@@ -152,10 +175,73 @@ function envoy_on_request(handle)
   end
 end
 
+-- gRPC statuses that reach a REST client without a service's x-jan-error (the transcoder's JSON of a
+-- google.rpc.Status): which HTTP status and OpenAI error they become. gRPC's own limits answer
+-- RESOURCE_EXHAUSTED; as 429 the SDKs would retry a request that can never pass.
+local RAW_STATUS_ERRORS = {
+  metadata = { "431", "The request headers are too large", "request_headers_too_large" },
+  message = { "413", "The request is too large", "request_too_large" },
+}
+local HTTP_ERROR_TYPES = {
+  ["400"] = "invalid_request_error",
+  ["401"] = "authentication_error",
+  ["403"] = "permission_error",
+  ["404"] = "invalid_request_error",
+  ["409"] = "invalid_request_error",
+  ["429"] = "rate_limit_error",
+  ["499"] = "invalid_request_error",
+  ["501"] = "not_implemented_error",
+  ["503"] = "service_unavailable_error",
+  ["504"] = "timeout_error",
+}
+
+local function openai_error(message, type_, code)
+  return string.format('{"error":{"message":"%s","type":"%s","param":null,"code":%s}}', message, type_,
+    code and ('"' .. code .. '"') or "null")
+end
+
+-- A google.rpc.Status JSON body ({"code":N,"message":...}) becomes an OpenAI error with a fixed message.
+local function reshape_raw_status(handle, headers, status)
+  local body = handle:body()
+  if body == nil then
+    return
+  end
+  local bytes = body:getBytes(0, body:length())
+  if not bytes:find('^%s*{%s*"code"%s*:') then
+    return -- already an OpenAI error (Envoy's local replies are shaped by local_reply_config)
+  end
+  headers = handle:headers()
+  local grpc_code = bytes:match('^%s*{%s*"code"%s*:%s*(%d+)') or "2"
+  local mapped = nil
+  if grpc_code == "8" then
+    if bytes:find("metadata", 1, true) then
+      mapped = RAW_STATUS_ERRORS.metadata
+    elseif bytes:find("message larger than max", 1, true) then
+      mapped = RAW_STATUS_ERRORS.message
+    end
+  end
+  if mapped then
+    status = mapped[1]
+    headers:replace(":status", status)
+    body:setBytes(openai_error(mapped[2], "invalid_request_error", mapped[3]))
+  elseif status >= "500" and status ~= "501" and status ~= "503" and status ~= "504" then
+    body:setBytes(openai_error("The server had an error while processing your request", "server_error", nil))
+  else
+    local type_ = HTTP_ERROR_TYPES[status] or "invalid_request_error"
+    body:setBytes(openai_error("The request failed (gRPC status " .. grpc_code .. ")", type_, nil))
+  end
+  headers:replace("content-type", "application/json")
+end
+
 function envoy_on_response(handle)
   local headers = handle:headers()
   local err = headers:get("x-jan-error")
   if err == nil then
+    local status = headers:get(":status") or "200"
+    local content_type = headers:get("content-type") or ""
+    if #status == 3 and status >= "400" and content_type:find("^application/json") then
+      reshape_raw_status(handle, headers, status)
+    end
     return
   end
   local content_type = headers:get("content-type") or ""

@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from services.auth import tokens
 from services.auth.cache import Invalidations
 from services.auth.domain import SessionTokens, User
-from services.auth.emails import canonical_email, normalize_email
+from services.auth.emails import normalize_email
 from services.auth.passwords import Passwords
 from services.auth.store import Store
-from services.auth.validation import MAX_NAME_CHARS, check_password
+from services.auth.validation import MAX_NAME_CHARS, check_email_size, check_password, sign_in_credentials
 from services.common import errors
 from services.common.identity import Caller
 
@@ -85,7 +85,7 @@ class Accounts:
 
     async def register(self, email: str, password: str, name: str, caller: Caller) -> SessionTokens:
         """Creates an account; a guest calling this keeps its id and data and becomes the account."""
-        email = normalize_email(email)
+        email = normalize_email(check_email_size(email))
         check_password(password)
         password_hash = await self._passwords.hash(password)
         name = name.strip()[:MAX_NAME_CHARS] or email.split("@")[0]
@@ -104,7 +104,7 @@ class Accounts:
         return session
 
     async def login(self, email: str, password: str) -> SessionTokens:
-        email, limit = canonical_email(email), self._login_limit
+        (email, password), limit = sign_in_credentials(email, password), self._login_limit
         if limit.enabled:  # unknown emails count too: the answer must not tell them apart
             attempts, remaining = await self._store.count_login_attempt(email, limit.window_seconds)
             if attempts > limit.max_failures:

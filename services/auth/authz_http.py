@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
+MAX_HEADER_BYTES = 64 * 1024  # one header line or the request line (aiohttp's default: 8190 bytes)
 
 
 @functools.lru_cache(maxsize=10_000)
@@ -85,7 +86,13 @@ class AuthzHttpServer:
         return web.Response(status=200, headers=allowed_headers(principal.caller() if principal else None))
 
     async def start(self) -> int:
-        self._runner = web.ServerRunner(web.Server(self.handle, access_log=None), handle_signals=False)
+        # Whatever Envoy passes on must parse (its header limit, JAN_MAX_REQUEST_HEADERS_KB, is at most 32 KiB):
+        # a request aiohttp refused would be answered with its parser's error text, which quotes the header
+        # (the credential) and which Envoy would pass on as the denial's reason.
+        server = web.Server(
+            self.handle, access_log=None, max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES
+        )
+        self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()

@@ -24,10 +24,16 @@ from services.auth.domain import SessionTokens
 from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
 from services.auth.validation import check_sign_in_state
+from services.common import errors
 from services.common.identity import Caller, caller_from_metadata
 
 REFRESH_COOKIE = "jan_refresh_token"
 STATE_COOKIE = "jan_oauth_state"
+# A refresh or logout that takes its token from the cookie must carry this header (any value): a browser
+# sends the cookie with a plain HTML form posted from another page of the same site, but such a form cannot
+# set a header, and a script on another origin can set it only after a CORS preflight Envoy refuses for
+# origins not listed in JAN_CORS_ALLOWED_ORIGINS.
+CSRF_HEADER = "x-requested-with"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,24 @@ def read_cookie(context: grpc.aio.ServicerContext, name: str) -> str:
         if name in jar:
             return jar[name].value
     return ""
+
+
+def has_header(context: grpc.aio.ServicerContext, name: str) -> bool:
+    return any(key == name and value for key, value in context.invocation_metadata() or ())
+
+
+def refresh_token(request: pb.RefreshTokenRequest | pb.LogoutRequest, context: grpc.aio.ServicerContext) -> str:
+    """The refresh token of the body, else of the cookie (only with CSRF_HEADER: see there)."""
+    if request.refresh_token:
+        return request.refresh_token
+    token = read_cookie(context, REFRESH_COOKIE)
+    if token and not has_header(context, CSRF_HEADER):
+        raise errors.PermissionDenied(
+            f"A refresh token from the {REFRESH_COOKIE} cookie is only accepted with the X-Requested-With "
+            "header (any value); or send the token in the body as refresh_token",
+            code="csrf_header_required",
+        )
+    return token
 
 
 def caller(context: grpc.aio.ServicerContext) -> Caller:
@@ -95,12 +119,10 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
         return await self._with_refresh_cookie(await self._accounts.login(request.email, request.password), context)
 
     async def RefreshToken(self, request: pb.RefreshTokenRequest, context: grpc.aio.ServicerContext) -> pb.Session:
-        token = request.refresh_token or read_cookie(context, REFRESH_COOKIE)
-        return await self._with_refresh_cookie(await self._accounts.refresh(token), context)
+        return await self._with_refresh_cookie(await self._accounts.refresh(refresh_token(request, context)), context)
 
     async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
-        token = request.refresh_token or read_cookie(context, REFRESH_COOKIE)
-        revoked = await self._accounts.logout(token, caller(context))
+        revoked = await self._accounts.logout(refresh_token(request, context), caller(context))
         await context.send_initial_metadata((("set-cookie", self._cookies.header(REFRESH_COOKIE, "", 0, "/v1/auth")),))
         return convert.logged_out(revoked)
 

@@ -7,6 +7,7 @@ see and change is not checked here but in rights.py; whether a record exists, in
 from __future__ import annotations
 
 from services.auth.domain import PROJECT_ROLES
+from services.auth.emails import MAX_EMAIL_CHARS, canonical_email
 from services.common import errors
 
 MIN_PASSWORD_CHARS = 8
@@ -31,9 +32,30 @@ def required_name(name: str) -> str:
 
 
 def check_password(password: str) -> str:
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise errors.InvalidArgument(f"password must be at most {MAX_PASSWORD_CHARS} characters", param="password")
+    if len(password) < MIN_PASSWORD_CHARS:
         raise errors.InvalidArgument(f"password must be at least {MIN_PASSWORD_CHARS} characters", param="password")
     return password
+
+
+def check_email_size(email: str) -> str:
+    """Refuses an address longer than any valid one before anything is done with it (normalizing it, counting
+    a sign-in for it): a 10 KB one broke the failed sign-in counter's index."""
+    if len(email) > MAX_EMAIL_CHARS:
+        raise errors.InvalidArgument(f"email must be at most {MAX_EMAIL_CHARS} characters", param="email")
+    return email
+
+
+def sign_in_credentials(email: str, password: str) -> tuple[str, str]:
+    """A password sign-in's email in its normal form (emails.canonical_email) and its password, refused (400)
+    when longer than any valid one, so no size reaches the attempt counter or the password hash. (NFKC can
+    lengthen an address, so its normal form is measured too.)"""
+    email = canonical_email(check_email_size(email))
+    check_email_size(email)
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise errors.InvalidArgument(f"password must be at most {MAX_PASSWORD_CHARS} characters", param="password")
+    return email, password
 
 
 def check_role(role: str, allowed: tuple[str, ...] = PROJECT_ROLES, param: str = "role") -> str:

@@ -15,6 +15,11 @@ ERROR_METADATA_KEY = "x-jan-error"
 # Seconds until a refused call may pass (ResourceExhausted.retry_after); edge.lua makes it `retry-after`.
 RETRY_AFTER_METADATA_KEY = "x-jan-retry-after"
 _MAX_MESSAGE_CHARS = 2000
+# What one message may take in metadata, in each form it travels in: JSON-escaped (x-jan-error) and
+# percent-encoded (grpc-message). A message quoting a client's text (a model name of emoji, say) is cut to
+# fit, so the error's metadata always stays far below gRPC's limit (else the caller sees RESOURCE_EXHAUSTED).
+_MAX_MESSAGE_WIRE_BYTES = 2048
+_MAX_PARAM_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ class JanError(Exception):
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
-        self.message = message[:_MAX_MESSAGE_CHARS]
-        self.param = param
+        self.message = clip_message(message)
+        self.param = param[:_MAX_PARAM_CHARS] if param else param
         self.code = code
 
     def openai_body(self) -> dict:
@@ -103,6 +108,19 @@ class Unimplemented(JanError):
 
 class Internal(JanError):
     kind = INTERNAL
+
+
+def _wire_bytes(text: str) -> int:
+    percent_encoded = sum(1 if " " <= c <= "~" and c != "%" else 3 * len(c.encode()) for c in text)
+    return max(len(json.dumps(text)) - 2, percent_encoded)
+
+
+def clip_message(message: str) -> str:
+    """The message cut to _MAX_MESSAGE_CHARS characters and _MAX_MESSAGE_WIRE_BYTES in metadata."""
+    message = message[:_MAX_MESSAGE_CHARS]
+    while _wire_bytes(message) > _MAX_MESSAGE_WIRE_BYTES:
+        message = message[: len(message) * 3 // 4]
+    return message
 
 
 def openai_error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import grpc
 from google.protobuf import any_pb2, descriptor_pool, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from services.common import errors
@@ -106,9 +107,75 @@ class ErrorMapped:
         return wrap(attribute, self._prefix + name)
 
 
+class Undecodable:
+    """Stands for a request whose bytes did not parse (a tolerant deserializer returns it), so the call is
+    answered INVALID_ARGUMENT with both error forms instead of gRPC's bare UNKNOWN. Envoy's transcoder sends
+    such bytes for a JSON object or list given where a map holds strings or numbers ({"metadata": {"k": {}}}):
+    protobuf's JSON reader writes the map value as a message without checking its type."""
+
+    __slots__ = ()
+
+    def error(self) -> errors.InvalidArgument:
+        return errors.InvalidArgument(
+            "The request could not be parsed: a field holds a value of the wrong type "
+            "(for example an object or a list where a string or a number belongs)"
+        )
+
+
+_UNDECODABLE = Undecodable()
+
+
+def tolerant_deserializer(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return _UNDECODABLE
+
+    return parse
+
+
+def tolerant_handler(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | None:
+    if handler is None or handler.request_deserializer is None:
+        return handler
+    replaced: grpc.RpcMethodHandler = cast(Any, handler)._replace(
+        request_deserializer=tolerant_deserializer(handler.request_deserializer)
+    )
+    return replaced
+
+
+class _TolerantGenericHandler(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self._inner = inner
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = cast(Any, handler_call_details).method
+        if method not in self._wrapped:
+            self._wrapped[method] = tolerant_handler(self._inner.service(handler_call_details))
+        return self._wrapped[method]
+
+
+class TolerantRegistration:
+    """Given to a generated add_*_to_server in place of the server: registers every method with a tolerant
+    deserializer (once, at registration; nothing added per call on the registered-method path)."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers([_TolerantGenericHandler(h) for h in handlers])
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        wrapped = {name: tolerant_handler(handler) for name, handler in handlers.items()}
+        self._server.add_registered_method_handlers(service, cast(dict[str, grpc.RpcMethodHandler], wrapped))
+
+
 def _wrap_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Awaitable[Any]]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            if request is _UNDECODABLE:
+                raise _UNDECODABLE.error()
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -122,6 +189,8 @@ def _wrap_stream(behavior: Callable[..., Any], method: str) -> Callable[..., Asy
     # Always an async generator: the tracing interceptor outside this one iterates whatever it gets.
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            if request is _UNDECODABLE:
+                raise _UNDECODABLE.error()
             result = behavior(request, context)
             if inspect.isasyncgen(result):
                 async for response in result:

@@ -26,7 +26,7 @@ from jan.v1 import (
     search_service_pb2,
 )
 from services.common import tracing
-from services.common.grpc_errors import ErrorMapped
+from services.common.grpc_errors import ErrorMapped, TolerantRegistration
 from services.common.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,19 @@ API_SERVICES = tuple(
 )
 
 
+# gRPC metadata a call may carry, either way (gRPC's defaults: 8 KiB, above which calls fail at random, and
+# 16 KiB). Envoy passes the client's headers on as metadata (at most 32 KiB: JAN_MAX_REQUEST_HEADERS_KB,
+# default 16) with its own and edge.lua's x-jan-body-keys (at most 4 KiB); an error's trailers stay under
+# ~10 KiB (errors.clip_message).
+MAX_METADATA_BYTES = 64 * 1024
+
+
 def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
     ]
 
 
@@ -70,7 +79,8 @@ class JanServer:
         self.port: int | None = None
 
     def add_service(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
-        register(ErrorMapped(servicer, full_name), self._server)
+        # Requests whose bytes do not parse reach ErrorMapped, which answers INVALID_ARGUMENT (not gRPC's UNKNOWN).
+        register(ErrorMapped(servicer, full_name), TolerantRegistration(self._server))
         self._service_names.append(full_name)
 
     async def set_serving(self, serving: bool, service: str | None = None) -> None:

@@ -97,7 +97,11 @@ def test_refresh_from_body_and_cookie_rotates_and_reuse_kills_the_family(rest: R
     second = by_body.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert second["refresh_token"] in by_body.headers["set-cookie"]
-    by_cookie = rest("POST", "/v1/auth/refresh", {}, headers={"cookie": f"jan_refresh_token={second['refresh_token']}"})
+    cookie = {"cookie": f"jan_refresh_token={second['refresh_token']}"}
+    forged = rest("POST", "/v1/auth/refresh", {}, headers=cookie)  # as a form would: the cookie and no header
+    assert_error(forged, 403, "permission_error")
+    assert "set-cookie" not in forged.headers and second["refresh_token"] not in forged.body.decode()
+    by_cookie = rest("POST", "/v1/auth/refresh", {}, headers={**cookie, "x-requested-with": "XMLHttpRequest"})
     assert by_cookie.status == 200, by_cookie.body
     third = by_cookie.json()
     assert rest("GET", "/v1/auth/me", token=third["access_token"]).status == 200
@@ -113,12 +117,16 @@ def test_refresh_from_body_and_cookie_rotates_and_reuse_kills_the_family(rest: R
 
 def test_logout_revokes_the_session_and_clears_the_cookie(rest: Rest) -> None:
     session = rest.register()
+    cookie = {"cookie": f"jan_refresh_token={session['refresh_token']}"}
+    forged = rest("POST", "/v1/auth/logout", {}, headers=cookie)  # a form posted from another page of the site
+    assert_error(forged, 403, "permission_error")
+    assert rest("GET", "/v1/auth/me", token=session["access_token"]).status == 200  # nothing was revoked
     r = rest(
         "POST",
         "/v1/auth/logout",
         {},
         token=session["access_token"],
-        headers={"cookie": f"jan_refresh_token={session['refresh_token']}"},
+        headers={**cookie, "x-requested-with": "XMLHttpRequest"},
     )
     assert r.status == 200 and r.json() == {"object": "auth.logout", "revoked": True}
     assert "Max-Age=0" in r.headers["set-cookie"]

@@ -47,7 +47,10 @@ def test_no_password_token_or_key_reaches_any_log(
     rest("POST", "/v1/auth/login", {"email": email, "password": "a-wrong-password-123"})
     secrets.append("a-wrong-password-123")
     refreshed = rest(
-        "POST", "/v1/auth/refresh", {}, headers={"cookie": f"jan_refresh_token={session['refresh_token']}"}
+        "POST",
+        "/v1/auth/refresh",
+        {},
+        headers={"cookie": f"jan_refresh_token={session['refresh_token']}", "x-requested-with": "XMLHttpRequest"},
     )
     secrets += [refreshed.json()["access_token"], refreshed.json()["refresh_token"]]
     rest("POST", "/v1/auth/refresh", {"refresh_token": session["refresh_token"]})  # a reuse: logged as a warning

@@ -79,7 +79,11 @@ async def test_failures_send_no_cookie(channel: grpc.aio.Channel) -> None:
 
 async def test_refresh_reads_the_cookie_and_logout_clears_it(channel: grpc.aio.Channel) -> None:
     session = await stub(channel).GuestLogin(pb.GuestLoginRequest())
-    cookie = (("cookie", f"theme=dark; jan_refresh_token={session.refresh_token}"),)
+    only_cookie = (("cookie", f"theme=dark; jan_refresh_token={session.refresh_token}"),)
+    with pytest.raises(grpc.aio.AioRpcError) as forged:  # what a form posted by another page would send
+        await stub(channel).RefreshToken(pb.RefreshTokenRequest(), metadata=only_cookie)
+    assert forged.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    cookie = (*only_cookie, ("x-requested-with", "XMLHttpRequest"))
     refreshed = await stub(channel).RefreshToken(pb.RefreshTokenRequest(), metadata=cookie)
     assert refreshed.refresh_token != session.refresh_token and refreshed.user.id == session.user.id
     with pytest.raises(grpc.aio.AioRpcError) as reused:

@@ -37,6 +37,17 @@ def test_metadata_value_is_printable_ascii_even_for_non_ascii_messages() -> None
     assert json.loads(value)["error"]["message"] == "modèle « x » introuvable\n"
 
 
+@pytest.mark.parametrize("quoted", ["m" * 20_000, "\U0001f600" * 5000, "\u2028" * 8000, "%" * 5000])
+def test_a_message_quoting_a_long_input_is_cut_to_fit_in_metadata(quoted: str) -> None:
+    """An error quoting a client's text (a 5,000-emoji model name) once made trailers over gRPC's limit, and
+    the caller saw RESOURCE_EXHAUSTED instead of the error."""
+    error = errors.NotFound(f"The model '{quoted}' does not exist", param="m" * 5000)
+    metadata = trailing_metadata(error)
+    assert sum(len(key) + len(value) for key, value in metadata) < 12 * 1024
+    assert len(error.message) <= 2000 and error.message.startswith("The model '")
+    assert error.param is not None and len(error.param) == 256
+
+
 @pytest.mark.parametrize(
     ("error", "http"),
     [

@@ -73,3 +73,23 @@ async def test_health_and_reflection(server) -> None:
     responses = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = [s.name async for r in responses for s in r.list_services_response.service]
     assert {"jan.v1.SearchService", "jan.v1.ChatService", "grpc.health.v1.Health"} <= set(names)
+
+
+async def test_bytes_that_do_not_parse_are_invalid_argument_with_an_openai_body(server) -> None:
+    """What Envoy's transcoder sends for {"metadata": {"k": {}}}: gRPC alone would answer UNKNOWN, which the
+    transcoder turns into a 500 carrying the parser's text."""
+    search = server.unary_unary("/jan.v1.SearchService/Search")  # bytes in, bytes out
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await search(b"\x0a\xff\x01", timeout=5)  # field 1, 255 bytes long, then the message ends
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    body = _error_body(raised.value)
+    assert body["type"] == "invalid_request_error" and "wrong type" in body["message"]
+
+
+async def test_metadata_up_to_64_kib_is_accepted(server) -> None:
+    """Envoy passes a client's headers on (up to 32 KiB); gRPC's defaults refused 8-16 KiB at random."""
+    stub = search_service_pb2_grpc.SearchServiceStub(server)
+    for _ in range(5):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.Search(search_service_pb2.SearchRequest(q="x"), metadata=(("x-pad", "p" * 40_000),), timeout=5)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # the servicer's answer: the call got there

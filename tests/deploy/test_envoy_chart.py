@@ -14,7 +14,7 @@ from string import Template
 import pytest
 import yaml
 
-from devstack.envoy_config import ENVOY_DIR, EnvoyPorts
+from devstack.envoy_config import ENVOY_DIR, EdgeSettings, EnvoyPorts
 from devstack.envoy_config import render as devstack_render
 from tests.deploy.helm import CHARTS, HELM, NAMESPACE, RELEASE, TOOLS, VALUES, Rendered, render, run_helm
 
@@ -50,21 +50,37 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
         listen=18080, admin=19901, auth=15051, auth_authz=15061, chat=15052, inference=15053, search=15054
     )
     out_dir = tmp_path / "devstack"
-    devstack_render(ports, out_dir, listen_address="0.0.0.0", health_check_interval="1s")
+    edge = EdgeSettings.from_env(
+        {
+            "JAN_CORS_ALLOWED_ORIGINS": "http://localhost:1337, https://Chat-UI.example.com",
+            "JAN_MAX_REQUEST_BYTES": "1048576",
+            "JAN_MAX_REQUEST_HEADERS_KB": "24",
+            "JAN_REQUEST_HEADERS_TIMEOUT_SECONDS": "3",
+            "JAN_REQUEST_TIMEOUT_SECONDS": "90",
+        }
+    )
+    devstack_render(ports, out_dir, listen_address="0.0.0.0", edge=edge, health_check_interval="1s")
     settings: dict[str, str | int] = {
         "configDir": str(out_dir),
         "listen.address": "0.0.0.0",
         "listen.port": ports.listen,
         "admin.address": "127.0.0.1",
         "admin.port": ports.admin,
-        "cors.allowedOriginRegex": ".*",
+        "limits.maxRequestBytes": 1048576,
+        "limits.maxRequestHeadersKb": 24,
+        "timeouts.requestHeaders": "3s",
+        "timeouts.request": "90s",
         "healthCheckInterval": "1s",
     }
     for service in ("auth", "chat", "inference", "search"):
         settings[f"upstreams.{service}.host"] = "127.0.0.1"
         settings[f"upstreams.{service}.port"] = getattr(ports, service)
     settings["upstreams.auth.authzPort"] = ports.auth_authz
-    files = _files(render("envoy", helm_home, settings=settings))
+    origins = tmp_path / "origins.yaml"
+    origins.write_text(
+        yaml.safe_dump({"cors": {"allowedOrigins": ["http://localhost:1337", "https://Chat-UI.example.com"]}})
+    )
+    files = _files(render("envoy", helm_home, [origins], settings=settings))
     assert set(files) == {"envoy.yaml", "edge.lua", "descriptor.pb"}
     for name, content in files.items():
         assert content == (out_dir / name).read_bytes(), f"{name} differs from devstack's"
@@ -81,7 +97,11 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
         ADMIN_ADDRESS="127.0.0.1",
         ADMIN_PORT=9901,
         CONFIG_DIR="/etc/envoy",
-        CORS_ALLOWED_ORIGIN_REGEX=".*",
+        CORS_ALLOWED_ORIGIN_REGEX="^$",  # no origin: CORS answers no page
+        MAX_REQUEST_BYTES=16 * 1024 * 1024,
+        MAX_REQUEST_HEADERS_KB=16,
+        REQUEST_HEADERS_TIMEOUT="10s",
+        REQUEST_TIMEOUT="60s",
         HEALTH_CHECK_INTERVAL="5s",
         AUTH_HOST=hosts["auth"],
         AUTH_PORT=50051,
@@ -155,6 +175,37 @@ def test_config_changes_roll_the_pods(helm_home: Path) -> None:
         before["spec"]["template"]["metadata"]["annotations"][annotation]
         != (after["spec"]["template"]["metadata"]["annotations"][annotation])
     )
+
+
+def test_edge_settings_have_the_same_defaults_in_the_chart_and_devstack(helm_home: Path) -> None:
+    config = _files(render("envoy", helm_home))["envoy.yaml"].decode()
+    for name, value in EdgeSettings().placeholders().items():
+        assert Template(f"${{{name}}}").substitute({name: value}) in config or str(value) in config, name
+    defaults = yaml.safe_load((CHARTS / "envoy" / "values.yaml").read_text())
+    edge = EdgeSettings()
+    assert defaults["cors"]["allowedOrigins"] == list(edge.cors_allowed_origins)
+    assert defaults["limits"] == {
+        "maxRequestBytes": edge.max_request_bytes,
+        "maxRequestHeadersKb": edge.max_request_headers_kb,
+    }
+    assert defaults["timeouts"] == {
+        "requestHeaders": f"{edge.request_headers_timeout_seconds}s",
+        "request": f"{edge.request_timeout_seconds}s",
+    }
+
+
+def test_cors_origins_become_one_exact_match(helm_home: Path) -> None:
+    """Listed origins, escaped and anchored; "null" and wildcards are refused by the schema."""
+    config = _files(render("jan-server", helm_home, [VALUES / "jan-server-options.yaml"]))["envoy.yaml"].decode()
+    assert (
+        'safe_regex: {regex: "^(https://example\\\\.com|https://www\\\\.example\\\\.com|http://localhost:3000)$"}'
+        in config
+    )
+    for bad in ("null", "*", "https://*.example.com", "https://example.com/path"):
+        result = run_helm(
+            ["template", RELEASE, "charts/envoy", "--set-json", f'cors.allowedOrigins=["{bad}"]'], helm_home
+        )
+        assert result.returncode != 0, bad
 
 
 def test_admin_stays_on_loopback(helm_home: Path) -> None:

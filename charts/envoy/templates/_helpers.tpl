@@ -1,4 +1,20 @@
 {{/*
+cors.allowedOrigins as one exact-match regex, escaped as devstack/envoy_config.py's origin_regex does; with no
+origins, a regex no Origin header matches (an empty one is no CORS request).
+*/}}
+{{- define "envoy.corsOriginRegex" -}}
+{{- $quoted := list -}}
+{{- range .Values.cors.allowedOrigins -}}
+{{- $quoted = append $quoted (regexQuoteMeta (lower .)) -}}
+{{- end -}}
+{{- if $quoted -}}
+{{- printf "^(%s)$" (join "|" $quoted) -}}
+{{- else -}}
+^$
+{{- end -}}
+{{- end -}}
+
+{{/*
 The values of envoy/envoy.yaml's ${NAME} placeholders: the same names devstack/envoy_config.py fills for a
 local run, here with cluster addresses.
 */}}
@@ -9,7 +25,11 @@ local run, here with cluster addresses.
     "ADMIN_ADDRESS" .Values.admin.address
     "ADMIN_PORT" .Values.admin.port
     "CONFIG_DIR" .Values.configDir
-    "CORS_ALLOWED_ORIGIN_REGEX" .Values.cors.allowedOriginRegex
+    "CORS_ALLOWED_ORIGIN_REGEX" (include "envoy.corsOriginRegex" .)
+    "MAX_REQUEST_BYTES" (printf "%d" (int64 .Values.limits.maxRequestBytes))
+    "MAX_REQUEST_HEADERS_KB" (printf "%d" (int64 .Values.limits.maxRequestHeadersKb))
+    "REQUEST_HEADERS_TIMEOUT" .Values.timeouts.requestHeaders
+    "REQUEST_TIMEOUT" .Values.timeouts.request
     "HEALTH_CHECK_INTERVAL" .Values.healthCheckInterval -}}
 {{- range $service := list "auth" "chat" "inference" "search" }}
 {{- $upstream := index $.Values.upstreams $service -}}
