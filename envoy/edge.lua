@@ -4,12 +4,14 @@
 --   * drop client-supplied identity headers (x-jan-*); only the auth service's ext_authz answer sets them;
 --   * list query parameters as the OpenAI SDKs send them (emails[]=a&emails[]=b, percent-encoded or not)
 --     become the repeated form the transcoder reads (emails=a&emails=b);
---   * POST /v1/chat/completions: read the top-level keys of the JSON body; with "stream": true, send the
---     request to the server-sent-events RPC (/v1/chat/completions:stream); pass the key list on in
+--   * POST /v1/chat/completions and /v1/responses (and /v1/responses/input_tokens): read the top-level keys
+--     of the JSON body; with "stream": true, send the request to the server-sent-events RPC
+--     (/v1/chat/completions:stream, /v1/responses:stream); pass the key list on in
 --     x-jan-body-keys so the chat service can reject fields it does not know by name (the transcoder
 --     silently drops unknown JSON fields). A body with more than MAX_BODY_KEYS top-level keys, or more than
 --     MAX_BODY_KEYS_BYTES of them, is refused here (400): the list would not fit in gRPC metadata, and no
 --     chat completion has that many fields;
+--   * GET /v1/responses/{id}?stream=true: to the stored response's event stream (/v1/responses/{id}:stream);
 --   * grpc.health.v1 calls: route to the service named in the request (x-jan-health-target).
 -- On responses:
 --   * an error a service described in its x-jan-error trailer becomes the body, in OpenAI's error shape;
@@ -106,7 +108,14 @@ local function normalize_list_query(headers)
   return true
 end
 
-local function route_chat_completion(handle, headers)
+-- POST bodies whose top-level keys the service checks, and the path a "stream": true body goes to.
+local JSON_BODY_ROUTES = {
+  ["/v1/chat/completions"] = "/v1/chat/completions:stream",
+  ["/v1/responses"] = "/v1/responses:stream",
+  ["/v1/responses/input_tokens"] = false,
+}
+
+local function route_json_body(handle, headers, stream_path)
   local body = handle:body()
   if body == nil then
     return
@@ -132,12 +141,27 @@ local function route_chat_completion(handle, headers)
   -- Headers must be fetched again after body(): the earlier handle is no longer valid.
   headers = handle:headers()
   headers:replace("x-jan-body-keys", joined)
-  if stream == "true" then
+  if stream == "true" and stream_path then
     local path = headers:get(":path")
     local query = path:find("?", 1, true)
     local rest = query and path:sub(query) or ""
-    headers:replace(":path", "/v1/chat/completions:stream" .. rest)
+    headers:replace(":path", stream_path .. rest)
     handle:clearRouteCache()
+  end
+end
+
+-- GET /v1/responses/{id}?stream=true: the stored response's events (StreamStoredResponse).
+local function route_stored_response_stream(handle, headers, path)
+  local id, query = path:match("^/v1/responses/([%w_%-]+)%?(.*)$")
+  if id == nil then
+    return
+  end
+  for pair in query:gmatch("[^&]+") do
+    if pair == "stream=true" then
+      headers:replace(":path", "/v1/responses/" .. id .. ":stream?" .. query)
+      handle:clearRouteCache()
+      return
+    end
   end
 end
 
@@ -168,8 +192,12 @@ function envoy_on_request(handle)
   end
   local path = headers:get(":path") or ""
   local method = headers:get(":method")
-  if method == "POST" and (path == "/v1/chat/completions" or path:find("^/v1/chat/completions%?")) then
-    route_chat_completion(handle, headers)
+  local route = path:match("^([^?]*)")
+  local stream_path = JSON_BODY_ROUTES[route]
+  if method == "POST" and stream_path ~= nil then
+    route_json_body(handle, headers, stream_path)
+  elseif method == "GET" and route:find("^/v1/responses/[%w_%-]+$") then
+    route_stored_response_stream(handle, headers, path)
   elseif path:find("^/grpc%.health%.v1%.Health/") then
     route_health_check(handle)
   end

@@ -66,7 +66,7 @@ def new_completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def _clean_start(messages: list[types_pb2.ChatMessage]) -> list[types_pb2.ChatMessage]:
+def clean_start(messages: list[types_pb2.ChatMessage]) -> list[types_pb2.ChatMessage]:
     """History read newest first may begin inside a turn (a tool result whose call was not read): keep the
     leading instructions, then begin at the first user message."""
     instructions = [m for m in messages if m.role in ("system", "developer")]
@@ -116,7 +116,7 @@ class ChatCompletions:
             history = await self._conversations.history(
                 owner, conversation_id, model.max_model_len * HISTORY_BYTES_PER_TOKEN
             )
-            replayed = _clean_start(item_shapes.to_chat_messages([(i.type, i.body) for i in history]))
+            replayed = clean_start(item_shapes.to_chat_messages([(i.type, i.body) for i in history]))
             generate = inference_pb.GenerateRequest()
             generate.CopyFrom(request.generate)
             del generate.messages[:]

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2
 
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import inference_service_pb2 as inference_pb
+from jan.v1 import responses_service_pb2 as responses_pb
 from jan.v1 import types_pb2
 from services.chat import items, openai_json, validation, web_search
 from services.chat.domain import (
@@ -36,6 +38,7 @@ from services.chat.domain import (
     StreamHeader,
     UsageCounted,
 )
+from services.common.errors import JanError
 from services.common.generation import FINISH_REASON_NAMES, whole_tool_calls
 from services.common.identity import Caller
 
@@ -215,14 +218,18 @@ def item(record: Item) -> struct_pb2.Struct:
     return out
 
 
+def _item_page(records: list[Item], has_more: bool) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [item(r) for r in records],
+        "first_id": records[0].id if records else "",
+        "last_id": records[-1].id if records else "",
+        "has_more": has_more,
+    }
+
+
 def item_list(records: list[Item], has_more: bool) -> pb.ConversationItemList:
-    return pb.ConversationItemList(
-        object="list",
-        data=[item(r) for r in records],
-        first_id=records[0].id if records else "",
-        last_id=records[-1].id if records else "",
-        has_more=has_more,
-    )
+    return pb.ConversationItemList(**_item_page(records, has_more))
 
 
 def input_items(structs: Iterable[struct_pb2.Struct]) -> list[dict[str, Any]]:
@@ -231,3 +238,48 @@ def input_items(structs: Iterable[struct_pb2.Struct]) -> list[dict[str, Any]]:
 
 def owner(caller: Caller) -> Owner | None:
     return Owner(caller.user_id, caller.project_id) if caller.authenticated and caller.user_id else None
+
+
+# -- responses --------------------------------------------------------------------------------------------
+
+RESPONSE_PARAM_FIELDS = tuple(f.name for f in responses_pb.ResponseParams.DESCRIPTOR.fields)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def response_body(response: dict[str, Any]) -> httpbody_pb2.HttpBody:
+    """A Response object (or any OpenAI JSON object) as the REST body."""
+    return httpbody_pb2.HttpBody(content_type="application/json", data=_json_bytes(response))
+
+
+def response_sse(event: dict[str, Any]) -> httpbody_pb2.HttpBody:
+    """One event as OpenAI's Responses stream sends it: named, no [DONE] at the end."""
+    data = b"event: " + event["type"].encode() + b"\ndata: " + _json_bytes(event) + b"\n\n"
+    return httpbody_pb2.HttpBody(content_type="text/event-stream", data=data)
+
+
+def response_event(event: dict[str, Any]) -> responses_pb.ResponseEvent:
+    """One event, typed for native clients (the whole event rides along as JSON)."""
+    typed = responses_pb.ResponseEvent(type=event["type"], sequence_number=event["sequence_number"])
+    for name in ("output_index", "content_index", "item_id", "delta"):
+        if isinstance(event.get(name), (int, str)):
+            setattr(typed, name, event[name])
+    typed.event.update(event)
+    return typed
+
+
+def error_event(error: JanError, sequence_number: int) -> dict[str, Any]:
+    """The `error` event: a stream that broke after it began."""
+    return {
+        "type": "error",
+        "code": error.code or error.kind.openai_type,
+        "message": error.message,
+        "param": error.param,
+        "sequence_number": sequence_number,
+    }
+
+
+def response_item_list(records: list[Item], has_more: bool) -> responses_pb.ResponseItemList:
+    return responses_pb.ResponseItemList(**_item_page(records, has_more))

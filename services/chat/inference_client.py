@@ -39,6 +39,13 @@ class InferenceClient:
             raise from_rpc_error(exc) from None
         return list(reply.choices) or [reply.response]
 
+    async def count_tokens(self, request: pb.GenerateRequest) -> int:
+        try:
+            reply = await self._stub.CountTokens(pb.CountTokensRequest(request=request))
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from None
+        return reply.prompt_tokens
+
     async def generate(self, request: pb.GenerateRequest) -> AsyncIterator[pb.GenerateResponse]:
         call = self._stub.Generate(request)
         try:

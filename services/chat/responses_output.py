@@ -20,21 +20,40 @@ from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import types_pb2
 from services.chat.domain import Citation, new_id
 from services.chat.web_search import SearchCall
+from services.common.errors import InvalidArgument, JanError, ResourceExhausted
 
 Event = dict[str, Any]
 TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
-def usage_json(usage: types_pb2.Usage | None) -> dict[str, Any] | None:
-    if usage is None:
-        return None
+def failure_code(error: JanError) -> str:
+    """The ResponseErrorCode (a closed list in OpenAI's document) for an error that ended a response."""
+    if isinstance(error, InvalidArgument):
+        return "invalid_prompt"
+    if isinstance(error, ResourceExhausted):
+        return "rate_limit_exceeded"
+    return "server_error"
+
+
+def usage_json(usage: types_pb2.Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.prompt_tokens_details.cached_tokens},
+        "input_tokens_details": {"cached_tokens": usage.prompt_tokens_details.cached_tokens, "cache_write_tokens": 0},
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.completion_tokens_details.reasoning_tokens},
         "total_tokens": usage.total_tokens,
     }
+
+
+def _citations_of(response: dict[str, Any]) -> list[Citation]:
+    return [
+        Citation(a["start_index"], a["end_index"], a["url"], a["title"])
+        for item in response.get("output", [])
+        if item.get("type") == "message"
+        for part in item.get("content", [])
+        for a in part.get("annotations", [])
+        if a.get("type") == "url_citation"
+    ]
 
 
 def _logprobs(entries: Any) -> list[dict[str, Any]]:
@@ -69,8 +88,7 @@ class ResponseBuilder:
             "completed_at": None,
             "error": None,
             "incomplete_details": None,
-            "output": [],
-            "usage": None,
+            "output": [],  # usage is added when counted (OpenAI's document does not allow it null)
             **echo,
         }
         self._sequence = 0
@@ -78,6 +96,14 @@ class ResponseBuilder:
         self._message: _Open | None = None
         self._calls: dict[int, _Open] = {}  # by the step's tool-call index
         self._searches: dict[int, _Open] = {}  # by SearchCall identity
+
+    @classmethod
+    def resume(cls, response: dict[str, Any], next_sequence: int) -> ResponseBuilder:
+        """A builder for a stored (queued) response, numbering events on from `next_sequence`."""
+        builder = cls(response["id"], {})
+        builder.response = copy.deepcopy(response)
+        builder._sequence = next_sequence
+        return builder
 
     @property
     def sequence_number(self) -> int:
@@ -281,6 +307,19 @@ class ResponseBuilder:
 
     # -- end --------------------------------------------------------------------------------------------
 
+    def open_message_text(self) -> str:
+        """The text of the message still being written (its citations are found before it closes)."""
+        return "".join(self._message.text) if self._message is not None else ""
+
+    def replayed_end(self, stored: dict[str, Any]) -> list[Event]:
+        """Closes a replay of a stored response with its stored end (status, usage, error)."""
+        events = self._close_reasoning() + self._close_message(_citations_of(stored)) + self._close_calls()
+        self.response = copy.deepcopy(stored)
+        kind = {"incomplete": "response.incomplete", "failed": "response.failed"}.get(
+            stored["status"], "response.completed"
+        )
+        return [*events, self._event(kind, response=self.snapshot())]
+
     def finish(
         self,
         usage: types_pb2.Usage | None,
@@ -290,7 +329,8 @@ class ResponseBuilder:
     ) -> list[Event]:
         """Closes every open item and ends with response.completed (or .incomplete)."""
         events = self._close_reasoning() + self._close_message(citations) + self._close_calls()
-        self.response["usage"] = usage_json(usage)
+        if usage is not None:
+            self.response["usage"] = usage_json(usage)
         if incomplete_reason:
             self.response["status"] = "incomplete"
             self.response["incomplete_details"] = {"reason": incomplete_reason}

@@ -42,6 +42,7 @@ class ResponseRequest:
     generate: inference_pb.GenerateRequest  # instructions + input (history is added later) and the rest
     input_items: list[NewItem]  # the input, as stored items
     instructions: Any  # as given (a string, a list, or None), echoed in the Response
+    instruction_messages: int  # how many of generate's first messages the instructions are
     web_search: WebSearchOptions | None = None
     force_search: bool = False  # tool_choice requires a web search
     store: bool = True
@@ -54,7 +55,8 @@ class ResponseRequest:
     echo: dict[str, Any] = field(default_factory=dict)  # the Response's request fields, as OpenAI answers them
 
 
-def parse(params: pb.ResponseParams, *, stream: bool) -> ResponseRequest:
+def parse(params: pb.ResponseParams, *, stream: bool, counting: bool = False) -> ResponseRequest:
+    """Checks a create body (`counting`: an input-token-count body, where input may be left out)."""
     if not params.model:
         raise _fail("model is required", "model")
     for name in ("prompt", "context_management"):
@@ -82,13 +84,20 @@ def parse(params: pb.ResponseParams, *, stream: bool) -> ResponseRequest:
     generate = inference_pb.GenerateRequest(model=params.model)
     instructions = _json(params.instructions)
     generate.messages.extend(_instruction_messages(instructions))
-    input_items = _input_items(params.input)
+    instruction_messages = len(generate.messages)
+    input_items = [] if counting and _json(params.input) is None else _input_items(params.input)
     generate.messages.extend(item_shapes.to_chat_messages([(i.type, i.body) for i in input_items]))
     function_tools, search, tool_json = _tools(params.tools)
     generate.tools.extend(function_tools)
     force_search, choice_json = _tool_choice(params.tool_choice, generate, search is not None)
     _sampling(params, generate)
     text_json = _text(params.text, generate)
+    if params.HasField("structured_outputs"):  # vLLM's extension, as on chat completions
+        if generate.HasField("response_format"):
+            raise _fail("send either text.format or structured_outputs, not both", "structured_outputs")
+        generate.structured_outputs.CopyFrom(params.structured_outputs)
+    if params.HasField("chat_template_kwargs"):
+        generate.chat_template_kwargs.CopyFrom(params.chat_template_kwargs)
     reasoning_json = _reasoning(params.reasoning, generate)
     if params.HasField("parallel_tool_calls") and not params.parallel_tool_calls:
         generate.parallel_tool_calls = False
@@ -114,15 +123,17 @@ def parse(params: pb.ResponseParams, *, stream: bool) -> ResponseRequest:
         "top_logprobs": params.top_logprobs if params.HasField("top_logprobs") else 0,
         "top_p": params.top_p if params.HasField("top_p") else 1.0,
         "truncation": truncation,
-        "user": params.user if params.HasField("user") else None,
         "background": background,
         "conversation": {"id": conversation_id} if conversation_id else None,
     }
+    if params.HasField("user"):  # a string when given, absent otherwise (OpenAI's document: not nullable)
+        echo["user"] = params.user
     return ResponseRequest(
         model=params.model,
         generate=generate,
         input_items=input_items,
         instructions=instructions,
+        instruction_messages=instruction_messages,
         web_search=search,
         force_search=force_search,
         store=store,

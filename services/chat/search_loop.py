@@ -69,6 +69,12 @@ class SearchLoop:
         self._search = search
         self._max_steps = max_steps
 
+    def bounded(self, max_tool_calls: int | None) -> SearchLoop:
+        """The same loop with at most `max_tool_calls` searching steps (OpenAI's max_tool_calls)."""
+        if max_tool_calls is None or max_tool_calls >= self._max_steps:
+            return self
+        return SearchLoop(self._inference, self._search, max_tool_calls)
+
     # -- the request of each step -----------------------------------------------------------------------
 
     def _first(self, request: ChatRequest) -> inference_pb.GenerateRequest:
@@ -78,21 +84,23 @@ class SearchLoop:
         generate.messages.insert(0, _instructions())
         return generate
 
-    def _for_step(self, generate: inference_pb.GenerateRequest, request: ChatRequest, step: int) -> None:
+    def _for_step(
+        self, generate: inference_pb.GenerateRequest, request: ChatRequest, step: int, force: bool = True
+    ) -> None:
         """Sets the tool choice and format constraints of step `step` on the running request."""
         client_tools = len(request.generate.tools) > 0
         client_choice = request.generate.tool_choice
         generate.ClearField("tool_choice")
         generate.ClearField("structured_outputs")
         generate.ClearField("response_format")
-        if step == 0:
+        if step == 0 and force:
             generate.tool_choice.function_name = web_search.TOOL_NAME
             return
         if request.generate.HasField("structured_outputs"):
             generate.structured_outputs.CopyFrom(request.generate.structured_outputs)
         if request.generate.HasField("response_format"):
             generate.response_format.CopyFrom(request.generate.response_format)
-        if step > self._max_steps - 1 and not client_tools:
+        if step >= self._max_steps and not client_tools:
             generate.tool_choice.mode = "none"  # searched enough: answer
         elif client_choice.WhichOneof("choice") == "function_name" or client_choice.mode in ("required", "none"):
             generate.tool_choice.CopyFrom(client_choice)
@@ -175,7 +183,7 @@ class SearchLoop:
     # -- streamed ---------------------------------------------------------------------------------------
 
     async def steps(
-        self, request: ChatRequest, tool_calling: bool, run: web_search.SearchRun
+        self, request: ChatRequest, tool_calling: bool, run: web_search.SearchRun, *, force_search: bool = True
     ) -> AsyncIterator[inference_pb.GenerateResponse | SearchStarted | SearchDone]:
         """The steps the client sees: the final answer's content as it streams (and any earlier step's text),
         never the search calls; the finish and the summed usage once, at the end. Between them, when each
@@ -191,8 +199,8 @@ class SearchLoop:
         generate = self._first(request)
         usage = types_pb2.Usage()
         for step_number in range(self._max_steps + 1):
-            self._for_step(generate, request, step_number)
-            if step_number == 0:  # only writes a query: run whole
+            self._for_step(generate, request, step_number, force_search)
+            if step_number == 0 and force_search:  # only writes a query: run whole
                 answer = (await self._inference.generate_whole(generate))[0]
                 _add_usage(usage, answer)
                 searches = [c for c in answer.tool_calls if _is_search(c)]

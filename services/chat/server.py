@@ -1,9 +1,9 @@
 """Starts the chat service: settings, logging, tracing, database and migrations, the inference client,
 then the gRPC server.
 
-`ChatApp` wires the parts (also used by the tests): the store over the pool, the inference and search
-clients over their channels, the domain objects, the servicer and the MCP app (served over HTTP beside the
-gRPC server).
+`ChatApp` wires the parts (also used by the tests): the stores over the pool, the inference and search
+clients over their channels, the domain objects, the servicers, the background responses' runner and the MCP
+app (served over HTTP beside the gRPC server).
 """
 
 from __future__ import annotations
@@ -13,17 +13,20 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from jan.v1 import chat_service_pb2_grpc
+from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc
 from services.chat.completions import ChatCompletions
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
+from services.chat.responses import Responses
+from services.chat.responses_servicer import ResponsesServicer
+from services.chat.responses_worker import BackgroundRunner, RunnerSettings
 from services.chat.search_client import SearchClient
 from services.chat.search_loop import SearchLoop
 from services.chat.servicer import ChatServicer
 from services.chat.settings import ChatSettings
-from services.chat.store import ConversationStore
+from services.chat.store import ConversationStore, ResponseStore
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
@@ -36,12 +39,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class ChatApp:
     def __init__(
-        self, pool: asyncpg.Pool, inference: InferenceClient, search: SearchClient, web_search_max_steps: int = 3
+        self,
+        pool: asyncpg.Pool,
+        inference: InferenceClient,
+        search: SearchClient,
+        web_search_max_steps: int = 3,
+        runner: RunnerSettings | None = None,
     ) -> None:
         self.conversations = Conversations(ConversationStore(pool))
         search_loop = SearchLoop(inference, search, web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
+        response_store = ResponseStore(pool)
+        self.responses = Responses(self.completions, inference, search_loop, self.conversations, response_store)
         self.servicer = ChatServicer(self.completions, self.conversations)
+        self.responses_servicer = ResponsesServicer(self.responses)
+        self.runner = BackgroundRunner(self.responses, response_store, pool, runner or RunnerSettings())
         self.mcp_app = build_mcp_app(search)
 
     @classmethod
@@ -51,12 +63,24 @@ class ChatApp:
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
         web_search_max_steps: int = 3,
+        runner: RunnerSettings | None = None,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, InferenceClient(inference_channel), SearchClient(search_channel), web_search_max_steps)
+        return cls(pool, InferenceClient(inference_channel), SearchClient(search_channel), web_search_max_steps, runner)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
+        server.add_service(
+            responses_service_pb2_grpc.add_ResponsesServiceServicer_to_server,
+            self.responses_servicer,
+            "jan.v1.ResponsesService",
+        )
+
+    async def drain(self) -> None:
+        """At shutdown: background responses end (or fail), cut-short turns are stored."""
+        await self.runner.stop()
+        await self.completions.drain()
+        await self.responses.drain()
 
 
 async def serve(settings: ChatSettings) -> None:
@@ -64,17 +88,21 @@ async def serve(settings: ChatSettings) -> None:
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel, settings.web_search_max_steps)
+        runner = RunnerSettings(
+            concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
+        )
+        app = await ChatApp.create(pool, inference_channel, search_channel, settings.web_search_max_steps, runner)
         server = JanServer(settings)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
         await mcp.start()  # before the gRPC server reports SERVING
+        await app.runner.start()
         try:
             await server.start()
             await server.serve_until_stopped()
         finally:
             await mcp.stop()
-        await app.completions.drain()  # turns cut short by the stop are still being stored
+            await app.drain()
     finally:
         await inference_channel.close()
         await search_channel.close()

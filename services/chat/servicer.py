@@ -27,17 +27,23 @@ _SSE = "text/event-stream"
 def _chat_request(
     params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext, completion_id: str, *, stream: bool
 ) -> ChatRequest:
-    for key, value in context.invocation_metadata() or ():
-        if key == BODY_KEYS_HEADER and isinstance(value, str):
-            reject_unknown_fields(value.split(","), convert.PARAM_FIELDS)
+    check_body_keys(context, convert.PARAM_FIELDS)
     return convert.chat_request(params, completion_id, stream=stream)
 
 
-def _owner(context: grpc.aio.ServicerContext) -> Owner:
-    """The caller, to whom stored conversations belong (within the project of the key they used)."""
+def check_body_keys(context: grpc.aio.ServicerContext, known: tuple[str, ...]) -> None:
+    """A REST body's unknown top-level fields are refused by name (the transcoder would drop them)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == BODY_KEYS_HEADER and isinstance(value, str):
+            reject_unknown_fields(value.split(","), known)
+
+
+def caller_owner(context: grpc.aio.ServicerContext) -> Owner:
+    """The caller, to whom stored conversations and responses belong (within the project of the key they
+    used)."""
     owner = convert.owner(caller_from_metadata(context.invocation_metadata()))
     if owner is None:
-        raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
+        raise Unauthenticated("stored conversations and responses belong to a user: call with credentials")
     return owner
 
 
@@ -81,7 +87,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def _with_conversation(self, chat: ChatRequest, context: grpc.aio.ServicerContext) -> ChatRequest:
         if not chat.store and chat.conversation_id is None:
             return chat
-        return await self._completions.with_conversation(chat, _owner(context))
+        return await self._completions.with_conversation(chat, caller_owner(context))
 
     async def CreateChatCompletion(
         self, request: pb.CreateChatCompletionRequest, context: grpc.aio.ServicerContext
@@ -125,7 +131,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.create(
-            _owner(context), dict(request.metadata), convert.input_items(request.items), title
+            caller_owner(context), dict(request.metadata), convert.input_items(request.items), title
         )
         return convert.conversation(conversation)
 
@@ -133,7 +139,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.ListConversationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationsResponse:
         limit = request.limit if request.HasField("limit") else None
-        page = await self._conversations.list_conversations(_owner(context), limit, request.after, request.order)
+        page = await self._conversations.list_conversations(caller_owner(context), limit, request.after, request.order)
         ids = [c.id for c in page.data]
         return pb.ListConversationsResponse(
             object="list",
@@ -146,21 +152,21 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        return convert.conversation(await self._conversations.get(_owner(context), request.conversation_id))
+        return convert.conversation(await self._conversations.get(caller_owner(context), request.conversation_id))
 
     async def UpdateConversation(
         self, request: pb.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.update(
-            _owner(context), request.conversation_id, dict(request.metadata), title
+            caller_owner(context), request.conversation_id, dict(request.metadata), title
         )
         return convert.conversation(conversation)
 
     async def DeleteConversation(
         self, request: pb.DeleteConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteConversationResponse:
-        await self._conversations.delete(_owner(context), request.conversation_id)
+        await self._conversations.delete(caller_owner(context), request.conversation_id)
         return pb.DeleteConversationResponse(id=request.conversation_id, object="conversation.deleted", deleted=True)
 
     async def CreateConversationItems(
@@ -168,7 +174,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         check_include(list(request.include))
         items = await self._conversations.add_items(
-            _owner(context), request.conversation_id, convert.input_items(request.items)
+            caller_owner(context), request.conversation_id, convert.input_items(request.items)
         )
         return convert.item_list(items, has_more=False)
 
@@ -177,7 +183,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         limit = request.limit if request.HasField("limit") else None
         page = await self._conversations.list_items(
-            _owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
+            caller_owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
         )
         return convert.item_list(page.data, page.has_more)
 
@@ -185,12 +191,14 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.GetConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> struct_pb2.Struct:
         item = await self._conversations.get_item(
-            _owner(context), request.conversation_id, request.item_id, list(request.include)
+            caller_owner(context), request.conversation_id, request.item_id, list(request.include)
         )
         return convert.item(item)
 
     async def DeleteConversationItem(
         self, request: pb.DeleteConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        conversation = await self._conversations.delete_item(_owner(context), request.conversation_id, request.item_id)
+        conversation = await self._conversations.delete_item(
+            caller_owner(context), request.conversation_id, request.item_id
+        )
         return convert.conversation(conversation)

@@ -271,6 +271,15 @@ class InferenceEngine:
                 param="tools",
             )
 
+    async def count_tokens(self, req: pb.GenerateRequest) -> int:
+        """The prompt tokens a generation would send: rendered and cut to the context as it would be."""
+        self.check_request(req)
+        _, renderer = self._ready()
+        chat = to_chat_request(req, stream=False)
+        requested_max = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
+        _, prompt_ids, _ = await self._render_to_fit(req, chat, renderer, requested_max, stream=False)
+        return len(prompt_ids)
+
     async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> PreparedRequest:
         self.check_request(req)
         llm, renderer = self._ready()

@@ -116,6 +116,9 @@ class InstantEngine:
         answers[0].usage.CopyFrom(_usage(prompt_tokens, n * len(answers)))
         return answers
 
+    async def count_tokens(self, req: pb.GenerateRequest) -> int:
+        return self._check(req)[1]
+
     def _check(self, req: pb.GenerateRequest) -> tuple[int, int]:
         if not self._started:
             raise Unavailable("the inference engine is not running", code="engine_not_ready")

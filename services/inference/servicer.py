@@ -41,6 +41,12 @@ class InferenceServicer(inference_service_pb2_grpc.InferenceServiceServicer):
         async for step in self._engine.generate(request):
             yield step
 
+    async def CountTokens(
+        self, request: pb.CountTokensRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountTokensResponse:
+        self._require_ready()
+        return pb.CountTokensResponse(prompt_tokens=await self._engine.count_tokens(request.request))
+
     async def GenerateWhole(
         self, request: pb.GenerateWholeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GenerateWholeResponse:

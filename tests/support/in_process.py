@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
+from services.chat.responses_worker import RunnerSettings
 from services.chat.server import ChatApp
 from services.common.server import JanServer
 from services.common.settings import ServerSettings
@@ -88,20 +89,34 @@ async def search_service(serper: FakeSerper) -> AsyncIterator[grpc.aio.Channel]:
 
 @contextlib.asynccontextmanager
 async def chat_service(
-    database_url: str, inference_channel: grpc.aio.Channel, search_channel: grpc.aio.Channel | None = None
+    database_url: str,
+    inference_channel: grpc.aio.Channel,
+    search_channel: grpc.aio.Channel | None = None,
+    *,
+    runner: RunnerSettings | None = None,
+    run_background: bool = True,
 ) -> AsyncIterator[grpc.aio.Channel]:
-    """The chat service on a fresh database, calling the given inference (and search) channels; yields a
-    channel to it. Without a search channel, searches find no service (UNAVAILABLE)."""
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    """The chat service on a database (several may share one, as replicas do), calling the given inference
+    (and search) channels; yields a channel to it. Without a search channel, searches find no service
+    (UNAVAILABLE). `run_background` False: this replica takes no background responses."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)  # one listens for queued responses
     unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel or unreachable)  # type: ignore[arg-type]
+        app = await ChatApp.create(
+            pool,
+            inference_channel,
+            search_channel or unreachable,  # type: ignore[arg-type]
+            runner=runner,
+        )
         server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))
+        if run_background:
+            await app.runner.start()
         await server.set_serving(True)
         try:
             yield channel
         finally:
             await Running(server, channel).stop()
+            await app.drain()
     finally:
         if unreachable is not None:
             await unreachable.close()

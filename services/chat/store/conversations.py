@@ -1,4 +1,4 @@
-"""All of the chat service's SQL (schema `chat`, see migrations/).
+"""The SQL of conversations and their items (schema `chat`).
 
 Every conversation query is scoped to its owner: the user, and the project when the caller used a project's
 key. Items are read and written only through a conversation found that way, so another caller's ids are
