@@ -158,6 +158,8 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         "JAN_CORS_ALLOWED_ORIGINS": CORS_ORIGIN,
         "JAN_REQUEST_HEADERS_TIMEOUT_SECONDS": str(REQUEST_HEADERS_TIMEOUT_SECONDS),
         "JAN_REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_SECONDS),
+        # A background response whose chat replica was killed is failed within seconds (test_responses_envoy).
+        "JAN_RESPONSES_STALE_SECONDS": "3",
     }
 
 

@@ -246,8 +246,8 @@ class Responses:
             previous_response_id=request.previous_response_id,
             conversation_id=request.conversation_id,
             input_items=request.input_items,
+            events=events,
         )
-        await self.store.append_events(builder.response["id"], events)
         await self.store.notify_queued(builder.response["id"])
         return builder.response
 

@@ -96,6 +96,7 @@ class ResponseBuilder:
         self._message: _Open | None = None
         self._calls: dict[int, _Open] = {}  # by the step's tool-call index
         self._searches: dict[int, _Open] = {}  # by SearchCall identity
+        self._blank = ""  # whitespace-only text not yet shown: shown if text follows or nothing else came
 
     @classmethod
     def resume(cls, response: dict[str, Any], next_sequence: int) -> ResponseBuilder:
@@ -164,28 +165,12 @@ class ResponseBuilder:
                     "response.reasoning_text.delta", self._reasoning, content_index=0, delta=step.reasoning_content
                 )
             )
-        if step.content:
-            if self._message is None:
-                events += self._close_reasoning() + self._close_calls()
-                item = {
-                    "id": new_id("msg"),
-                    "type": "message",
-                    "status": "in_progress",
-                    "role": "assistant",
-                    "content": [],
-                }
-                self._message, added = self._add_item(item)
-                events.append(added)
-                empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-                events.append(self._part_event("response.content_part.added", self._message, empty))
-            logprobs = _logprobs(step.logprobs)
-            self._message.text.append(step.content)
-            self._message.logprobs += logprobs
-            events.append(
-                self._item_event(
-                    "response.output_text.delta", self._message, content_index=0, delta=step.content, logprobs=logprobs
-                )
-            )
+        content = step.content
+        if content and self._message is None and not (self._blank + content).strip():
+            self._blank += content  # whitespace between reasoning and a tool call is no message
+        elif content:
+            events += self._text(self._blank + content, _logprobs(step.logprobs))
+            self._blank = ""
         for piece in step.tool_calls:
             call = self._calls.get(piece.index)
             if call is None:
@@ -208,6 +193,24 @@ class ResponseBuilder:
                 events.append(
                     self._item_event("response.function_call_arguments.delta", call, delta=piece.function.arguments)
                 )
+        return events
+
+    def _text(self, content: str, logprobs: list[dict[str, Any]]) -> list[Event]:
+        events: list[Event] = []
+        if self._message is None:
+            events += self._close_reasoning() + self._close_calls()
+            item = {"id": new_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+            self._message, added = self._add_item(item)
+            events.append(added)
+            empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            events.append(self._part_event("response.content_part.added", self._message, empty))
+        self._message.text.append(content)
+        self._message.logprobs += logprobs
+        events.append(
+            self._item_event(
+                "response.output_text.delta", self._message, content_index=0, delta=content, logprobs=logprobs
+            )
+        )
         return events
 
     def _item_event(self, kind: str, item: _Open, **fields: Any) -> Event:
@@ -328,7 +331,8 @@ class ResponseBuilder:
         citations: list[Citation] | None = None,
     ) -> list[Event]:
         """Closes every open item and ends with response.completed (or .incomplete)."""
-        events = self._close_reasoning() + self._close_message(citations) + self._close_calls()
+        events = self._text(self._blank, []) if self._blank and not self.response["output"] else []
+        events += self._close_reasoning() + self._close_message(citations) + self._close_calls()
         if usage is not None:
             self.response["usage"] = usage_json(usage)
         if incomplete_reason:

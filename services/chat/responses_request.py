@@ -21,6 +21,7 @@ from jan.v1 import types_pb2
 from services.chat import items as item_shapes
 from services.chat import web_search
 from services.chat.domain import NewItem, WebSearchOptions
+from services.chat import validation
 from services.chat.validation import INCLUDABLE, check_metadata
 from services.common.errors import InvalidArgument
 
@@ -263,7 +264,9 @@ def _tool_choice(value: struct_pb2.Value, generate: inference_pb.GenerateRequest
     if isinstance(choice, dict) and choice.get("type") in WEB_SEARCH_TYPES:
         if not has_search:
             raise _fail("tool_choice names web_search, which is not in tools", "tool_choice")
-        return True, {"type": choice["type"]}
+        # OpenAI's document lists only the preview names as hosted tool choices: echo the one it allows.
+        echoed = choice["type"] if "preview" in choice["type"] else "web_search_preview"
+        return True, {"type": echoed}
     raise _fail('tool_choice must be "none", "auto", "required", {"type": "function", "name": ...} '
                 'or {"type": "web_search"}', "tool_choice")  # fmt: skip
 
@@ -277,6 +280,8 @@ def _sampling(params: pb.ResponseParams, generate: inference_pb.GenerateRequest)
         if params.max_output_tokens < 1:
             raise _fail(f"max_output_tokens must be at least 1, got {params.max_output_tokens}", "max_output_tokens")
         sampling.max_tokens = params.max_output_tokens
+    for token, weight in validation.logit_bias(dict(params.logit_bias)).items():  # vLLM's extension
+        sampling.logit_bias[token] = weight
     if params.HasField("top_logprobs") and params.top_logprobs > 0:
         sampling.logprobs = True
         sampling.top_logprobs = params.top_logprobs

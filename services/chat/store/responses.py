@@ -87,8 +87,10 @@ class ResponseStore:
         conversation_id: str | None,
         input_items: list[NewItem],
         output_items: list[NewItem] | None = None,
+        events: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Stores a response and its items (input; output too for one that already ended), in one statement."""
+        """Stores a response and its items (input; output too for one that already ended), and the first
+        events of a background one, in one statement (a replica may take it the moment it commits)."""
         arrays = "$9::int[], $10::text[], $11::text[], $12::text[], $13::text[]"
         seqs, directions, ids, types, bodies = _items(input_items, 1, "input")
         if output_items:
@@ -99,7 +101,8 @@ class ResponseStore:
         await self._pool.execute(
             "WITH created AS (INSERT INTO chat.responses (id, user_id, project_id, status, background, request,"
             " response, previous_response_id, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $14)"
-            f" RETURNING id) {_INSERT_ITEMS.format(arrays=arrays)}",
+            f" RETURNING id), logged AS ({_INSERT_EVENTS.format(first='$15', second='$16')})"
+            f" {_INSERT_ITEMS.format(arrays=arrays)}",
             response_id,
             owner.user_id,
             owner.project_id,
@@ -114,6 +117,8 @@ class ResponseStore:
             types,
             bodies,
             conversation_id,
+            [e["sequence_number"] for e in events or []],
+            [json.dumps(e) for e in events or []],
         )
 
     async def finish(

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ResponseParams(_message.Message):
-    __slots__ = ("model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning", "store", "previous_response_id", "conversation", "metadata", "truncation", "background", "user", "safety_identifier", "stream", "stream_options", "include", "service_tier", "prompt_cache_key", "prompt", "max_tool_calls", "prompt_cache_retention", "context_management", "structured_outputs", "chat_template_kwargs")
+    __slots__ = ("model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning", "store", "previous_response_id", "conversation", "metadata", "truncation", "background", "user", "safety_identifier", "stream", "stream_options", "include", "service_tier", "prompt_cache_key", "prompt", "max_tool_calls", "prompt_cache_retention", "context_management", "structured_outputs", "chat_template_kwargs", "logit_bias")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,13 @@ class ResponseParams(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LogitBiasEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     MODEL_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +57,7 @@ class ResponseParams(_message.Message):
     CONTEXT_MANAGEMENT_FIELD_NUMBER: _ClassVar[int]
     STRUCTURED_OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     CHAT_TEMPLATE_KWARGS_FIELD_NUMBER: _ClassVar[int]
+    LOGIT_BIAS_FIELD_NUMBER: _ClassVar[int]
     model: str
     input: _struct_pb2.Value
     instructions: _struct_pb2.Value
@@ -81,7 +89,8 @@ class ResponseParams(_message.Message):
     context_management: _struct_pb2.Value
     structured_outputs: _types_pb2.StructuredOutputs
     chat_template_kwargs: _struct_pb2.Struct
-    def __init__(self, model: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., instructions: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_output_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_logprobs: _Optional[int] = ..., tools: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., tool_choice: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., parallel_tool_calls: _Optional[bool] = ..., text: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reasoning: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., store: _Optional[bool] = ..., previous_response_id: _Optional[str] = ..., conversation: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., truncation: _Optional[str] = ..., background: _Optional[bool] = ..., user: _Optional[str] = ..., safety_identifier: _Optional[str] = ..., stream: _Optional[bool] = ..., stream_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include: _Optional[_Iterable[str]] = ..., service_tier: _Optional[str] = ..., prompt_cache_key: _Optional[str] = ..., prompt: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_tool_calls: _Optional[int] = ..., prompt_cache_retention: _Optional[str] = ..., context_management: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., structured_outputs: _Optional[_Union[_types_pb2.StructuredOutputs, _Mapping]] = ..., chat_template_kwargs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    logit_bias: _containers.ScalarMap[str, float]
+    def __init__(self, model: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., instructions: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_output_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., top_p: _Optional[float] = ..., top_logprobs: _Optional[int] = ..., tools: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., tool_choice: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., parallel_tool_calls: _Optional[bool] = ..., text: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reasoning: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., store: _Optional[bool] = ..., previous_response_id: _Optional[str] = ..., conversation: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., truncation: _Optional[str] = ..., background: _Optional[bool] = ..., user: _Optional[str] = ..., safety_identifier: _Optional[str] = ..., stream: _Optional[bool] = ..., stream_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include: _Optional[_Iterable[str]] = ..., service_tier: _Optional[str] = ..., prompt_cache_key: _Optional[str] = ..., prompt: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., max_tool_calls: _Optional[int] = ..., prompt_cache_retention: _Optional[str] = ..., context_management: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., structured_outputs: _Optional[_Union[_types_pb2.StructuredOutputs, _Mapping]] = ..., chat_template_kwargs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., logit_bias: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class CreateResponseRequest(_message.Message):
     __slots__ = ("params",)
