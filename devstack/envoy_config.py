@@ -109,6 +109,7 @@ class EdgeSettings:
         return {
             "CORS_ALLOWED_ORIGIN_REGEX": origin_regex(list(self.cors_allowed_origins)),
             "MAX_REQUEST_BYTES": self.max_request_bytes,
+            "TOO_LARGE_BODY_BYTES": self.max_request_bytes + 1,  # the smallest content-length refused
             "MAX_REQUEST_HEADERS_KB": self.max_request_headers_kb,
             "REQUEST_HEADERS_TIMEOUT": f"{self.request_headers_timeout_seconds}s",
             "REQUEST_TIMEOUT": f"{self.request_timeout_seconds}s",

@@ -99,6 +99,7 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
         CONFIG_DIR="/etc/envoy",
         CORS_ALLOWED_ORIGIN_REGEX="^$",  # no origin: CORS answers no page
         MAX_REQUEST_BYTES=16 * 1024 * 1024,
+        TOO_LARGE_BODY_BYTES=16 * 1024 * 1024 + 1,
         MAX_REQUEST_HEADERS_KB=16,
         REQUEST_HEADERS_TIMEOUT="10s",
         REQUEST_TIMEOUT="60s",

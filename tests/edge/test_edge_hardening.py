@@ -67,23 +67,28 @@ def _connect(stack: Stack) -> socket.socket:
     return socket.create_connection(("127.0.0.1", stack.config.http_port), timeout=60)
 
 
-def upload(stack: Stack, path: str, token: str, length: int, chunks: Iterable[bytes]) -> tuple[int, bytes]:
-    """POSTs a body of `length` bytes chunk by chunk, as a client that reads Envoy's answer while it sends
-    (curl does; a refusal comes before the body ends). Returns the status and body."""
+def upload(stack: Stack, path: str, token: str, length: int | None, chunks: Iterable[bytes]) -> tuple[int, bytes]:
+    """POSTs a body chunk by chunk (with a content-length of `length`, or chunked when None), as a client that
+    reads Envoy's answer while it sends (curl does; a refusal comes before the body ends). Returns the status
+    and body."""
     sock = _connect(stack)
     with sock:
+        framing = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+        credential = f"Authorization: Bearer {token}\r\n" if token else ""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: jan.test\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: jan.test\r\nContent-Type: application/json\r\n{credential}{framing}\r\n\r\n"
         )
         sock.sendall(head.encode())
         for chunk in chunks:
             if select.select([sock], [], [], 0)[0]:
                 break  # answered already
             try:
-                sock.sendall(chunk)
+                sock.sendall(chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
             except (BrokenPipeError, ConnectionResetError):
                 break
+        else:
+            if length is None:
+                sock.sendall(b"0\r\n\r\n")
         response = HTTPResponse(sock)
         response.begin()
         return response.status, response.read()
@@ -234,12 +239,30 @@ def test_a_body_over_the_limit_is_a_413(stack: Stack, guest_token: str, path: st
     assert error["code"] == "request_too_large" and str(EDGE.max_request_bytes) in error["message"]
 
 
-def test_a_100_mb_body_is_refused_early(stack: Stack, guest_token: str) -> None:
+@pytest.mark.parametrize("path", ["/v1/conversations", "/v1/chat/completions"])
+def test_a_100_mb_body_is_refused_on_its_headers(stack: Stack, path: str) -> None:
+    """Refused before a byte of it is read, and before auth is asked (no credential: still 413, not 401), so
+    a slow authorization check cannot leave it waiting (buffering after ext_authz once stalled into a 408)."""
     started = time.monotonic()
     length, chunks = json_string_body(b'{"no_such_field": "', 100 * MIB)
-    status, body = upload(stack, "/v1/conversations", guest_token, length, chunks)
-    openai_error(status, body, 413)
-    assert time.monotonic() - started < 30
+    status, body = upload(stack, path, "", length, chunks)
+    assert openai_error(status, body, 413)["code"] == "request_too_large"
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("path", ["/v1/conversations", "/v1/chat/completions"])
+def test_a_chunked_body_over_the_limit_is_a_413(stack: Stack, guest_token: str, path: str) -> None:
+    """No content-length to refuse on: Envoy counts what arrives."""
+    _, chunks = json_string_body(b'{"no_such_field": "', EDGE.max_request_bytes + MIB)
+    status, body = upload(stack, path, guest_token, None, chunks)
+    assert openai_error(status, body, 413, leaks=[guest_token])["code"] == "request_too_large"
+
+
+def test_a_chunked_body_under_the_limit_passes(stack: Stack, guest_token: str) -> None:
+    _, chunks = json_string_body(b'{"metadata": {"k": "v"}, "no_such_field": "', 2 * MIB)
+    status, body = upload(stack, "/v1/conversations", guest_token, None, chunks)
+    assert status == 200, body[:300]
+    assert json.loads(body)["metadata"] == {"k": "v"}
 
 
 def test_a_body_under_the_limit_but_over_the_old_one_still_passes(stack: Stack, guest_token: str) -> None:

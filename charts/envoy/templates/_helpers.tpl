@@ -27,6 +27,7 @@ local run, here with cluster addresses.
     "CONFIG_DIR" .Values.configDir
     "CORS_ALLOWED_ORIGIN_REGEX" (include "envoy.corsOriginRegex" .)
     "MAX_REQUEST_BYTES" (printf "%d" (int64 .Values.limits.maxRequestBytes))
+    "TOO_LARGE_BODY_BYTES" (printf "%d" (add1 (int64 .Values.limits.maxRequestBytes)))
     "MAX_REQUEST_HEADERS_KB" (printf "%d" (int64 .Values.limits.maxRequestHeadersKb))
     "REQUEST_HEADERS_TIMEOUT" .Values.timeouts.requestHeaders
     "REQUEST_TIMEOUT" .Values.timeouts.request
