@@ -112,13 +112,19 @@ class Responses:
     # -- running one ----------------------------------------------------------------------------------
 
     async def run(
-        self, request: ResponseRequest, owner: Owner, builder: ResponseBuilder, *, announce: bool = True
+        self,
+        request: ResponseRequest,
+        owner: Owner,
+        builder: ResponseBuilder,
+        *,
+        announce: bool = True,
+        whole: bool = False,
     ) -> AsyncIterator[Event]:
-        """The events of a response from its start to its end, the Response kept in `builder`. Failures
-        before any output raise (the caller answers with an error status); later ones end with
-        response.failed."""
+        """The events of a response from its start to its end, the Response kept in `builder` (`whole`: the
+        answer is generated in one unary call, for a caller that wants only the end). Failures before any
+        output raise (the caller answers with an error status); later ones end with response.failed."""
         generate = await self.generate_request(request, owner)
-        steps = await self._steps(request, generate)
+        steps = await self._steps(request, generate, whole)
         first = await _first(steps)  # a refused request fails here, before anything was sent
         if announce:
             for event in builder.started():
@@ -159,14 +165,17 @@ class Responses:
         for event in builder.finish(usage, incomplete_reason=incomplete, citations=citations):
             yield event
 
-    async def _steps(self, request: ResponseRequest, generate: inference_pb.GenerateRequest) -> _Steps:
+    async def _steps(self, request: ResponseRequest, generate: inference_pb.GenerateRequest, whole: bool) -> _Steps:
         if request.web_search is None:
-            return _Steps(self._inference.generate(generate), None)
+            return _Steps(self._whole(generate) if whole else self._inference.generate(generate), None)
         run = web_search.SearchRun(request.web_search)
         chat = ChatRequest(generate=generate, web_search=request.web_search)
         loop = self._search_loop.bounded(request.max_tool_calls)
         tool_calling = (await self._completions.model(request.model)).tool_calling
         return _Steps(loop.steps(chat, tool_calling, run, force_search=request.force_search), run)
+
+    async def _whole(self, generate: inference_pb.GenerateRequest) -> AsyncIterator[inference_pb.GenerateResponse]:
+        yield (await self._inference.generate_whole(generate))[0]
 
     async def record(self, request: ResponseRequest, owner: Owner, response: dict[str, Any]) -> None:
         """Stores a foreground response once it ended (one statement), and appends its turn to its
@@ -182,7 +191,6 @@ class Responses:
                 previous_response_id=request.previous_response_id,
                 conversation_id=request.conversation_id,
                 input_items=request.input_items,
-                output_items=output_items(response),
             )
         await self.record_in_conversation(request, owner, response)
 
@@ -196,8 +204,8 @@ class Responses:
         request = parse(params, stream=False)
         if request.background:
             return await self.enqueue(params, request, owner)
-        builder = ResponseBuilder(new_id("resp"), request.echo)
-        async for _ in self.run(request, owner, builder):
+        builder = ResponseBuilder(new_id("resp"), request.echo, quiet=True)
+        async for _ in self.run(request, owner, builder, whole=True):
             pass
         await self.record(request, owner, builder.response)
         return builder.response
@@ -314,7 +322,7 @@ class Responses:
             raise _not_found(response_id)
         after_seq = None
         if after:
-            after_seq = await self.store.input_item_seq(response_id, after)
+            after_seq = await self.store.input_item_position(response_id, after)
             if after_seq is None:
                 raise InvalidArgument(f"after names no input item of this response: '{after[:64]}'", param="after")
         return await self.store.input_items(response_id, size, after_seq, newest_first)

@@ -79,7 +79,10 @@ class _Open:
 
 
 class ResponseBuilder:
-    def __init__(self, response_id: str, echo: dict[str, Any], *, status: str = "in_progress") -> None:
+    def __init__(
+        self, response_id: str, echo: dict[str, Any], *, status: str = "in_progress", quiet: bool = False
+    ) -> None:
+        self._quiet = quiet  # only the Response is wanted: events hold references, not copies
         self.response: dict[str, Any] = {
             "id": response_id,
             "object": "response",
@@ -116,7 +119,10 @@ class ResponseBuilder:
         return event
 
     def snapshot(self) -> dict[str, Any]:
-        return copy.deepcopy(self.response)
+        return self.response if self._quiet else copy.deepcopy(self.response)
+
+    def _copy(self, item: dict[str, Any]) -> dict[str, Any]:
+        return item if self._quiet else copy.deepcopy(item)
 
     # -- start ------------------------------------------------------------------------------------------
 
@@ -139,9 +145,7 @@ class ResponseBuilder:
     def _add_item(self, item: dict[str, Any]) -> tuple[_Open, Event]:
         index = len(self.response["output"])
         self.response["output"].append(item)
-        return _Open(index, item), self._event(
-            "response.output_item.added", output_index=index, item=copy.deepcopy(item)
-        )
+        return _Open(index, item), self._event("response.output_item.added", output_index=index, item=self._copy(item))
 
     # -- generation ---------------------------------------------------------------------------------------
 
@@ -229,7 +233,7 @@ class ResponseBuilder:
         return [
             self._item_event("response.reasoning_text.done", item, content_index=0, text=text),
             self._part_event("response.content_part.done", item, part),
-            self._event("response.output_item.done", output_index=item.index, item=copy.deepcopy(item.item)),
+            self._event("response.output_item.done", output_index=item.index, item=self._copy(item.item)),
         ]
 
     def _close_message(self, citations: list[Citation] | None = None) -> list[Event]:
@@ -257,7 +261,7 @@ class ResponseBuilder:
                 )
             )
         events.append(self._part_event("response.content_part.done", item, part))
-        events.append(self._event("response.output_item.done", output_index=item.index, item=copy.deepcopy(item.item)))
+        events.append(self._event("response.output_item.done", output_index=item.index, item=self._copy(item.item)))
         return events
 
     def _close_calls(self) -> list[Event]:
@@ -274,9 +278,7 @@ class ResponseBuilder:
                     arguments=call.item["arguments"],
                 )
             )
-            events.append(
-                self._event("response.output_item.done", output_index=call.index, item=copy.deepcopy(call.item))
-            )
+            events.append(self._event("response.output_item.done", output_index=call.index, item=self._copy(call.item)))
         return events
 
     # -- web search -------------------------------------------------------------------------------------
@@ -305,7 +307,7 @@ class ResponseBuilder:
         opened.item["action"]["sources"] = [{"type": "url", "url": s.url} for s in call.sources]
         return [
             self._item_event("response.web_search_call.completed", opened),
-            self._event("response.output_item.done", output_index=opened.index, item=copy.deepcopy(opened.item)),
+            self._event("response.output_item.done", output_index=opened.index, item=self._copy(opened.item)),
         ]
 
     # -- end --------------------------------------------------------------------------------------------

@@ -19,9 +19,8 @@ from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import responses_service_pb2 as pb
 from jan.v1 import types_pb2
 from services.chat import items as item_shapes
-from services.chat import web_search
+from services.chat import validation, web_search
 from services.chat.domain import NewItem, WebSearchOptions
-from services.chat import validation
 from services.chat.validation import INCLUDABLE, check_metadata
 from services.common.errors import InvalidArgument
 

@@ -21,7 +21,7 @@ import asyncpg
 from google.protobuf import json_format
 
 from jan.v1 import responses_service_pb2 as pb
-from services.chat.responses import Responses, output_items
+from services.chat.responses import Responses
 from services.chat.responses_output import Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest, parse
 from services.chat.store.responses import QUEUE_CHANNEL, ResponseStore, StoredResponse
@@ -75,7 +75,7 @@ class BackgroundRunner:
             await asyncio.gather(*self._runs, return_exceptions=True)
         if self._listener is not None:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
-                await self._listener.remove_listener(QUEUE_CHANNEL, self._notified)
+                await self._listener.remove_listener(QUEUE_CHANNEL, self._notified)  # and UNLISTENs
             await self._pool.release(self._listener)
             self._listener = None
 
@@ -128,7 +128,7 @@ class BackgroundRunner:
             log.exception("background response failed", extra={"response_id": stored.id})
             events.add(builder.fail("the response failed"))
         response = builder.response
-        await self._store.finish(stored.id, response, output_items(response), await events.close())
+        await self._store.finish(stored.id, response, await events.close())
         if request is not None and response["status"] != "failed":
             await self._responses.record_in_conversation(request, stored.owner, response)
 

@@ -30,9 +30,16 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     ):
         with attempt:
             return await asyncpg.create_pool(
-                settings.url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+                settings.url, min_size=settings.pool_min_size, max_size=settings.pool_max_size, reset=keep_session
             )
     raise AssertionError("unreachable")
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """A pool's reset on release, instead of asyncpg's default query (advisory unlock, CLOSE ALL, UNLISTEN,
+    RESET ALL): that is a round trip to the server before every pooled call returns, ~0.1-0.3 ms each. Our
+    code leaves no session state behind: no SET, advisory locks released in `finally`, LISTEN only on a
+    connection that UNLISTENs before it is released. asyncpg still rolls back a transaction left open."""
 
 
 class MigrationError(RuntimeError):

@@ -367,16 +367,19 @@ async def test_native_grpc_through_envoy(edge_channel: grpc.aio.Channel, stack: 
     params = json_format.ParseDict(
         {"model": MODEL, "input": "Hello", "max_output_tokens": 12, **FORCED}, pb.ResponseParams()
     )
-    typed = [e async for e in stub.StreamResponseEvents(pb.StreamResponseEventsRequest(params=params), metadata=metadata)]
+    typed = [
+        e async for e in stub.StreamResponseEvents(pb.StreamResponseEventsRequest(params=params), metadata=metadata)
+    ]
     assert typed[0].type == "response.created" and typed[-1].type == "response.completed"
     assert "".join(e.delta for e in typed if e.type == "response.output_text.delta") == ANSWER
     response_id = json_format.MessageToDict(typed[-1].event)["response"]["id"]
     stored = await stub.GetResponse(pb.GetResponseRequest(response_id=response_id), metadata=metadata)
     assert json.loads(stored.data)["output"][0]["content"][0]["text"] == ANSWER
     count = await stub.CountResponseInputTokens(pb.CountResponseInputTokensRequest(params=params), metadata=metadata)
-    assert count.object == "response.input_tokens" and count.input_tokens == json.loads(stored.data)["usage"][
-        "input_tokens"
-    ]
+    assert (
+        count.object == "response.input_tokens"
+        and count.input_tokens == json.loads(stored.data)["usage"]["input_tokens"]
+    )
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         bad = json_format.ParseDict({"model": MODEL, "input": "x", "tools": [{"type": "shell"}]}, pb.ResponseParams())
         await stub.CreateResponse(pb.CreateResponseRequest(params=bad), metadata=metadata)

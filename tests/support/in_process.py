@@ -14,6 +14,7 @@ import grpc
 
 from services.chat.responses_worker import RunnerSettings
 from services.chat.server import ChatApp
+from services.common.db import keep_session
 from services.common.server import JanServer
 from services.common.settings import ServerSettings
 from services.inference.server import InferenceApp
@@ -99,7 +100,8 @@ async def chat_service(
     """The chat service on a database (several may share one, as replicas do), calling the given inference
     (and search) channels; yields a channel to it. Without a search channel, searches find no service
     (UNAVAILABLE). `run_background` False: this replica takes no background responses."""
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)  # one listens for queued responses
+    # as services.common.db.create_pool makes it; one connection listens for queued responses
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6, reset=keep_session)
     unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
     try:
         app = await ChatApp.create(

@@ -1,7 +1,8 @@
--- Stored responses (OpenAI's Responses API): the Response object as last written, the create body (a
--- background response is run from it by whichever replica takes it), its input and output items, the
--- events of background responses (so a stream can be followed or resumed from any replica), and the
--- queue's bookkeeping (who runs it, when it last showed life, whether it was asked to stop).
+-- Stored responses (OpenAI's Responses API): the Response object as last written (its output items inside),
+-- its input items, the create body (a background response is run from it by whichever replica takes it),
+-- the events of background responses (so a stream can be followed or resumed from any replica), and the
+-- queue's bookkeeping (who took it, when it last showed life, whether it was asked to stop).
+-- A foreground response is one row written once, when it ends.
 CREATE TABLE chat.responses (
     id                    text PRIMARY KEY,
     user_id               text NOT NULL,
@@ -10,6 +11,7 @@ CREATE TABLE chat.responses (
     background            boolean NOT NULL DEFAULT false,
     request               jsonb NOT NULL,
     response              jsonb NOT NULL,
+    input                 jsonb NOT NULL,  -- [{"id", "type", "body"}, ...] in order
     previous_response_id  text,
     conversation_id       text,
     cancel_requested      boolean NOT NULL DEFAULT false,
@@ -20,19 +22,6 @@ CREATE TABLE chat.responses (
 );
 CREATE INDEX responses_queued ON chat.responses (created_at) WHERE status = 'queued';
 CREATE INDEX responses_running ON chat.responses (heartbeat_at) WHERE status = 'in_progress';
-
-CREATE TABLE chat.response_items (
-    response_id  text NOT NULL REFERENCES chat.responses (id) ON DELETE CASCADE,
-    seq          integer NOT NULL,
-    direction    text NOT NULL,  -- 'input' or 'output'
-    id           text NOT NULL,
-    type         text NOT NULL,
-    body         jsonb NOT NULL,
-    size         integer NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (response_id, seq)
-);
-CREATE INDEX response_items_by_id ON chat.response_items (response_id, id);
 
 CREATE TABLE chat.response_events (
     response_id      text NOT NULL REFERENCES chat.responses (id) ON DELETE CASCADE,

@@ -1,5 +1,5 @@
-"""The SQL of stored responses (schema `chat`): the Response object, its input and output items, the event log
-of background responses, and the background queue.
+"""The SQL of stored responses (schema `chat`): the Response object (its output inside) and its input items in
+one row, the event log of background responses, and the background queue.
 
 Every read and write of a response is scoped to its owner, as conversations are. The queue is a status
 column: a replica takes the oldest queued response with FOR UPDATE SKIP LOCKED (so replicas never take the
@@ -17,8 +17,8 @@ import asyncpg
 
 from services.chat.domain import Item, NewItem, Owner, Page
 
+QUEUE_CHANNEL = "jan_responses_queued"  # NOTIFYed with a background response's id when it is queued
 _SCOPE = "user_id = $2 AND ($3::text IS NULL OR project_id = $3)"  # $2, $3: the owner
-_ITEM = "id, type, extract(epoch FROM created_at)::bigint AS created_at, body"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +30,12 @@ class StoredResponse:
     request: dict[str, Any]
 
 
-def _item(row: asyncpg.Record) -> Item:
-    return Item(row["id"], row["type"], row["created_at"], json.loads(row["body"]))
+def _input_item(stored: dict[str, Any], created_at: int) -> Item:
+    return Item(stored["id"], stored["type"], created_at, stored["body"])
+
+
+def _output_item(item: dict[str, Any], created_at: int) -> Item:
+    return Item(item["id"], item["type"], created_at, {k: v for k, v in item.items() if k not in ("id", "type")})
 
 
 def _stored(row: asyncpg.Record) -> StoredResponse:
@@ -44,24 +48,8 @@ def _stored(row: asyncpg.Record) -> StoredResponse:
     )
 
 
-def _items(items: list[NewItem], first_seq: int, direction: str) -> tuple[list[Any], ...]:
-    bodies = [json.dumps(i.body) for i in items]
-    return (
-        [first_seq + n for n in range(len(items))],
-        [direction] * len(items),
-        [i.id for i in items],
-        [i.type for i in items],
-        bodies,
-    )
-
-
-QUEUE_CHANNEL = "jan_responses_queued"  # NOTIFYed with a background response's id when it is queued
-_OUTPUT_FIRST_SEQ = 100_000  # output items are numbered after any input (a request holds far fewer)
-_INSERT_ITEMS = (
-    "INSERT INTO chat.response_items (response_id, seq, direction, id, type, body, size)"
-    " SELECT $1, t.seq, t.direction, t.id, t.type, t.body::jsonb, octet_length(t.body)"
-    " FROM unnest({arrays}) AS t (seq, direction, id, type, body)"
-)
+def _input_json(items: list[NewItem]) -> str:
+    return json.dumps([{"id": i.id, "type": i.type, "body": i.body} for i in items])
 
 
 _INSERT_EVENTS = (
@@ -86,23 +74,15 @@ class ResponseStore:
         previous_response_id: str | None,
         conversation_id: str | None,
         input_items: list[NewItem],
-        output_items: list[NewItem] | None = None,
         events: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Stores a response and its items (input; output too for one that already ended), and the first
-        events of a background one, in one statement (a replica may take it the moment it commits)."""
-        arrays = "$9::int[], $10::text[], $11::text[], $12::text[], $13::text[]"
-        seqs, directions, ids, types, bodies = _items(input_items, 1, "input")
-        if output_items:
-            more = _items(output_items, _OUTPUT_FIRST_SEQ, "output")
-            seqs, directions, ids, types, bodies = (
-                a + b for a, b in zip((seqs, directions, ids, types, bodies), more, strict=True)
-            )
-        await self._pool.execute(
-            "WITH created AS (INSERT INTO chat.responses (id, user_id, project_id, status, background, request,"
-            " response, previous_response_id, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $14)"
-            f" RETURNING id), logged AS ({_INSERT_EVENTS.format(first='$15', second='$16')})"
-            f" {_INSERT_ITEMS.format(arrays=arrays)}",
+        """Stores a response with its input, and the first events of a background one, in one statement (a
+        replica may take it the moment it commits)."""
+        insert = (
+            "INSERT INTO chat.responses (id, user_id, project_id, status, background, request, response, input,"
+            " previous_response_id, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )
+        args = [
             response_id,
             owner.user_id,
             owner.project_id,
@@ -110,31 +90,29 @@ class ResponseStore:
             background,
             json.dumps(request),
             json.dumps(response),
+            _input_json(input_items),
             previous_response_id,
-            seqs,
-            directions,
-            ids,
-            types,
-            bodies,
             conversation_id,
-            [e["sequence_number"] for e in events or []],
-            [json.dumps(e) for e in events or []],
+        ]
+        if not events:  # a foreground response: one plain INSERT
+            await self._pool.execute(insert, *args)
+            return
+        await self._pool.execute(
+            f"WITH created AS ({insert} RETURNING id) {_INSERT_EVENTS.format(first='$11', second='$12')}",
+            *args,
+            [e["sequence_number"] for e in events],
+            [json.dumps(e) for e in events],
         )
 
-    async def finish(
-        self, response_id: str, response: dict[str, Any], output_items: list[NewItem], events: list[dict[str, Any]]
-    ) -> None:
-        """Writes the final Response, its output items and its last events, in one statement: a follower that
-        sees the response ended has seen all of its events."""
-        arrays = "$3::int[], $4::text[], $5::text[], $6::text[], $7::text[]"
+    async def finish(self, response_id: str, response: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """Writes the final Response and its last events, in one statement: a follower that sees the response
+        ended has seen all of its events."""
         await self._pool.execute(
             "WITH done AS (UPDATE chat.responses SET status = $2::jsonb->>'status', response = $2::jsonb,"
-            " updated_at = now() WHERE id = $1 RETURNING id),"
-            f" logged AS ({_INSERT_EVENTS.format(first='$8', second='$9')})"
-            f" {_INSERT_ITEMS.format(arrays=arrays)}",
+            " updated_at = now() WHERE id = $1 RETURNING id)"
+            f" {_INSERT_EVENTS.format(first='$3', second='$4')}",
             response_id,
             json.dumps(response),
-            *_items(output_items, _OUTPUT_FIRST_SEQ, "output"),
             [e["sequence_number"] for e in events],
             [json.dumps(e) for e in events],
         )
@@ -154,23 +132,27 @@ class ResponseStore:
         )
         return result == "DELETE 1"
 
-    async def input_item_seq(self, response_id: str, item_id: str) -> int | None:
+    async def input_item_position(self, response_id: str, item_id: str) -> int | None:
         return await self._pool.fetchval(
-            "SELECT seq FROM chat.response_items WHERE response_id = $1 AND id = $2 AND direction = 'input'",
+            "SELECT t.n FROM chat.responses r, jsonb_array_elements(r.input) WITH ORDINALITY AS t (item, n)"
+            " WHERE r.id = $1 AND t.item->>'id' = $2",
             response_id,
             item_id,
         )
 
-    async def input_items(self, response_id: str, limit: int, after_seq: int | None, newest_first: bool) -> Page[Item]:
+    async def input_items(self, response_id: str, limit: int, after: int | None, newest_first: bool) -> Page[Item]:
+        """A page of a response's input items; `after`: the position (from 1) of the item the page follows."""
         direction, compare = ("DESC", "<") if newest_first else ("ASC", ">")
-        cursor = f" AND seq {compare} $3" if after_seq is not None else ""
-        args: list[Any] = [response_id, limit + 1] + ([after_seq] if after_seq is not None else [])
+        cursor = f" AND t.n {compare} $3" if after is not None else ""
+        args: list[Any] = [response_id, limit + 1] + ([after] if after is not None else [])
         rows = await self._pool.fetch(
-            f"SELECT {_ITEM} FROM chat.response_items WHERE response_id = $1 AND direction = 'input'{cursor}"
-            f" ORDER BY seq {direction} LIMIT $2",
+            "SELECT t.item, extract(epoch FROM r.created_at)::bigint AS created_at"
+            " FROM chat.responses r, jsonb_array_elements(r.input) WITH ORDINALITY AS t (item, n)"
+            f" WHERE r.id = $1{cursor} ORDER BY t.n {direction} LIMIT $2",
             *args,
         )
-        return Page([_item(r) for r in rows[:limit]], has_more=len(rows) > limit)
+        items = [_input_item(json.loads(r["item"]), r["created_at"]) for r in rows[:limit]]
+        return Page(items, has_more=len(rows) > limit)
 
     async def chain(self, response_id: str, owner: Owner, budget_bytes: int) -> list[Item] | None:
         """What `previous_response_id` replays: the items (input, then output) of that response and of the
@@ -181,25 +163,26 @@ class ResponseStore:
             f"  SELECT id, 0 FROM chat.responses WHERE id = $1 AND {_SCOPE}"
             "  UNION ALL SELECT r.previous_response_id, c.depth + 1 FROM chain c JOIN chat.responses r ON r.id = c.id"
             "  WHERE r.previous_response_id IS NOT NULL AND c.depth < 100)"
-            " SELECT c.depth, i.seq, i.size, i.id, i.type, extract(epoch FROM i.created_at)::bigint AS created_at,"
-            " i.body"
-            " FROM chain c LEFT JOIN chat.response_items i ON i.response_id = c.id"
-            " ORDER BY c.depth, i.seq DESC",
+            " SELECT r.input, r.response->'output' AS output, extract(epoch FROM r.created_at)::bigint AS created_at"
+            " FROM chain c JOIN chat.responses r ON r.id = c.id ORDER BY c.depth",
             response_id,
             owner.user_id,
             owner.project_id,
         )
         if not rows:
             return None
-        kept, used = [], 0
-        for row in rows:  # newest first: the latest response's last item first
-            if row["id"] is None:
-                continue
-            used += row["size"]
-            if used > budget_bytes:
-                break
-            kept.append(row)
-        return [_item(r) for r in reversed(kept)]
+        kept: list[Item] = []
+        used = 0
+        for row in rows:  # newest response first, its last item first
+            created_at = row["created_at"]
+            items = [_input_item(i, created_at) for i in json.loads(row["input"])]
+            items += [_output_item(i, created_at) for i in json.loads(row["output"])]
+            for item in reversed(items):
+                used += len(json.dumps(item.body))
+                if used > budget_bytes:
+                    return kept[::-1]
+                kept.append(item)
+        return kept[::-1]
 
     # -- the background queue -----------------------------------------------------------------------------
 
