@@ -62,7 +62,7 @@ class AuthApp:
             s.authz_cache_max_entries,
         )
         rate_limit = RequestRateLimit(s.rate_limit_requests_per_minute) if s.rate_limit_requests_per_minute else None
-        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, rate_limit)
+        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit)
         self.accounts = Accounts(
             self.store,
             self.access_tokens,
@@ -79,7 +79,7 @@ class AuthApp:
         self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
         cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
         self.servicer = AuthServicer(
-            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap
+            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap, s.identity_key
         )
         self.authz_servicer = AuthorizationServicer(self.authorizer)
         self._dsn = s.database.url

@@ -36,13 +36,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class ChatApp:
     def __init__(
-        self, pool: asyncpg.Pool, inference: InferenceClient, search: SearchClient, web_search_max_steps: int = 3
+        self,
+        pool: asyncpg.Pool,
+        inference: InferenceClient,
+        search: SearchClient,
+        identity_secret: bytes,
+        web_search_max_steps: int = 3,
     ) -> None:
         self.conversations = Conversations(ConversationStore(pool))
         search_loop = SearchLoop(inference, search, web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
-        self.servicer = ChatServicer(self.completions, self.conversations)
-        self.mcp_app = build_mcp_app(search)
+        self.servicer = ChatServicer(self.completions, self.conversations, identity_secret)
+        self.mcp_app = build_mcp_app(search, identity_secret)
 
     @classmethod
     async def create(
@@ -50,10 +55,17 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
+        identity_secret: bytes,
         web_search_max_steps: int = 3,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, InferenceClient(inference_channel), SearchClient(search_channel), web_search_max_steps)
+        return cls(
+            pool,
+            InferenceClient(inference_channel),
+            SearchClient(search_channel),
+            identity_secret,
+            web_search_max_steps,
+        )
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -64,7 +76,9 @@ async def serve(settings: ChatSettings) -> None:
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel, settings.web_search_max_steps)
+        app = await ChatApp.create(
+            pool, inference_channel, search_channel, settings.identity_key, settings.web_search_max_steps
+        )
         server = JanServer(settings)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)

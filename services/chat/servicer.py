@@ -16,7 +16,7 @@ from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Owner, StreamFailed, StreamHeader
 from services.chat.validation import check_include, reject_unknown_fields
 from services.common.errors import InvalidArgument, Unauthenticated
-from services.common.identity import caller_from_metadata
+from services.common.identity import Caller, caller_from_metadata
 
 BODY_KEYS_HEADER = "x-jan-body-keys"  # set by envoy/edge.lua: the top-level keys of the REST body
 CONVERSATION_HEADER = "x-jan-conversation-id"  # the conversation a stored completion went into
@@ -33,14 +33,6 @@ def _chat_request(
     return convert.chat_request(params, completion_id, stream=stream)
 
 
-def _owner(context: grpc.aio.ServicerContext) -> Owner:
-    """The caller, to whom stored conversations belong (within the project of the key they used)."""
-    owner = convert.owner(caller_from_metadata(context.invocation_metadata()))
-    if owner is None:
-        raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
-    return owner
-
-
 async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRequest) -> None:
     """The stored conversation's id, as a response header (REST) and initial metadata (gRPC), before the
     answer: a stream's clients learn it at once."""
@@ -49,9 +41,21 @@ async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRe
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
-    def __init__(self, completions: ChatCompletions, conversations: Conversations) -> None:
+    def __init__(self, completions: ChatCompletions, conversations: Conversations, identity_secret: bytes) -> None:
         self._completions = completions
         self._conversations = conversations
+        self._identity_secret = identity_secret
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""
+        return caller_from_metadata(context.invocation_metadata(), self._identity_secret)
+
+    def _owner(self, context: grpc.aio.ServicerContext) -> Owner:
+        """The caller, to whom stored conversations belong (within the project of the key they used)."""
+        owner = convert.owner(self._caller(context))
+        if owner is None:
+            raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
+        return owner
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
@@ -81,7 +85,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def _with_conversation(self, chat: ChatRequest, context: grpc.aio.ServicerContext) -> ChatRequest:
         if not chat.store and chat.conversation_id is None:
             return chat
-        return await self._completions.with_conversation(chat, _owner(context))
+        return await self._completions.with_conversation(chat, self._owner(context))
 
     async def CreateChatCompletion(
         self, request: pb.CreateChatCompletionRequest, context: grpc.aio.ServicerContext
@@ -125,7 +129,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.create(
-            _owner(context), dict(request.metadata), convert.input_items(request.items), title
+            self._owner(context), dict(request.metadata), convert.input_items(request.items), title
         )
         return convert.conversation(conversation)
 
@@ -133,7 +137,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.ListConversationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationsResponse:
         limit = request.limit if request.HasField("limit") else None
-        page = await self._conversations.list_conversations(_owner(context), limit, request.after, request.order)
+        page = await self._conversations.list_conversations(self._owner(context), limit, request.after, request.order)
         ids = [c.id for c in page.data]
         return pb.ListConversationsResponse(
             object="list",
@@ -146,21 +150,21 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        return convert.conversation(await self._conversations.get(_owner(context), request.conversation_id))
+        return convert.conversation(await self._conversations.get(self._owner(context), request.conversation_id))
 
     async def UpdateConversation(
         self, request: pb.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.update(
-            _owner(context), request.conversation_id, dict(request.metadata), title
+            self._owner(context), request.conversation_id, dict(request.metadata), title
         )
         return convert.conversation(conversation)
 
     async def DeleteConversation(
         self, request: pb.DeleteConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteConversationResponse:
-        await self._conversations.delete(_owner(context), request.conversation_id)
+        await self._conversations.delete(self._owner(context), request.conversation_id)
         return pb.DeleteConversationResponse(id=request.conversation_id, object="conversation.deleted", deleted=True)
 
     async def CreateConversationItems(
@@ -168,7 +172,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         check_include(list(request.include))
         items = await self._conversations.add_items(
-            _owner(context), request.conversation_id, convert.input_items(request.items)
+            self._owner(context), request.conversation_id, convert.input_items(request.items)
         )
         return convert.item_list(items, has_more=False)
 
@@ -177,7 +181,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         limit = request.limit if request.HasField("limit") else None
         page = await self._conversations.list_items(
-            _owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
+            self._owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
         )
         return convert.item_list(page.data, page.has_more)
 
@@ -185,12 +189,14 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.GetConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> struct_pb2.Struct:
         item = await self._conversations.get_item(
-            _owner(context), request.conversation_id, request.item_id, list(request.include)
+            self._owner(context), request.conversation_id, request.item_id, list(request.include)
         )
         return convert.item(item)
 
     async def DeleteConversationItem(
         self, request: pb.DeleteConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        conversation = await self._conversations.delete_item(_owner(context), request.conversation_id, request.item_id)
+        conversation = await self._conversations.delete_item(
+            self._owner(context), request.conversation_id, request.item_id
+        )
         return convert.conversation(conversation)

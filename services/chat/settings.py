@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import DatabaseSettings, ServerSettings
+from services.common.settings import DatabaseSettings, IdentitySettings, ServerSettings
 
 
-class ChatSettings(ServerSettings):
+class ChatSettings(ServerSettings, IdentitySettings):
+    # Errors name the variable but never echo its value (JAN_IDENTITY_SECRET is a secret).
+    model_config = SettingsConfigDict(**ServerSettings.model_config, hide_input_in_errors=True)
+
     listen_address: str = Field("127.0.0.1:50052", validation_alias="JAN_CHAT_LISTEN")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     inference_target: str = Field("127.0.0.1:50053", validation_alias="JAN_INFERENCE_TARGET")

@@ -23,6 +23,7 @@ from services.search.settings import SearchSettings
 from tests.support.fake_serper import FakeSerper
 
 INSTANT_MODEL = "instant"
+IDENTITY_SECRET = "in-process-identity-secret-0123456789abcdef"  # signs identity_metadata's headers
 
 
 @dataclass
@@ -95,7 +96,12 @@ async def chat_service(
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel or unreachable)  # type: ignore[arg-type]
+        app = await ChatApp.create(
+            pool,
+            inference_channel,
+            search_channel or unreachable,  # type: ignore[arg-type]
+            IDENTITY_SECRET.encode(),
+        )
         server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))
         await server.set_serving(True)
         try:
