@@ -7,6 +7,19 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+The Secret and key holding JAN_IDENTITY_SECRET (the key this service signs each request's identity with; chat
+checks it): global.identity.existingSecret, else the Secret holding the signing keys (auth.secretName).
+*/}}
+{{- define "auth.identitySecret" -}}
+{{- $global := (.Values.global | default dict).identity | default dict -}}
+{{- if $global.existingSecret -}}
+{{- dict "name" (tpl $global.existingSecret .) "key" ($global.existingSecretKey | default "JAN_IDENTITY_SECRET") | toJson -}}
+{{- else -}}
+{{- dict "name" (include "auth.secretName" .) "key" "JAN_IDENTITY_SECRET" | toJson -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "auth.env" -}}
 {{- include "jan-common.databaseEnv" . }}
 - name: JAN_JWT_SECRET
@@ -19,6 +32,12 @@
     secretKeyRef:
       name: {{ include "auth.secretName" . }}
       key: JAN_APIKEY_SECRET
+{{- $identity := include "auth.identitySecret" . | fromJson }}
+- name: JAN_IDENTITY_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $identity.name }}
+      key: {{ $identity.key }}
 - name: JAN_BOOTSTRAP_TOKEN
   valueFrom:
     secretKeyRef:
