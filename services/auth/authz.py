@@ -3,7 +3,7 @@
 The request's method and path (REST before transcoding, or /jan.v1.X/Y for native gRPC) give the RPC and
 its access level (policy.py); the bearer credential gives the principal (authn.py). Allowed requests go
 on with the identity headers set and signed (services.common.identity; every one of them overwritten or
-removed, so nothing a client sent survives), unless the caller is over its request rate (rate_limit.py);
+removed, so nothing a client sent survives), unless the caller is over its request rate (rate_limit.py; guests have a lower one);
 denied ones get 401, 403 or 429 with a one-line plain-text reason, which Envoy's local reply config wraps
 into OpenAI's error JSON (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 Credentials are never logged.
@@ -47,6 +47,7 @@ class Authorizer:
         authenticator: Authenticator,
         identity_secret: bytes,
         rate_limit: RequestRateLimit | None = None,
+        guest_rate_limit: RequestRateLimit | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -54,6 +55,7 @@ class Authorizer:
         self._authn = authenticator
         self._identity_secret = identity_secret
         self._rate_limit = rate_limit
+        self._guest_rate_limit = guest_rate_limit  # for guest accounts, on top of rate_limit
         self._clock = clock
         # The same identity gets the same (immutable) answer until its signature's expiry moves on (every
         # 30 s): each is built and signed once.
@@ -86,8 +88,11 @@ class Authorizer:
             if access is Access.PUBLIC:  # e.g. signing in again with an expired token: go on anonymously
                 return None
             raise
-        if self._rate_limit is not None and access is not Access.PUBLIC:  # signing out is never refused
-            self._rate_limit.take(principal.user_id)
+        if access is not Access.PUBLIC:  # signing in, up or out is never refused
+            if principal.guest and self._guest_rate_limit is not None:
+                self._guest_rate_limit.take(principal.user_id)
+            if self._rate_limit is not None:
+                self._rate_limit.take(principal.user_id)
         return principal
 
     async def check(self, request: external_auth_pb2.CheckRequest) -> external_auth_pb2.CheckResponse:

@@ -26,7 +26,7 @@ from services.auth.key_last_used import KeyLastUsed
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
 from services.auth.policy import Policy
-from services.auth.rate_limit import RequestRateLimit
+from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit
 from services.auth.routes import RouteTable
 from services.auth.servicer import AuthServicer, CookiePolicy
 from services.auth.settings import AuthSettings
@@ -62,7 +62,12 @@ class AuthApp:
             s.authz_cache_max_entries,
         )
         rate_limit = RequestRateLimit(s.rate_limit_requests_per_minute) if s.rate_limit_requests_per_minute else None
-        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit)
+        guest_limit = (
+            RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE) if s.guest_requests_per_minute else None
+        )
+        self.authorizer = Authorizer(
+            Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit, guest_limit
+        )
         self.accounts = Accounts(
             self.store,
             self.access_tokens,

@@ -78,6 +78,8 @@ class AuthSettings(ServerSettings, IdentitySettings):
     # Authenticated requests per minute per user (a burst of that many, then an even pace), counted by each
     # auth replica in memory (rate_limit.py). 0: no limit.
     rate_limit_requests_per_minute: int = Field(0, validation_alias="JAN_RATE_LIMIT_REQUESTS_PER_MINUTE", ge=0)
+    # The same for guest accounts, on top of the limit above (anyone can make one). 0: no guest limit.
+    guest_requests_per_minute: int = Field(30, validation_alias="JAN_GUEST_REQUESTS_PER_MINUTE", ge=0)
 
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
