@@ -3,9 +3,10 @@
 The request's method and path (REST before transcoding, or /jan.v1.X/Y for native gRPC) give the RPC and
 its access level (policy.py); the bearer credential gives the principal (authn.py). Allowed requests go
 on with the identity headers set and signed (services.common.identity; every one of them overwritten or
-removed, so nothing a client sent survives), unless the caller is over its request rate (rate_limit.py; guests have a lower one);
-denied ones get 401, 403 or 429 with a one-line plain-text reason, which Envoy's local reply config wraps
-into OpenAI's error JSON (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
+removed, so nothing a client sent survives), unless the caller is over its request rate (rate_limit.py;
+guests have one of their own); denied ones get 401, 403 or 429 with a one-line plain-text reason, which
+Envoy's local reply config wraps into OpenAI's error JSON (native gRPC callers see UNAUTHENTICATED /
+PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 Credentials are never logged.
 
 Envoy asks over HTTP (authz_http.py) or gRPC (authz_servicer.py); both call the same `Authorizer`, and

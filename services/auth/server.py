@@ -65,9 +65,7 @@ class AuthApp:
         guest_limit = (
             RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE) if s.guest_requests_per_minute else None
         )
-        self.authorizer = Authorizer(
-            Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit, guest_limit
-        )
+        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit, guest_limit)
         self.accounts = Accounts(
             self.store,
             self.access_tokens,

@@ -17,6 +17,7 @@ from jan.v1 import chat_service_pb2_grpc
 from services.chat.completions import ChatCompletions
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
+from services.chat.limits import Limits
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
 from services.chat.search_client import SearchClient
@@ -42,11 +43,13 @@ class ChatApp:
         search: SearchClient,
         identity_secret: bytes,
         web_search_max_steps: int = 3,
+        limits: Limits | None = None,
     ) -> None:
-        self.conversations = Conversations(ConversationStore(pool))
+        limits = limits or Limits()
+        self.conversations = Conversations(ConversationStore(pool), limits)
         search_loop = SearchLoop(inference, search, web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
-        self.servicer = ChatServicer(self.completions, self.conversations, identity_secret)
+        self.servicer = ChatServicer(self.completions, self.conversations, identity_secret, limits)
         self.mcp_app = build_mcp_app(search, identity_secret)
 
     @classmethod
@@ -57,15 +60,11 @@ class ChatApp:
         search_channel: grpc.aio.Channel,
         identity_secret: bytes,
         web_search_max_steps: int = 3,
+        limits: Limits | None = None,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(
-            pool,
-            InferenceClient(inference_channel),
-            SearchClient(search_channel),
-            identity_secret,
-            web_search_max_steps,
-        )
+        inference, search = InferenceClient(inference_channel), SearchClient(search_channel)
+        return cls(pool, inference, search, identity_secret, web_search_max_steps, limits)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -77,7 +76,12 @@ async def serve(settings: ChatSettings) -> None:
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     try:
         app = await ChatApp.create(
-            pool, inference_channel, search_channel, settings.identity_key, settings.web_search_max_steps
+            pool,
+            inference_channel,
+            search_channel,
+            settings.identity_key,
+            settings.web_search_max_steps,
+            settings.limits(),
         )
         server = JanServer(settings)
         app.register(server)

@@ -14,6 +14,7 @@ from services.chat import convert, openai_json
 from services.chat.completions import ChatCompletions, new_completion_id
 from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Owner, StreamFailed, StreamHeader
+from services.chat.limits import Limits
 from services.chat.validation import check_include, reject_unknown_fields
 from services.common.errors import InvalidArgument, Unauthenticated
 from services.common.identity import Caller, caller_from_metadata
@@ -24,15 +25,6 @@ _JSON = "application/json"
 _SSE = "text/event-stream"
 
 
-def _chat_request(
-    params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext, completion_id: str, *, stream: bool
-) -> ChatRequest:
-    for key, value in context.invocation_metadata() or ():
-        if key == BODY_KEYS_HEADER and isinstance(value, str):
-            reject_unknown_fields(value.split(","), convert.PARAM_FIELDS)
-    return convert.chat_request(params, completion_id, stream=stream)
-
-
 async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRequest) -> None:
     """The stored conversation's id, as a response header (REST) and initial metadata (gRPC), before the
     answer: a stream's clients learn it at once."""
@@ -41,21 +33,46 @@ async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRe
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
-    def __init__(self, completions: ChatCompletions, conversations: Conversations, identity_secret: bytes) -> None:
+    def __init__(
+        self, completions: ChatCompletions, conversations: Conversations, identity_secret: bytes, limits: Limits
+    ) -> None:
         self._completions = completions
         self._conversations = conversations
         self._identity_secret = identity_secret
+        self._limits = limits
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
         """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""
         return caller_from_metadata(context.invocation_metadata(), self._identity_secret)
 
-    def _owner(self, context: grpc.aio.ServicerContext) -> Owner:
+    def _owner(self, context: grpc.aio.ServicerContext, caller: Caller | None = None) -> Owner:
         """The caller, to whom stored conversations belong (within the project of the key they used)."""
-        owner = convert.owner(self._caller(context))
+        owner = convert.owner(caller or self._caller(context))
         if owner is None:
             raise Unauthenticated("conversations belong to a user: call through the gateway with credentials")
         return owner
+
+    def _chat_request(
+        self,
+        params: pb.ChatCompletionParams,
+        context: grpc.aio.ServicerContext,
+        caller: Caller,
+        completion_id: str,
+        *,
+        stream: bool,
+    ) -> ChatRequest:
+        for key, value in context.invocation_metadata() or ():
+            if key == BODY_KEYS_HEADER and isinstance(value, str):
+                reject_unknown_fields(value.split(","), convert.PARAM_FIELDS)
+        limit = self._limits.output_tokens(caller.guest)
+        return convert.chat_request(params, completion_id, stream=stream, max_output_tokens=limit, guest=caller.guest)
+
+    async def _with_conversation(
+        self, chat: ChatRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> ChatRequest:
+        if not chat.store and chat.conversation_id is None:
+            return chat
+        return await self._completions.with_conversation(chat, self._owner(context, caller))
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
@@ -75,17 +92,14 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
                 param="stream",
             )
         completion_id = new_completion_id()
-        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=False), context)
+        caller = self._caller(context)
+        chat = self._chat_request(params, context, caller, completion_id, stream=False)
+        chat = await self._with_conversation(chat, context, caller)
         await _announce_conversation(context, chat)
         response = convert.completion_response(await self._completions.complete(chat, completion_id))
         if chat.store and chat.conversation_id is not None:
             response.conversation_id = chat.conversation_id
         return response
-
-    async def _with_conversation(self, chat: ChatRequest, context: grpc.aio.ServicerContext) -> ChatRequest:
-        if not chat.store and chat.conversation_id is None:
-            return chat
-        return await self._completions.with_conversation(chat, self._owner(context))
 
     async def CreateChatCompletion(
         self, request: pb.CreateChatCompletionRequest, context: grpc.aio.ServicerContext
@@ -102,7 +116,9 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[tuple[ChatRequest, pb.StreamChatCompletionResponse, bool]]:
         completion_id = new_completion_id()
-        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=True), context)
+        caller = self._caller(context)
+        chat = self._chat_request(params, context, caller, completion_id, stream=True)
+        chat = await self._with_conversation(chat, context, caller)
         await _announce_conversation(context, chat)
         header = StreamHeader(completion_id, convert.now(), chat.model)
         async for event in self._completions.stream(chat):

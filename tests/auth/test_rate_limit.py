@@ -156,9 +156,7 @@ async def test_guests_have_a_limit_of_their_own_which_signing_up_lifts(guest_lim
     # Signing up is a public route, never refused; the account it upgrades is no guest any more.
     upgrade = check_request("POST", "/v1/auth/register", guest.access_token)
     assert identity(await app.authorizer.check(upgrade))["x-jan-guest"] == "1"
-    registered = await app.accounts.register(
-        unique_email(), PASSWORD, "", await caller_for(app, guest.access_token)
-    )
+    registered = await app.accounts.register(unique_email(), PASSWORD, "", await caller_for(app, guest.access_token))
     for _ in range(3):
         headers = identity(await app.authorizer.check(check_request("GET", "/v1/models", registered.access_token)))
         assert headers["x-jan-user-id"] == guest.user.id and "x-jan-guest" not in headers
