@@ -25,7 +25,7 @@ from services.auth.google_oauth import GoogleSignIn
 from services.auth.key_last_used import KeyLastUsed
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
-from services.auth.policy import Policy
+from services.auth.policy import Access, Policy
 from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit
 from services.auth.routes import RouteTable
 from services.auth.servicer import AuthServicer, CookiePolicy
@@ -65,7 +65,9 @@ class AuthApp:
         guest_limit = (
             RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE) if s.guest_requests_per_minute else None
         )
-        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, s.identity_key, rate_limit, guest_limit)
+        internal = Access.API if s.internal_services_access == "api" else Access.INTERNAL
+        policy = Policy(RouteTable(), internal=internal)
+        self.authorizer = Authorizer(policy, self.authenticator, s.identity_key, rate_limit, guest_limit)
         self.accounts = Accounts(
             self.store,
             self.access_tokens,

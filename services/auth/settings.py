@@ -81,6 +81,12 @@ class AuthSettings(ServerSettings, IdentitySettings):
     # The same for guest accounts, on top of the limit above (anyone can make one). 0: no guest limit.
     guest_requests_per_minute: int = Field(30, validation_alias="JAN_GUEST_REQUESTS_PER_MINUTE", ge=0)
 
+    # Who may call jan.v1.InferenceService and jan.v1.SearchService natively through Envoy (policy.py): "owner",
+    # the organization's owners (sessions and admin API keys); "api", any API caller (guests included).
+    internal_services_access: str = Field(
+        "owner", validation_alias="JAN_INTERNAL_SERVICES_ACCESS", pattern="^(owner|api)$"
+    )
+
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
     cookie_samesite: str = Field("Lax", validation_alias="JAN_COOKIE_SAMESITE", pattern="^(Lax|Strict|None)$")
