@@ -44,6 +44,13 @@ checks it): global.identity.existingSecret, else the Secret holding the signing 
       name: {{ include "auth.secretName" . }}
       key: JAN_BOOTSTRAP_TOKEN
       optional: true
+{{- $limits := .Values.limits | default dict -}}
+{{- range $name, $value := dict "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE" $limits.requestsPerMinute "JAN_GUEST_REQUESTS_PER_MINUTE" $limits.guestRequestsPerMinute "JAN_INTERNAL_SERVICES_ACCESS" .Values.internalServicesAccess }}
+{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.adminEmails }}
 - name: JAN_ADMIN_EMAILS
   value: {{ join "," . | quote }}

@@ -31,6 +31,19 @@ this release (<release>-auth), which generates it.
 - name: JAN_WEB_SEARCH_MAX_STEPS
   value: {{ . | quote }}
 {{- end }}
+{{- $limits := .Values.limits | default dict -}}
+{{- $vars := dict
+    "JAN_MAX_OUTPUT_TOKENS_PER_REQUEST" $limits.maxOutputTokensPerRequest
+    "JAN_GUEST_MAX_OUTPUT_TOKENS" $limits.guestMaxOutputTokens
+    "JAN_MAX_ITEM_BYTES" $limits.maxItemBytes
+    "JAN_MAX_CONVERSATION_ITEMS" $limits.maxConversationItems
+    "JAN_GUEST_MAX_CONVERSATION_ITEMS" $limits.guestMaxConversationItems -}}
+{{- range $name, $value := $vars }}
+{{- if not (kindIs "invalid" $value) }}
+- name: {{ $name }}
+  value: {{ $value | int64 | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/*
