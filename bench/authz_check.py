@@ -85,6 +85,7 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
         google=GoogleSettings(),
         JAN_JWT_SECRET=secrets.token_urlsafe(32),
         JAN_APIKEY_SECRET=secrets.token_urlsafe(32),
+        JAN_IDENTITY_SECRET=secrets.token_urlsafe(32),
         JAN_BOOTSTRAP_TOKEN=bootstrap_token,
         JAN_LOG_LEVEL="WARNING",
     )

@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "JAN_INSTANT_TOKENS": str(TOKENS),
         "JAN_SERVED_MODEL_NAME": MODEL,
         "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
     }

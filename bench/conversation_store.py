@@ -136,7 +136,10 @@ async def measure_completions(stack, reps: int) -> dict[str, tuple[float, float]
         out.update(value)
         return out
 
-    identity = (("x-jan-user-id", "user_bench_completions"),)  # as Envoy's ext_authz step sets it
+    from tests.support.identity import identity_metadata
+
+    # As Envoy's ext_authz step sets it: signed with the stack's key, valid for the benchmark's length.
+    identity = identity_metadata(stack.identity_secret, "user_bench_completions", expires_at=int(time.time()) + 86400)
     body = {"model": "instant", "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 16}
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.service_ports['chat']}") as channel:
         stub = chat_service_pb2_grpc.ChatServiceStub(channel)
@@ -244,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             "JAN_ENGINE": "instant",
             "JAN_SERVED_MODEL_NAME": "instant",
             "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+            "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
             "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
             "JAN_SHUTDOWN_GRACE_SECONDS": "2",
         }

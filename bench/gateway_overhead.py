@@ -325,6 +325,7 @@ class JanStack:
             "JAN_SERVED_MODEL_NAME": MODEL,
             "JAN_BOOTSTRAP_TOKEN": self.bootstrap_token,
             "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+            "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
             "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
             "JAN_COOKIE_SECURE": "false",
             "JAN_SHUTDOWN_GRACE_SECONDS": "2",

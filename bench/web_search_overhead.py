@@ -43,8 +43,10 @@ async def measure(stack, calls: int) -> dict[str, float]:
     from jan.v1 import search_service_pb2 as search_pb
     from services.chat import web_search
     from tests.conftest import guest_login
+    from tests.support.identity import identity_metadata
 
-    identity = (("x-jan-user-id", "user_bench"),)
+    # As Envoy's ext_authz step sets it: signed with the stack's key, valid for the benchmark's length.
+    identity = identity_metadata(stack.identity_secret, "user_bench", expires_at=int(time.time()) + 86400)
     body = {"model": MODEL, "messages": [{"role": "user", "content": QUESTION}], "max_tokens": 16}
     plain = chat_pb.CreateChatCompletionRequest(params=json_format.ParseDict(body, chat_pb.ChatCompletionParams()))
     searched_params = json_format.ParseDict({**body, "web_search_options": {}}, chat_pb.ChatCompletionParams())
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "JAN_ENGINE": "instant",
         "JAN_SERVED_MODEL_NAME": MODEL,
         "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
         **serper.env(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -69,6 +70,10 @@ class Stack:
         self.postgres: LocalPostgres | None = None
         self.database_url: str | None = None
         self._log_files: list[object] = []
+        # The key auth signs each request's identity with and chat verifies it with (services/common/identity.py):
+        # given, or made for this stack (it signs headers valid for a minute, so nothing needs it to persist).
+        given = config.env.get("JAN_IDENTITY_SECRET") or os.environ.get("JAN_IDENTITY_SECRET")
+        self.identity_secret: str = given or secrets.token_urlsafe(48)
 
     # -- addresses -----------------------------------------------------------------------------------
     @property
@@ -110,6 +115,7 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         env = {**os.environ, **self.config.env}
+        env["JAN_IDENTITY_SECRET"] = self.identity_secret
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen" / "python")])
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

@@ -24,7 +24,8 @@
 
 local IDENTITY_HEADERS = {
   "x-jan-user-id", "x-jan-org-id", "x-jan-project-id", "x-jan-org-role", "x-jan-project-role",
-  "x-jan-key-type", "x-jan-key-id", "x-jan-body-keys", "x-jan-health-target",
+  "x-jan-key-type", "x-jan-key-id", "x-jan-guest", "x-jan-identity-signature", "x-jan-body-keys",
+  "x-jan-health-target",
 }
 
 -- x-jan-body-keys must fit in gRPC metadata with the client's headers (services accept 64 KiB of it).

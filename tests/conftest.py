@@ -111,6 +111,9 @@ ADMIN_EMAIL = "owner@jan.test"
 BOOTSTRAP_TOKEN = "test-bootstrap-token-0123456789abcdef0123456789"
 
 
+# The key auth signs identity headers with and chat verifies them with: tests that call a service's own port
+# sign with it (tests/support/identity.py).
+STACK_IDENTITY_SECRET = "test-identity-secret-0123456789abcdef012345"
 TINY_MODEL_NAME = "qwen3-tiny"
 CORS_ORIGIN = "http://localhost:1337"  # the one web origin the test stack's CORS policy allows
 REQUEST_HEADERS_TIMEOUT_SECONDS = 3
@@ -153,6 +156,10 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         "JAN_ACCESS_TOKEN_TTL_SECONDS": "3600",  # session-wide guest tokens outlive a long test run
         "JAN_JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
         "JAN_APIKEY_SECRET": "test-apikey-secret-0123456789abcdef01234567",
+        "JAN_IDENTITY_SECRET": STACK_IDENTITY_SECRET,
+        # The session's guests make hundreds of requests; the guest limits have stacks of their own
+        # (tests/edge/test_guest_limits.py).
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
         # The edge (devstack renders Envoy from these): one web origin, and short client timeouts so the
         # slow-client tests (tests/edge/test_edge_hardening.py) finish in seconds.
         "JAN_CORS_ALLOWED_ORIGINS": CORS_ORIGIN,

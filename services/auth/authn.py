@@ -30,10 +30,18 @@ class Principal:
     project_id: str | None = None
     project_role: str | None = None
     projects: Mapping[str, str] = field(default_factory=dict)  # a session user's active projects and roles
+    guest: bool = False  # a guest account's session
 
     def caller(self) -> Caller:
         return Caller(
-            self.user_id, self.org_id, self.project_id, self.org_role, self.project_role, self.key_type, self.key_id
+            self.user_id,
+            self.org_id,
+            self.project_id,
+            self.org_role,
+            self.project_role,
+            self.key_type,
+            self.key_id,
+            self.guest,
         )
 
 
@@ -41,6 +49,7 @@ class Principal:
 class _UserState:
     org_role: str | None
     projects: Mapping[str, str]
+    guest: bool = False
 
 
 class Authenticator:
@@ -114,6 +123,7 @@ class Authenticator:
             project_id,
             user.projects.get(project_id) if project_id else None,
             user.projects,
+            user.guest,
         )
 
     async def _user_state(self, user_id: str) -> _UserState | None:
@@ -121,7 +131,7 @@ class Authenticator:
         if state is MISSING:
             epoch = self._hub.epoch
             row = await self._store.principal(user_id, self._org_id)
-            state = _UserState(row[0], row[2]) if row else None
+            state = _UserState(row[0], row[2], row[1]) if row else None
             self.users.put(user_id, state, epoch)
         return state
 

@@ -2,8 +2,8 @@
 
 Envoy asks with the original method and path, the `authorization` and `openai-project` headers (and the
 W3C trace context) and no body. 200 lets the request go on: Envoy copies the x-jan-* identity headers of
-the answer over the request's and removes those listed in x-envoy-auth-headers-to-remove, so nothing a
-client sent survives.
+the answer (signed: services.common.identity) over the request's and removes those listed in
+x-envoy-auth-headers-to-remove, so nothing a client sent survives.
 401/403/429 with a one-line plain-text reason is the denial; Envoy's local reply config wraps it in OpenAI's
 error shape (native gRPC callers see UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 
@@ -14,29 +14,20 @@ The gRPC Authorization service stays for Envoys configured for it.
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from aiohttp import web
 from opentelemetry import propagate, trace
 
 from services.auth.authz import Authorizer
-from services.auth.convert import denial_headers, denial_kind, identity_headers, is_grpc
+from services.auth.convert import denial_headers, denial_kind, is_grpc
 from services.common import errors
-from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
 MAX_HEADER_BYTES = 64 * 1024  # one header line or the request line (aiohttp's default: 8190 bytes)
-
-
-@functools.lru_cache(maxsize=10_000)
-def allowed_headers(caller: Caller | None) -> dict[str, str]:
-    """The answer's headers for an identity (immutable, so built once): what to set and what to drop."""
-    values, removed = identity_headers(caller)
-    return {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
 
 
 def denial(error: errors.JanError, *, grpc_caller: bool = False) -> web.Response:
@@ -83,7 +74,9 @@ class AuthzHttpServer:
                 log.exception("ext_authz check failed")
                 exc = errors.Unavailable("The authorization service could not check the credential")
             return denial(exc, grpc_caller=is_grpc(headers.get("content-type")))
-        return web.Response(status=200, headers=allowed_headers(principal.caller() if principal else None))
+        values, removed = self._authorizer.identity_headers(principal.caller() if principal else None)
+        answer = {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
+        return web.Response(status=200, headers=answer)
 
     async def start(self) -> int:
         # Whatever Envoy passes on must parse (its header limit, JAN_MAX_REQUEST_HEADERS_KB, is at most 32 KiB):

@@ -4,7 +4,6 @@ Envoy's ext_authz checks (allowed: the identity headers; denied: status, headers
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -19,7 +18,7 @@ from jan.v1 import auth_service_pb2 as pb
 from services.auth.domain import ApiKey, Invite, Member, Page, Project, ServiceAccount, SessionTokens, User
 from services.auth.rate_limit import RateLimited
 from services.common import errors
-from services.common.identity import IDENTITY_HEADERS, Caller
+from services.common.identity import IDENTITY_HEADERS, Caller, sign_identity
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -244,10 +243,11 @@ def is_grpc(content_type: str | None) -> bool:
     return content_type is not None and content_type.startswith("application/grpc")
 
 
-def identity_headers(caller: Caller | None) -> tuple[dict[str, str], list[str]]:
-    """The identity headers to set for a caller (none for an anonymous one), and the rest, to remove."""
-    values = caller.as_headers() if caller else {}
-    return values, [h for h in IDENTITY_HEADERS if h not in values]
+def identity_headers(caller: Caller | None, secret: bytes, expires_at: int) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The identity headers to set for a caller, signed until `expires_at` (none for an anonymous one), and
+    the rest, to remove."""
+    values = sign_identity(caller, secret, expires_at) if caller else {}
+    return values, tuple(h for h in IDENTITY_HEADERS if h not in values)
 
 
 def denial_kind(error: errors.JanError) -> errors.ErrorKind:
@@ -275,10 +275,8 @@ def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict
     return headers
 
 
-# The same identity gets the same (immutable) answer: build each one once.
-@functools.lru_cache(maxsize=10_000)
-def check_allowed(caller: Caller | None) -> external_auth_pb2.CheckResponse:
-    values, removed = identity_headers(caller)
+def check_allowed(values: dict[str, str], removed: tuple[str, ...]) -> external_auth_pb2.CheckResponse:
+    """Go on, with these identity headers set and those removed (identity_headers)."""
     ok = external_auth_pb2.OkHttpResponse(
         headers=[
             base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v), append_action=_OVERWRITE)

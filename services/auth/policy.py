@@ -8,6 +8,10 @@ Levels, from open to closed:
   PROJECT_MEMBER  an org owner (session or admin key), or a session of a user in some project
   PROJECT_OWNER   an org owner (session or admin key), or a session of a user owning some project
   ORG_OWNER       an org owner's session, or an admin key whose creator is still an owner
+  INTERNAL        the services only other services need (inference, search), called natively through Envoy:
+                  the same callers as ORG_OWNER (for operators' tools and debugging). API callers (guests
+                  included) reach them only through chat (completions, web search, the MCP tools), which calls
+                  them directly. JAN_INTERNAL_SERVICES_ACCESS=api makes them API again.
 
 For the project levels ext_authz only checks that the caller could manage *some* project; the service
 checks the project actually named (NOT_FOUND for projects the caller is not in), for REST and native
@@ -31,9 +35,13 @@ class Access(enum.Enum):
     PROJECT_MEMBER = "project_member"
     PROJECT_OWNER = "project_owner"
     ORG_OWNER = "org_owner"
+    INTERNAL = "internal"
 
 
 AUTH_SERVICE = "jan.v1.AuthService"
+# Services the public API does not need directly: chat calls them (inference for completions, search for web
+# search and the MCP tools). Their native gRPC through Envoy is INTERNAL.
+INTERNAL_SERVICES = ("jan.v1.InferenceService", "jan.v1.SearchService")
 _A = Access
 # Every AuthService RPC, explicitly (a test fails when one is missing). Other jan.v1 services are API.
 AUTH_RPCS: dict[str, Access] = {
@@ -94,15 +102,23 @@ PUBLIC_GRPC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 ADMIN_LEVELS = (Access.PROJECT_MEMBER, Access.PROJECT_OWNER, Access.ORG_OWNER)
 
 
-def access_for_rpc(rpc: Rpc) -> Access:
+def access_for_rpc(rpc: Rpc, internal: Access = Access.INTERNAL) -> Access:
+    """An RPC's level; `internal` is the level of the INTERNAL_SERVICES (JAN_INTERNAL_SERVICES_ACCESS)."""
     if rpc.service == AUTH_SERVICE:
         return AUTH_RPCS.get(rpc.method, Access.ORG_OWNER)  # fail closed on an RPC added without a level
+    if rpc.service in INTERNAL_SERVICES:
+        return internal
     return Access.API
 
 
+def _internal_service(path: str) -> bool:
+    return any(path.startswith(f"/{service}/") for service in INTERNAL_SERVICES)
+
+
 class Policy:
-    def __init__(self, routes: RouteTable, memo_size: int = 4096) -> None:
+    def __init__(self, routes: RouteTable, memo_size: int = 4096, internal: Access = Access.INTERNAL) -> None:
         self.routes = routes
+        self._internal = internal
         self._memo: dict[tuple[str, str], tuple[Rpc | None, Access]] = {}
         self._memo_size = memo_size
 
@@ -125,10 +141,10 @@ class Policy:
         if rpc is None and bare.startswith(PUBLIC_GRPC_PREFIXES):
             return None, Access.PUBLIC
         if rpc is None and bare.startswith("/jan.v1."):
-            return None, Access.API
+            return None, self._internal if _internal_service(bare) else Access.API
         if rpc is None:
             rpc = self.routes.rest(http_method, path)
-        return rpc, access_for_rpc(rpc) if rpc else Access.PUBLIC
+        return rpc, access_for_rpc(rpc, self._internal) if rpc else Access.PUBLIC
 
     @staticmethod
     def authorize(access: Access, principal: Principal) -> None:
@@ -147,6 +163,12 @@ class Policy:
             return
         if org_owner:
             return
+        if access is Access.INTERNAL:
+            raise errors.PermissionDenied(
+                "jan.v1.InferenceService and jan.v1.SearchService are internal: only the organization's owners "
+                "(a session or an admin API key) may call them; use the chat completions API (web_search_options "
+                "for search) or the MCP endpoint (/v1/mcp)"
+            )
         roles = principal.projects.values() if kind == "session" else ()
         if access is Access.PROJECT_MEMBER and roles:
             return

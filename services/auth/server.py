@@ -25,8 +25,8 @@ from services.auth.google_oauth import GoogleSignIn
 from services.auth.key_last_used import KeyLastUsed
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
-from services.auth.policy import Policy
-from services.auth.rate_limit import RequestRateLimit
+from services.auth.policy import Access, Policy
+from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit
 from services.auth.routes import RouteTable
 from services.auth.servicer import AuthServicer, CookiePolicy
 from services.auth.settings import AuthSettings
@@ -62,7 +62,12 @@ class AuthApp:
             s.authz_cache_max_entries,
         )
         rate_limit = RequestRateLimit(s.rate_limit_requests_per_minute) if s.rate_limit_requests_per_minute else None
-        self.authorizer = Authorizer(Policy(RouteTable()), self.authenticator, rate_limit)
+        guest_limit = (
+            RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE) if s.guest_requests_per_minute else None
+        )
+        internal = Access.API if s.internal_services_access == "api" else Access.INTERNAL
+        policy = Policy(RouteTable(), internal=internal)
+        self.authorizer = Authorizer(policy, self.authenticator, s.identity_key, rate_limit, guest_limit)
         self.accounts = Accounts(
             self.store,
             self.access_tokens,
@@ -79,7 +84,7 @@ class AuthApp:
         self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
         cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
         self.servicer = AuthServicer(
-            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap
+            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap, s.identity_key
         )
         self.authz_servicer = AuthorizationServicer(self.authorizer)
         self._dsn = s.database.url

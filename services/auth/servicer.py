@@ -1,6 +1,7 @@
 """gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back (convert.py).
 
-Identity comes from the x-jan-* metadata ext_authz set (services.common.identity). Cookies go out as
+Identity comes from the x-jan-* metadata ext_authz set and signed (services.common.identity): unsigned,
+badly signed or expired identity is nobody's. Cookies go out as
 `set-cookie` initial metadata, which Envoy's transcoder turns into response headers; it is sent only
 once the call has succeeded. The sign-in RPCs are here; the organization admin RPCs, mixed in, live in
 admin_servicer.py.
@@ -25,7 +26,6 @@ from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
 from services.auth.validation import check_sign_in_state
 from services.common import errors
-from services.common.identity import Caller, caller_from_metadata
 
 REFRESH_COOKIE = "jan_refresh_token"
 STATE_COOKIE = "jan_oauth_state"
@@ -82,10 +82,6 @@ def refresh_token(request: pb.RefreshTokenRequest | pb.LogoutRequest, context: g
     return token
 
 
-def caller(context: grpc.aio.ServicerContext) -> Caller:
-    return caller_from_metadata(context.invocation_metadata())
-
-
 class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer):
     def __init__(
         self,
@@ -95,7 +91,9 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
         api_keys: ApiKeys,
         cookies: CookiePolicy,
         bootstrap: OwnerBootstrap,
+        identity_secret: bytes,
     ) -> None:
+        self._identity_secret = identity_secret
         self._accounts = accounts
         self._bootstrap = bootstrap
         self._google = google
@@ -112,7 +110,7 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
         return await self._with_refresh_cookie(await self._accounts.guest_login(), context)
 
     async def Register(self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext) -> pb.Session:
-        session = await self._accounts.register(request.email, request.password, request.name, caller(context))
+        session = await self._accounts.register(request.email, request.password, request.name, self._caller(context))
         return await self._with_refresh_cookie(session, context)
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.Session:
@@ -122,12 +120,12 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
         return await self._with_refresh_cookie(await self._accounts.refresh(refresh_token(request, context)), context)
 
     async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
-        revoked = await self._accounts.logout(refresh_token(request, context), caller(context))
+        revoked = await self._accounts.logout(refresh_token(request, context), self._caller(context))
         await context.send_initial_metadata((("set-cookie", self._cookies.header(REFRESH_COOKIE, "", 0, "/v1/auth")),))
         return convert.logged_out(revoked)
 
     async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.User:
-        return convert.user(await self._accounts.me(caller(context)))
+        return convert.user(await self._accounts.me(self._caller(context)))
 
     async def GetGoogleLoginUrl(
         self, request: pb.GetGoogleLoginUrlRequest, context: grpc.aio.ServicerContext
@@ -139,11 +137,11 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
 
     async def GoogleCallback(self, request: pb.GoogleCallbackRequest, context: grpc.aio.ServicerContext) -> pb.Session:
         check_sign_in_state(read_cookie(context, STATE_COOKIE), request.state)  # the browser that started it
-        session = await self._google.callback(request.code, request.state, caller(context))
+        session = await self._google.callback(request.code, request.state, self._caller(context))
         return await self._with_refresh_cookie(session, context)
 
     async def BootstrapOwner(self, request: pb.BootstrapOwnerRequest, context: grpc.aio.ServicerContext) -> pb.User:
-        return convert.user(await self._bootstrap.redeem(caller(context), request.bootstrap_token))
+        return convert.user(await self._bootstrap.redeem(self._caller(context), request.bootstrap_token))
 
     async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: grpc.aio.ServicerContext) -> pb.Invite:
-        return convert.invite(await self._org.accept_invite(caller(context), request.code))
+        return convert.invite(await self._org.accept_invite(self._caller(context), request.code))

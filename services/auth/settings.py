@@ -1,9 +1,10 @@
 """The auth service's settings, read once from the environment.
 
-The two signing secrets are required and must be at least 32 characters: the service refuses to start
-without them (JAN_BOOTSTRAP_TOKEN too, when set, is at least 32 characters). Google sign-in is optional;
-with no client id, secret and redirect URL its RPCs answer FAILED_PRECONDITION. Google's endpoints must be
-https: oauthlib refuses anything else, which would otherwise surface only at sign-in time, as a server error.
+The signing secrets (JAN_JWT_SECRET, JAN_APIKEY_SECRET, and JAN_IDENTITY_SECRET, the last shared with the
+chat service) are required and must be at least 32 characters: the service refuses to start without them
+(JAN_BOOTSTRAP_TOKEN too, when set, is at least 32 characters). Google sign-in is optional; with no client
+id, secret and redirect URL its RPCs answer FAILED_PRECONDITION. Google's endpoints must be https: oauthlib
+refuses anything else, which would otherwise surface only at sign-in time, as a server error.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.auth.emails import canonical_email
-from services.common.settings import DatabaseSettings, JanSettings, ServerSettings
+from services.common.settings import DatabaseSettings, IdentitySettings, JanSettings, ServerSettings, long_enough_secret
 
-_MIN_SECRET_CHARS = 32
 GOOGLE_ISSUER = "https://accounts.google.com"
 
 
@@ -50,7 +50,7 @@ class GoogleSettings(JanSettings):
         return bool(self.client_id and self.client_secret.get_secret_value() and self.redirect_url)
 
 
-class AuthSettings(ServerSettings):
+class AuthSettings(ServerSettings, IdentitySettings):
     # Errors name the variable but never echo its value (it may be a secret).
     model_config = SettingsConfigDict(**ServerSettings.model_config, hide_input_in_errors=True)
 
@@ -78,6 +78,14 @@ class AuthSettings(ServerSettings):
     # Authenticated requests per minute per user (a burst of that many, then an even pace), counted by each
     # auth replica in memory (rate_limit.py). 0: no limit.
     rate_limit_requests_per_minute: int = Field(0, validation_alias="JAN_RATE_LIMIT_REQUESTS_PER_MINUTE", ge=0)
+    # The same for guest accounts, on top of the limit above (anyone can make one). 0: no guest limit.
+    guest_requests_per_minute: int = Field(30, validation_alias="JAN_GUEST_REQUESTS_PER_MINUTE", ge=0)
+
+    # Who may call jan.v1.InferenceService and jan.v1.SearchService natively through Envoy (policy.py): "owner",
+    # the organization's owners (sessions and admin API keys); "api", any API caller (guests included).
+    internal_services_access: str = Field(
+        "owner", validation_alias="JAN_INTERNAL_SERVICES_ACCESS", pattern="^(owner|api)$"
+    )
 
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
@@ -91,9 +99,7 @@ class AuthSettings(ServerSettings):
     @field_validator("jwt_secret", "apikey_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < _MIN_SECRET_CHARS:
-            raise ValueError(f"must be at least {_MIN_SECRET_CHARS} characters")
-        return value
+        return long_enough_secret(value)
 
     @field_validator("bootstrap_token")
     @classmethod

@@ -111,9 +111,10 @@ class ChatCompletions:
         new_items = item_shapes.from_chat_messages(request.generate.messages) if request.store else []
         conversation_id = request.conversation_id
         generate = request.generate
+        held = 0
         if conversation_id is not None:
             model = await self.model(request.model)
-            history = await self._conversations.history(
+            history, held = await self._conversations.history(
                 owner, conversation_id, model.max_model_len * HISTORY_BYTES_PER_TOKEN
             )
             replayed = clean_start(item_shapes.to_chat_messages([(i.type, i.body) for i in history]))
@@ -122,6 +123,8 @@ class ChatCompletions:
             del generate.messages[:]
             generate.messages.extend([*replayed, *request.generate.messages])
             generate.truncatable_messages = len(replayed)
+        if request.store:  # refused now, before anything is generated, rather than when the turn is stored
+            self._conversations.check_turn(owner, new_items, held)
         return dataclasses.replace(
             request,
             generate=generate,

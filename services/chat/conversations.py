@@ -2,7 +2,8 @@
 (history to replay, a place to record a turn).
 
 A conversation belongs to its owner (user, and project when made with a project key). Another caller's
-conversation or item is NOT_FOUND, never forbidden: its existence is not revealed.
+conversation or item is NOT_FOUND, never forbidden: its existence is not revealed. Items have a size limit
+and conversations an item limit (limits.py; lower for guests): over either is a 400 naming the field.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 from services.chat import items as item_shapes
 from services.chat.domain import Conversation, Item, NewItem, Owner, Page, new_id
-from services.chat.store import ConversationStore, CursorNotFound
+from services.chat.limits import SIGN_UP, Limits
+from services.chat.store import ConversationFull, ConversationStore, CursorNotFound
 from services.chat.validation import check_include, check_item_count, check_metadata, check_page
 from services.common.errors import InvalidArgument, NotFound
 
@@ -42,15 +44,47 @@ def check_title(title: str) -> str:
     return title
 
 
+def _full(owner: Owner, limit: int, param: str) -> InvalidArgument:
+    whose, after = (" for guest accounts", f" {SIGN_UP}") if owner.guest else ("", "")
+    return InvalidArgument(
+        f"conversation is full: it may hold at most {limit} items{whose}. Delete items or start a new "
+        f"conversation.{after}",
+        param=param,
+        code="conversation_full",
+    )
+
+
 class Conversations:
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: ConversationStore, limits: Limits | None = None) -> None:
         self._store = store
+        self.limits = limits or Limits()
+
+    def _input_items(self, items: list[dict[str, Any]]) -> list[NewItem]:
+        """Items a caller sent, checked (shape and size) and given their ids."""
+        check_item_count(len(items))
+        checked = []
+        for i, item in enumerate(items):
+            new_item = item_shapes.check_input_item(item, f"items[{i}]")
+            checked.append(item_shapes.check_size(new_item, self.limits.max_item_bytes, f"items[{i}]"))
+        return checked
+
+    def check_turn(self, owner: Owner, items: list[NewItem], held: int = 0) -> list[NewItem]:
+        """A stored completion's input items, checked before anything is generated: each within the item size,
+        and room in the conversation (holding `held` items) for them and an answer."""
+        for item in items:
+            item_shapes.check_size(item, self.limits.max_item_bytes, "messages")
+        limit = self.limits.conversation_items(owner.guest)
+        if held + len(items) + 1 > limit:
+            raise _full(owner, limit, "conversation")
+        return items
 
     async def create(
         self, owner: Owner, metadata: dict[str, str], items: list[dict[str, Any]], title: str | None = None
     ) -> Conversation:
-        check_item_count(len(items))
-        new_items = [item_shapes.check_input_item(item, f"items[{i}]") for i, item in enumerate(items)]
+        new_items = self._input_items(items)
+        limit = self.limits.conversation_items(owner.guest)
+        if len(new_items) > limit:
+            raise _full(owner, limit, "items")
         check_metadata(metadata)
         title = check_title(title) if title else title_from(new_items)
         return await self._store.create(new_id("conv"), owner, title, metadata, new_items)
@@ -86,9 +120,7 @@ class Conversations:
     async def add_items(self, owner: Owner, conversation_id: str, items: list[dict[str, Any]]) -> list[Item]:
         if not items:
             raise InvalidArgument("items must not be empty", param="items")
-        check_item_count(len(items))
-        new_items = [item_shapes.check_input_item(item, f"items[{i}]") for i, item in enumerate(items)]
-        return await self.record(owner, conversation_id, new_items)
+        return await self.record(owner, conversation_id, self._input_items(items), param="items")
 
     async def list_items(
         self, owner: Owner, conversation_id: str, limit: int | None, after: str, order: str, include: list[str]
@@ -119,16 +151,23 @@ class Conversations:
 
     # -- for chat completions ---------------------------------------------------------------------------
 
-    async def history(self, owner: Owner, conversation_id: str, budget_bytes: int) -> list[Item]:
-        """The items to replay before a new turn (see ConversationStore.history)."""
+    async def history(self, owner: Owner, conversation_id: str, budget_bytes: int) -> tuple[list[Item], int]:
+        """The items to replay before a new turn (see ConversationStore.history), and how many items the
+        conversation holds."""
         history = await self._store.history(conversation_id, owner, budget_bytes)
         if history is None:
             raise _not_found(conversation_id)
         return history
 
-    async def record(self, owner: Owner, conversation_id: str, items: list[NewItem]) -> list[Item]:
-        """Appends a turn's items at the end, in one statement."""
-        stored = await self._store.append(conversation_id, owner, items)
+    async def record(
+        self, owner: Owner, conversation_id: str, items: list[NewItem], param: str = "conversation"
+    ) -> list[Item]:
+        """Appends a turn's items at the end, in one statement (refused when the conversation is full)."""
+        limit = self.limits.conversation_items(owner.guest)
+        try:
+            stored = await self._store.append(conversation_id, owner, items, limit)
+        except ConversationFull:
+            raise _full(owner, limit, param) from None
         if stored is None:
             raise _not_found(conversation_id)
         return stored
@@ -136,4 +175,7 @@ class Conversations:
     async def record_new(self, owner: Owner, conversation_id: str, items: list[NewItem]) -> None:
         """Stores a first turn as a new conversation with the id announced when the turn began (created only
         now, so a request refused before it generated anything leaves no empty conversation behind)."""
+        limit = self.limits.conversation_items(owner.guest)
+        if len(items) > limit:
+            raise _full(owner, limit, "conversation")
         await self._store.create(conversation_id, owner, title_from(items), {}, items)

@@ -21,7 +21,7 @@ from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import responses_service_pb2 as responses_pb
 from jan.v1 import types_pb2
-from services.chat import items, openai_json, validation, web_search
+from services.chat import items, limits, openai_json, validation, web_search
 from services.chat.domain import (
     ChatRequest,
     ChoiceFinished,
@@ -64,8 +64,16 @@ SHARED_SAMPLING_FIELDS = _shared_sampling_fields()
 # -- requests ---------------------------------------------------------------------------------------------
 
 
-def chat_request(params: pb.ChatCompletionParams, request_id: str, *, stream: bool) -> ChatRequest:
-    """The OpenAI request as the inference request it becomes; OpenAI-only fields checked on the way."""
+def chat_request(
+    params: pb.ChatCompletionParams,
+    request_id: str,
+    *,
+    stream: bool,
+    max_output_tokens: int = 0,
+    guest: bool = False,
+) -> ChatRequest:
+    """The OpenAI request as the inference request it becomes; OpenAI-only fields checked on the way, and the
+    caller's limit on output tokens (n × max_tokens; limits.py) applied."""
     validation.check_surface(params, stream=stream)
     generate = inference_pb.GenerateRequest(model=params.model, request_id=request_id)
     generate.messages.extend(params.messages)
@@ -92,10 +100,13 @@ def chat_request(params: pb.ChatCompletionParams, request_id: str, *, stream: bo
         generate.chat_template_kwargs.CopyFrom(params.chat_template_kwargs)
     if params.HasField("reasoning_effort") and "reasoning_effort" not in generate.chat_template_kwargs.fields:
         generate.chat_template_kwargs["reasoning_effort"] = params.reasoning_effort
+    n = params.n if params.HasField("n") else 1
+    max_tokens_param = "max_completion_tokens" if params.HasField("max_completion_tokens") else "max_tokens"
+    limits.bound_output(generate, n, max_output_tokens, guest=guest, param=max_tokens_param)
     return ChatRequest(
         web_search=web_search.parse_options(params.web_search_options),
         generate=generate,
-        n=params.n if params.HasField("n") else 1,
+        n=n,
         include_usage=stream and params.stream_options.include_usage,
         parallel_tool_calls=generate.parallel_tool_calls if generate.HasField("parallel_tool_calls") else True,
         metadata=dict(params.metadata),
@@ -237,7 +248,9 @@ def input_items(structs: Iterable[struct_pb2.Struct]) -> list[dict[str, Any]]:
 
 
 def owner(caller: Caller) -> Owner | None:
-    return Owner(caller.user_id, caller.project_id) if caller.authenticated and caller.user_id else None
+    if not caller.authenticated or not caller.user_id:
+        return None
+    return Owner(caller.user_id, caller.project_id, caller.guest)
 
 
 # -- responses --------------------------------------------------------------------------------------------

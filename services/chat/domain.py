@@ -141,10 +141,12 @@ def new_id(prefix: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Owner:
     """Whom stored conversations belong to: the calling user, within the project of the key they used (a
-    session, which has no project, sees all of the user's conversations)."""
+    session, which has no project, sees all of the user's conversations). A guest account's conversations
+    hold fewer items (limits.py)."""
 
     user_id: str
     project_id: str | None = None
+    guest: bool = False
 
 
 @dataclass(frozen=True, slots=True)

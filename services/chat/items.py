@@ -34,7 +34,6 @@ MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 STATUSES = ("completed", "incomplete", "in_progress")
 _INPUT_TEXT_TYPES = ("input_text", "text")  # "text" is what chat completions' content parts say
 _OUTPUT_TEXT_TYPES = ("output_text",)
-MAX_ITEM_TEXT_CHARS = 1_000_000  # one item's text; bigger inputs are refused, not truncated
 
 
 def _fail(message: str, param: str) -> InvalidArgument:
@@ -44,9 +43,22 @@ def _fail(message: str, param: str) -> InvalidArgument:
 def _text(value: Any, param: str) -> str:
     if not isinstance(value, str):
         raise _fail(f"{param} must be a string", param)
-    if len(value) > MAX_ITEM_TEXT_CHARS:
-        raise _fail(f"{param} is longer than {MAX_ITEM_TEXT_CHARS} characters", param)
     return value
+
+
+def item_bytes(item: NewItem) -> int:
+    """The size of an item's JSON as it is answered (compact, UTF-8)."""
+    rendered = render(item.id, item.type, item.body)
+    return len(json.dumps(rendered, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def check_size(item: NewItem, max_bytes: int, param: str) -> NewItem:
+    """Refuses an item whose JSON is over `max_bytes` (JAN_MAX_ITEM_BYTES), naming it; bigger inputs are refused,
+    never truncated."""
+    size = item_bytes(item)
+    if size > max_bytes:
+        raise _fail(f"{param} is {size} bytes of JSON; an item may be at most {max_bytes} bytes", param)
+    return item
 
 
 def output_text_part(text: str) -> dict[str, Any]:

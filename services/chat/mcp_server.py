@@ -4,7 +4,8 @@
 It lives in the chat service, beside the web search of chat completions: the same search client calls the
 search service over gRPC, the search service stays internal (no HTTP surface of its own), and the chat
 service already is the public API's other half. Envoy authenticates callers first (ext_authz, like every
-route); this app also refuses a request that reaches it without the identity Envoy sets.
+route); this app also refuses a request that reaches it without the identity auth's ext_authz set and signed
+(services.common.identity), so its port answers nobody who went around Envoy.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jan.v1 import search_service_pb2 as search_pb
 from services.chat.search_loop import Search
 from services.common.errors import JanError, openai_error_body
-from services.common.identity import USER_ID
+from services.common.identity import caller_from_metadata
 
 MCP_PATH = "/v1/mcp"
 
@@ -76,8 +77,8 @@ def build_server(search: Scraper) -> MCPServer:
     return server
 
 
-def build_app(search: Scraper) -> ASGIApp:
-    """The Streamable HTTP app at MCP_PATH, behind a check that Envoy identified the caller."""
+def build_app(search: Scraper, identity_secret: bytes) -> ASGIApp:
+    """The Streamable HTTP app at MCP_PATH, behind a check that auth's ext_authz identified the caller."""
     server = build_server(search)
     # DNS rebinding protection checks Host/Origin for servers browsers can reach directly; this one is
     # only reached through Envoy, which authenticates every call.
@@ -85,17 +86,23 @@ def build_app(search: Scraper) -> ASGIApp:
     # Plain JSON answers to calls (the transport allows them) instead of an SSE stream per call: the tools
     # stream nothing, and it measured 0.6 ms less per tools/call (bench/web_search_overhead.py).
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, json_response=True)
-    return _RequireIdentity(app)
+    return _RequireIdentity(app, identity_secret)
 
 
 class _RequireIdentity:
-    """Answers 401 in OpenAI's error shape when the request lacks the identity Envoy's ext_authz sets."""
+    """Answers 401 in OpenAI's error shape when the request lacks the signed identity auth's ext_authz sets
+    (unsigned, badly signed or expired identity is none)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, identity_secret: bytes) -> None:
         self._app = app
+        self._identity_secret = identity_secret
+
+    def _identified(self, scope: Scope) -> bool:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+        return caller_from_metadata(headers, self._identity_secret).authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not any(k.decode() == USER_ID and v for k, v in scope.get("headers", [])):
+        if scope["type"] == "http" and not self._identified(scope):
             body = json.dumps(openai_error_body("Missing bearer authentication in header", "authentication_error"))
             await send(
                 {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]}

@@ -24,11 +24,12 @@ from jan.v1 import inference_service_pb2 as inference_pb
 from jan.v1 import responses_service_pb2 as pb
 from jan.v1 import types_pb2
 from services.chat import items as item_shapes
-from services.chat import web_search
+from services.chat import limits, web_search
 from services.chat.completions import HISTORY_BYTES_PER_TOKEN, ChatCompletions, clean_start
 from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Item, NewItem, Owner, Page, new_id
 from services.chat.inference_client import InferenceClient
+from services.chat.limits import Limits
 from services.chat.responses_output import TERMINAL_EVENTS, Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest, parse
 from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
@@ -61,13 +62,24 @@ class Responses:
         search_loop: SearchLoop,
         conversations: Conversations,
         store: ResponseStore,
+        limits: Limits | None = None,
     ) -> None:
+        self._limits = limits or Limits()
         self._completions = completions
         self._inference = inference
         self._search_loop = search_loop
         self._conversations = conversations
         self.store = store
         self._recording: set[asyncio.Task[None]] = set()  # streams cut short, stored in the background
+
+    def parse(self, params: pb.ResponseParams, owner: Owner, *, stream: bool) -> ResponseRequest:
+        """The request checked, with the caller's limits: output tokens, and each input item's size."""
+        request = parse(params, stream=stream)
+        limit = self._limits.output_tokens(owner.guest)
+        limits.bound_output(request.generate, 1, limit, guest=owner.guest, param="max_output_tokens")
+        for i, item in enumerate(request.input_items):
+            item_shapes.check_size(item, self._limits.max_item_bytes, f"input[{i}]")
+        return request
 
     # -- the request as it reaches the model ----------------------------------------------------------
 
@@ -84,7 +96,9 @@ class Responses:
                 )
             history = found
         elif request.conversation_id:
-            history = await self._conversations.history(owner, request.conversation_id, budget)
+            history, held = await self._conversations.history(owner, request.conversation_id, budget)
+            # room for the input and an answer: refused now, not when the turn is stored after generating
+            self._conversations.check_turn(owner, request.input_items, held)
         generate = inference_pb.GenerateRequest()
         generate.CopyFrom(request.generate)
         if not history:
@@ -201,7 +215,7 @@ class Responses:
             )
 
     async def create(self, params: pb.ResponseParams, owner: Owner) -> dict[str, Any]:
-        request = parse(params, stream=False)
+        request = self.parse(params, owner, stream=False)
         if request.background:
             return await self.enqueue(params, request, owner)
         builder = ResponseBuilder(new_id("resp"), request.echo, quiet=True)
@@ -211,7 +225,7 @@ class Responses:
         return builder.response
 
     async def stream(self, params: pb.ResponseParams, owner: Owner) -> AsyncIterator[Event]:
-        request = parse(params, stream=True)
+        request = self.parse(params, owner, stream=True)
         if request.background:
             queued = await self.enqueue(params, request, owner)
             async for event in self.follow(queued["id"], owner, -1):

@@ -13,8 +13,9 @@ from jan.v1 import responses_service_pb2 as pb
 from jan.v1 import responses_service_pb2_grpc
 from services.chat import convert
 from services.chat.responses import Responses
+from services.chat.domain import Owner
 from services.chat.responses_output import Event
-from services.chat.servicer import caller_owner, check_body_keys
+from services.chat.servicer import caller_of, check_body_keys, owner_of
 from services.common.errors import InvalidArgument, JanError
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,12 @@ async def _with_error_event(events: AsyncIterator[Event]) -> AsyncIterator[Event
 
 
 class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
-    def __init__(self, responses: Responses) -> None:
+    def __init__(self, responses: Responses, identity_secret: bytes) -> None:
         self._responses = responses
+        self._identity_secret = identity_secret
+
+    def _owner(self, context: grpc.aio.ServicerContext) -> Owner:
+        return owner_of(caller_of(context, self._identity_secret))
 
     def _params(self, params: pb.ResponseParams, context: grpc.aio.ServicerContext) -> pb.ResponseParams:
         check_body_keys(context, convert.RESPONSE_PARAM_FIELDS)
@@ -55,10 +60,10 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
                 "there by the gateway)",
                 param="stream",
             )
-        return convert.response_body(await self._responses.create(params, caller_owner(context)))
+        return convert.response_body(await self._responses.create(params, self._owner(context)))
 
     def _events(self, params: pb.ResponseParams, context: grpc.aio.ServicerContext) -> AsyncIterator[Event]:
-        return _with_error_event(self._responses.stream(self._params(params, context), caller_owner(context)))
+        return _with_error_event(self._responses.stream(self._params(params, context), self._owner(context)))
 
     async def StreamResponse(
         self, request: pb.StreamResponseRequest, context: grpc.aio.ServicerContext
@@ -75,33 +80,33 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
     async def GetResponse(
         self, request: pb.GetResponseRequest, context: grpc.aio.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return convert.response_body(await self._responses.retrieve(request.response_id, caller_owner(context)))
+        return convert.response_body(await self._responses.retrieve(request.response_id, self._owner(context)))
 
     async def StreamStoredResponse(
         self, request: pb.StreamStoredResponseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
         after = request.starting_after if request.HasField("starting_after") else -1
-        events = self._responses.follow(request.response_id, caller_owner(context), after)
+        events = self._responses.follow(request.response_id, self._owner(context), after)
         async for event in _with_error_event(events):
             yield convert.response_sse(event)
 
     async def DeleteResponse(
         self, request: pb.DeleteResponseRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteResponseResponse:
-        await self._responses.delete(request.response_id, caller_owner(context))
+        await self._responses.delete(request.response_id, self._owner(context))
         return pb.DeleteResponseResponse(id=request.response_id, object="response.deleted", deleted=True)
 
     async def CancelResponse(
         self, request: pb.CancelResponseRequest, context: grpc.aio.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return convert.response_body(await self._responses.cancel(request.response_id, caller_owner(context)))
+        return convert.response_body(await self._responses.cancel(request.response_id, self._owner(context)))
 
     async def ListResponseInputItems(
         self, request: pb.ListResponseInputItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResponseItemList:
         limit = request.limit if request.HasField("limit") else None
         page = await self._responses.input_items(
-            request.response_id, caller_owner(context), limit, request.after, request.order
+            request.response_id, self._owner(context), limit, request.after, request.order
         )
         return convert.response_item_list(page.data, page.has_more)
 
@@ -109,5 +114,5 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
         self, request: pb.CountResponseInputTokensRequest, context: grpc.aio.ServicerContext
     ) -> pb.CountResponseInputTokensResponse:
         params = self._params(request.params, context)
-        tokens = await self._responses.count_input_tokens(params, caller_owner(context))
+        tokens = await self._responses.count_input_tokens(params, self._owner(context))
         return pb.CountResponseInputTokensResponse(object="response.input_tokens", input_tokens=tokens)

@@ -17,6 +17,7 @@ from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc
 from services.chat.completions import ChatCompletions
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
+from services.chat.limits import Limits
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
 from services.chat.responses import Responses
@@ -43,18 +44,23 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference: InferenceClient,
         search: SearchClient,
+        identity_secret: bytes,
         web_search_max_steps: int = 3,
+        limits: Limits | None = None,
         runner: RunnerSettings | None = None,
     ) -> None:
-        self.conversations = Conversations(ConversationStore(pool))
+        limits = limits or Limits()
+        self.conversations = Conversations(ConversationStore(pool), limits)
         search_loop = SearchLoop(inference, search, web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
         response_store = ResponseStore(pool)
-        self.responses = Responses(self.completions, inference, search_loop, self.conversations, response_store)
-        self.servicer = ChatServicer(self.completions, self.conversations)
-        self.responses_servicer = ResponsesServicer(self.responses)
+        self.responses = Responses(
+            self.completions, inference, search_loop, self.conversations, response_store, limits
+        )
+        self.servicer = ChatServicer(self.completions, self.conversations, identity_secret, limits)
+        self.responses_servicer = ResponsesServicer(self.responses, identity_secret)
         self.runner = BackgroundRunner(self.responses, response_store, pool, runner or RunnerSettings())
-        self.mcp_app = build_mcp_app(search)
+        self.mcp_app = build_mcp_app(search, identity_secret)
 
     @classmethod
     async def create(
@@ -62,11 +68,14 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
+        identity_secret: bytes,
         web_search_max_steps: int = 3,
+        limits: Limits | None = None,
         runner: RunnerSettings | None = None,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, InferenceClient(inference_channel), SearchClient(search_channel), web_search_max_steps, runner)
+        inference, search = InferenceClient(inference_channel), SearchClient(search_channel)
+        return cls(pool, inference, search, identity_secret, web_search_max_steps, limits, runner)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -91,7 +100,15 @@ async def serve(settings: ChatSettings) -> None:
         runner = RunnerSettings(
             concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
         )
-        app = await ChatApp.create(pool, inference_channel, search_channel, settings.web_search_max_steps, runner)
+        app = await ChatApp.create(
+            pool,
+            inference_channel,
+            search_channel,
+            settings.identity_key,
+            settings.web_search_max_steps,
+            settings.limits(),
+            runner,
+        )
         server = JanServer(settings)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)

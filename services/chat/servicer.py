@@ -14,21 +14,15 @@ from services.chat import convert, openai_json
 from services.chat.completions import ChatCompletions, new_completion_id
 from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Owner, StreamFailed, StreamHeader
+from services.chat.limits import Limits
 from services.chat.validation import check_include, reject_unknown_fields
 from services.common.errors import InvalidArgument, Unauthenticated
-from services.common.identity import caller_from_metadata
+from services.common.identity import Caller, caller_from_metadata
 
 BODY_KEYS_HEADER = "x-jan-body-keys"  # set by envoy/edge.lua: the top-level keys of the REST body
 CONVERSATION_HEADER = "x-jan-conversation-id"  # the conversation a stored completion went into
 _JSON = "application/json"
 _SSE = "text/event-stream"
-
-
-def _chat_request(
-    params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext, completion_id: str, *, stream: bool
-) -> ChatRequest:
-    check_body_keys(context, convert.PARAM_FIELDS)
-    return convert.chat_request(params, completion_id, stream=stream)
 
 
 def check_body_keys(context: grpc.aio.ServicerContext, known: tuple[str, ...]) -> None:
@@ -38,10 +32,15 @@ def check_body_keys(context: grpc.aio.ServicerContext, known: tuple[str, ...]) -
             reject_unknown_fields(value.split(","), known)
 
 
-def caller_owner(context: grpc.aio.ServicerContext) -> Owner:
+def caller_of(context: grpc.aio.ServicerContext, identity_secret: bytes) -> Caller:
+    """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""
+    return caller_from_metadata(context.invocation_metadata(), identity_secret)
+
+
+def owner_of(caller: Caller) -> Owner:
     """The caller, to whom stored conversations and responses belong (within the project of the key they
     used)."""
-    owner = convert.owner(caller_from_metadata(context.invocation_metadata()))
+    owner = convert.owner(caller)
     if owner is None:
         raise Unauthenticated("stored conversations and responses belong to a user: call with credentials")
     return owner
@@ -55,9 +54,39 @@ async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRe
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
-    def __init__(self, completions: ChatCompletions, conversations: Conversations) -> None:
+    def __init__(
+        self, completions: ChatCompletions, conversations: Conversations, identity_secret: bytes, limits: Limits
+    ) -> None:
         self._completions = completions
         self._conversations = conversations
+        self._identity_secret = identity_secret
+        self._limits = limits
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        return caller_of(context, self._identity_secret)
+
+    def _owner(self, context: grpc.aio.ServicerContext, caller: Caller | None = None) -> Owner:
+        return owner_of(caller or self._caller(context))
+
+    def _chat_request(
+        self,
+        params: pb.ChatCompletionParams,
+        context: grpc.aio.ServicerContext,
+        caller: Caller,
+        completion_id: str,
+        *,
+        stream: bool,
+    ) -> ChatRequest:
+        check_body_keys(context, convert.PARAM_FIELDS)
+        limit = self._limits.output_tokens(caller.guest)
+        return convert.chat_request(params, completion_id, stream=stream, max_output_tokens=limit, guest=caller.guest)
+
+    async def _with_conversation(
+        self, chat: ChatRequest, context: grpc.aio.ServicerContext, caller: Caller
+    ) -> ChatRequest:
+        if not chat.store and chat.conversation_id is None:
+            return chat
+        return await self._completions.with_conversation(chat, self._owner(context, caller))
 
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
@@ -77,17 +106,14 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
                 param="stream",
             )
         completion_id = new_completion_id()
-        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=False), context)
+        caller = self._caller(context)
+        chat = self._chat_request(params, context, caller, completion_id, stream=False)
+        chat = await self._with_conversation(chat, context, caller)
         await _announce_conversation(context, chat)
         response = convert.completion_response(await self._completions.complete(chat, completion_id))
         if chat.store and chat.conversation_id is not None:
             response.conversation_id = chat.conversation_id
         return response
-
-    async def _with_conversation(self, chat: ChatRequest, context: grpc.aio.ServicerContext) -> ChatRequest:
-        if not chat.store and chat.conversation_id is None:
-            return chat
-        return await self._completions.with_conversation(chat, caller_owner(context))
 
     async def CreateChatCompletion(
         self, request: pb.CreateChatCompletionRequest, context: grpc.aio.ServicerContext
@@ -104,7 +130,9 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, params: pb.ChatCompletionParams, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[tuple[ChatRequest, pb.StreamChatCompletionResponse, bool]]:
         completion_id = new_completion_id()
-        chat = await self._with_conversation(_chat_request(params, context, completion_id, stream=True), context)
+        caller = self._caller(context)
+        chat = self._chat_request(params, context, caller, completion_id, stream=True)
+        chat = await self._with_conversation(chat, context, caller)
         await _announce_conversation(context, chat)
         header = StreamHeader(completion_id, convert.now(), chat.model)
         async for event in self._completions.stream(chat):
@@ -131,7 +159,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.create(
-            caller_owner(context), dict(request.metadata), convert.input_items(request.items), title
+            self._owner(context), dict(request.metadata), convert.input_items(request.items), title
         )
         return convert.conversation(conversation)
 
@@ -139,7 +167,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.ListConversationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConversationsResponse:
         limit = request.limit if request.HasField("limit") else None
-        page = await self._conversations.list_conversations(caller_owner(context), limit, request.after, request.order)
+        page = await self._conversations.list_conversations(self._owner(context), limit, request.after, request.order)
         ids = [c.id for c in page.data]
         return pb.ListConversationsResponse(
             object="list",
@@ -152,21 +180,21 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
-        return convert.conversation(await self._conversations.get(caller_owner(context), request.conversation_id))
+        return convert.conversation(await self._conversations.get(self._owner(context), request.conversation_id))
 
     async def UpdateConversation(
         self, request: pb.UpdateConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         title = request.title if request.HasField("title") else None
         conversation = await self._conversations.update(
-            caller_owner(context), request.conversation_id, dict(request.metadata), title
+            self._owner(context), request.conversation_id, dict(request.metadata), title
         )
         return convert.conversation(conversation)
 
     async def DeleteConversation(
         self, request: pb.DeleteConversationRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteConversationResponse:
-        await self._conversations.delete(caller_owner(context), request.conversation_id)
+        await self._conversations.delete(self._owner(context), request.conversation_id)
         return pb.DeleteConversationResponse(id=request.conversation_id, object="conversation.deleted", deleted=True)
 
     async def CreateConversationItems(
@@ -174,7 +202,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         check_include(list(request.include))
         items = await self._conversations.add_items(
-            caller_owner(context), request.conversation_id, convert.input_items(request.items)
+            self._owner(context), request.conversation_id, convert.input_items(request.items)
         )
         return convert.item_list(items, has_more=False)
 
@@ -183,7 +211,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> pb.ConversationItemList:
         limit = request.limit if request.HasField("limit") else None
         page = await self._conversations.list_items(
-            caller_owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
+            self._owner(context), request.conversation_id, limit, request.after, request.order, list(request.include)
         )
         return convert.item_list(page.data, page.has_more)
 
@@ -191,7 +219,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.GetConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> struct_pb2.Struct:
         item = await self._conversations.get_item(
-            caller_owner(context), request.conversation_id, request.item_id, list(request.include)
+            self._owner(context), request.conversation_id, request.item_id, list(request.include)
         )
         return convert.item(item)
 
@@ -199,6 +227,6 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         self, request: pb.DeleteConversationItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.Conversation:
         conversation = await self._conversations.delete_item(
-            caller_owner(context), request.conversation_id, request.item_id
+            self._owner(context), request.conversation_id, request.item_id
         )
         return convert.conversation(conversation)

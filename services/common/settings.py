@@ -7,8 +7,10 @@ code base reads os.environ.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_CHARS = 32
 
 
 class JanSettings(BaseSettings):
@@ -41,3 +43,29 @@ class DatabaseSettings(JanSettings):
     pool_min_size: int = Field(1, validation_alias="JAN_DB_POOL_MIN", ge=0)
     pool_max_size: int = Field(10, validation_alias="JAN_DB_POOL_MAX", ge=1)
     connect_timeout_seconds: float = Field(30.0, validation_alias="JAN_DB_CONNECT_TIMEOUT_SECONDS", gt=0)
+
+
+def long_enough_secret(value: SecretStr) -> SecretStr:
+    """For a signing key's field validator: refuses one shorter than MIN_SECRET_CHARS (without echoing it)."""
+    if len(value.get_secret_value()) < MIN_SECRET_CHARS:
+        raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
+    return value
+
+
+class IdentitySettings(JanSettings):
+    """Mixed into the settings of every service that reads identity (auth, chat): the key of the signature
+    over the identity headers auth's ext_authz sets (services/common/identity.py). Required, the same value
+    in each service, at least MIN_SECRET_CHARS characters."""
+
+    model_config = SettingsConfigDict(**JanSettings.model_config, hide_input_in_errors=True)
+
+    identity_secret: SecretStr = Field(validation_alias="JAN_IDENTITY_SECRET")
+
+    @field_validator("identity_secret")
+    @classmethod
+    def _identity_secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        return long_enough_secret(value)
+
+    @property
+    def identity_key(self) -> bytes:
+        return self.identity_secret.get_secret_value().encode()

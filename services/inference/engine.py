@@ -297,13 +297,16 @@ class InferenceEngine:
         requested_max = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
         chat, prompt_ids, engine_input = await self._render_to_fit(req, chat, renderer, requested_max, stream=stream)
         self._check_lengths(len(prompt_ids), requested_max)
+        bound = self._override_max_tokens  # a bound that yields to the context's room, unlike max_tokens
+        if requested_max is None and req.default_max_tokens:  # the caller's limit (the chat service's)
+            bound = min(bound or req.default_max_tokens, req.default_max_tokens)
         try:
             max_tokens = get_max_tokens(
                 self._max_model_len(),
                 requested_max,
                 len(prompt_ids),
                 self._defaults,
-                self._override_max_tokens,
+                bound,
             )
             sampling = chat.to_sampling_params(max_tokens, self._defaults)
         except (VLLMValidationError, ValueError) as e:

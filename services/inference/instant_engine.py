@@ -126,7 +126,7 @@ class InstantEngine:
         if req.model != self.config.served_model_name:
             raise NotFound(f"The model '{req.model}' does not exist", param="model", code="model_not_found")
         max_tokens = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
-        n = min(self.config.tokens, max_tokens or self.config.tokens)
+        n = min(self.config.tokens, max_tokens or req.default_max_tokens or self.config.tokens)
         return n, self._fitted_prompt_tokens(req, max_tokens)
 
     def _fitted_prompt_tokens(self, req: pb.GenerateRequest, max_tokens: int | None) -> int:
@@ -149,7 +149,8 @@ class InstantEngine:
 
     def _finish(self, req: pb.GenerateRequest, n: int) -> pb.FinishReason:
         s = req.sampling
-        return pb.FINISH_REASON_LENGTH if s.HasField("max_tokens") and n >= s.max_tokens else pb.FINISH_REASON_STOP
+        bound = s.max_tokens if s.HasField("max_tokens") else req.default_max_tokens
+        return pb.FINISH_REASON_LENGTH if bound and n >= bound else pb.FINISH_REASON_STOP
 
 
 def _forced_call(req: pb.GenerateRequest) -> types_pb2.ToolCallDelta | None:

@@ -22,12 +22,13 @@ from services.auth.domain import SessionTokens
 from services.auth.passwords import Passwords
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings
-from services.common.identity import Caller
+from services.common.identity import SIGNATURE, Caller, caller_from_metadata
 from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 from tests.support.fake_google import FakeGoogle
 
 JWT_SECRET = "unit-jwt-secret-0123456789abcdef0123456789"
 APIKEY_SECRET = "unit-apikey-secret-0123456789abcdef0123456"
+IDENTITY_SECRET = "unit-identity-secret-0123456789abcdef012345"
 PASSWORD = "correct horse battery"
 
 
@@ -36,6 +37,7 @@ def make_settings(database_url: str, **env: Any) -> AuthSettings:
         "DATABASE_URL": database_url,
         "JAN_JWT_SECRET": JWT_SECRET,
         "JAN_APIKEY_SECRET": APIKEY_SECRET,
+        "JAN_IDENTITY_SECRET": IDENTITY_SECRET,
         "JAN_ADMIN_EMAILS": ADMIN_EMAIL,  # proves nothing unless Google verified it
         "JAN_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "JAN_AUTH_LISTEN": "127.0.0.1:0",
@@ -88,6 +90,17 @@ async def app(database_url: str, fake_google: FakeGoogle) -> AsyncIterator[AuthA
 async def caller_for(app: AuthApp, credential: str, project: str | None = None) -> Caller:
     """The identity ext_authz would pass on for this credential."""
     return (await app.authenticator.authenticate(credential, project)).caller()
+
+
+def verified(headers: dict[str, str]) -> dict[str, str]:
+    """Identity headers an ext_authz answer set, without their signature, once it is checked to hold (a
+    service reading them gets the same identity back)."""
+    values = {k: v for k, v in headers.items() if k != SIGNATURE}
+    if values:
+        assert caller_from_metadata(list(headers.items()), IDENTITY_SECRET.encode()).as_headers() == values
+    else:
+        assert SIGNATURE not in headers
+    return values
 
 
 async def register_owner(app: AuthApp, email: str = ADMIN_EMAIL) -> SessionTokens:

@@ -11,7 +11,7 @@ from google.rpc import code_pb2
 
 from services.auth.server import AuthApp
 from services.common.identity import IDENTITY_HEADERS, Caller
-from tests.auth.conftest import PASSWORD, caller_for, register_owner, start_app, unique_email
+from tests.auth.conftest import PASSWORD, caller_for, register_owner, start_app, unique_email, verified
 
 
 def check_request(method: str, path: str, token: str | None = None, **headers: str) -> external_auth_pb2.CheckRequest:
@@ -28,7 +28,7 @@ def identity(response: external_auth_pb2.CheckResponse) -> dict[str, str]:
     assert response.status.code == code_pb2.OK, response.status.message
     set_headers = {h.header.key: h.header.value for h in response.ok_response.headers}
     assert set(set_headers) | set(response.ok_response.headers_to_remove) == set(IDENTITY_HEADERS)
-    return set_headers
+    return verified(set_headers)
 
 
 def denied(response: external_auth_pb2.CheckResponse) -> tuple[int, str]:

@@ -12,7 +12,7 @@ import pytest
 from services.auth.authz_http import HEADERS_TO_REMOVE, AuthzHttpServer, split_listen_address
 from services.auth.server import AuthApp
 from services.common.identity import IDENTITY_HEADERS, Caller
-from tests.auth.conftest import PASSWORD, unique_email
+from tests.auth.conftest import PASSWORD, unique_email, verified
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def identity(response: aiohttp.ClientResponse) -> dict[str, str]:
     set_headers = {h: response.headers[h] for h in IDENTITY_HEADERS if h in response.headers}
     removed = [h for h in response.headers.get(HEADERS_TO_REMOVE, "").split(",") if h]
     assert sorted([*set_headers, *removed]) == sorted(IDENTITY_HEADERS)  # every identity header is decided
-    return set_headers
+    return verified(set_headers)
 
 
 async def test_a_session_gets_its_identity_headers(app: AuthApp, ask) -> None:

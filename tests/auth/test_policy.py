@@ -51,6 +51,10 @@ def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
         ("POST", "/jan.v1.AuthService/GetMe", "GetMe", Access.ANY),
         ("POST", "/jan.v1.AuthService/Login", "Login", Access.PUBLIC),
         ("POST", "/jan.v1.ChatService/ListModels", "ListModels", Access.API),
+        ("POST", "/jan.v1.InferenceService/Generate", "Generate", Access.INTERNAL),
+        ("POST", "/jan.v1.InferenceService/ListModels", "ListModels", Access.INTERNAL),
+        ("POST", "/jan.v1.SearchService/Search", "Search", Access.INTERNAL),
+        ("POST", "/jan.v1.SearchService/Scrape", "Scrape", Access.INTERNAL),
     ],
 )
 def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Access) -> None:
@@ -67,6 +71,9 @@ def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Acce
         ("DELETE", "/v1/auth/me", Access.PUBLIC),  # no such route: Envoy's 404
         ("POST", "/v1/conversations/c:stream", Access.PUBLIC),
         ("POST", "/jan.v1.AuthService/NoSuchMethod", Access.API),  # reaches a service: needs a credential
+        ("POST", "/jan.v1.InferenceService/NoSuchMethod", Access.INTERNAL),  # of an internal service: its level
+        ("POST", "/jan.v1.SearchServiceX/Search", Access.API),
+        ("POST", "/grpc.health.v1.Health/Check?service=jan.v1.InferenceService", Access.PUBLIC),
         ("POST", "/v1/mcp", Access.API),  # plain HTTP routes: the MCP endpoint
         ("GET", "/v1/mcp", Access.API),
         ("DELETE", "/v1/mcp?x=1", Access.API),
@@ -88,6 +95,7 @@ ALLOWED = {
     Access.PROJECT_MEMBER: ["owner", "admin", "project-owner", "project-member"],
     Access.PROJECT_OWNER: ["owner", "admin", "project-owner"],
     Access.ORG_OWNER: ["owner", "admin"],
+    Access.INTERNAL: ["owner", "admin"],  # no guest, session, project or service-account key
 }
 PRINCIPALS = {
     "session": principal("session"),
@@ -112,5 +120,20 @@ def test_access_rules(access: Access, who: str) -> None:
 
 
 def test_admin_key_of_a_demoted_owner_is_refused() -> None:
-    with pytest.raises(errors.PermissionDenied):
-        POLICY.authorize(Access.ORG_OWNER, principal("admin", "reader"))
+    for access in (Access.ORG_OWNER, Access.INTERNAL):
+        with pytest.raises(errors.PermissionDenied):
+            POLICY.authorize(access, principal("admin", "reader"))
+
+
+def test_a_guest_is_refused_the_internal_services_with_a_reason() -> None:
+    guest = Principal("user_g", "org_1", "session", "k", "reader", guest=True)
+    with pytest.raises(errors.PermissionDenied) as raised:
+        POLICY.authorize(Access.INTERNAL, guest)
+    assert "internal" in raised.value.message and "/v1/mcp" in raised.value.message
+
+
+def test_the_internal_services_can_be_opened_to_api_callers() -> None:
+    opened = Policy(RouteTable(), internal=Access.API)
+    assert opened.resolve("POST", "/jan.v1.InferenceService/Generate")[1] is Access.API
+    assert opened.resolve("POST", "/jan.v1.SearchService/NoSuchMethod")[1] is Access.API
+    assert opened.resolve("POST", "/jan.v1.AuthService/ListUsers")[1] is Access.ORG_OWNER

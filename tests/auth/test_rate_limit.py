@@ -13,7 +13,7 @@ from services.auth.authz_http import AuthzHttpServer
 from services.auth.rate_limit import RateLimited, RequestRateLimit
 from services.auth.server import AuthApp
 from services.common.identity import Caller
-from tests.auth.conftest import PASSWORD, start_app, unique_email
+from tests.auth.conftest import PASSWORD, caller_for, start_app, unique_email
 from tests.auth.test_authz import check_request, denied, identity
 
 
@@ -131,3 +131,38 @@ async def test_the_http_endpoint_answers_429_with_retry_after(limited_app: AuthA
     wait = int(headers["retry-after"])
     assert 15 <= wait <= 20 and headers["x-ratelimit-limit-requests"] == "3"
     assert "www-authenticate" not in headers and "grpc-status" not in headers and f"try again in {wait}s" in text
+
+
+@pytest.fixture
+async def guest_limited_app(database_url: str) -> AsyncIterator[AuthApp]:
+    app, pool = await start_app(database_url, JAN_GUEST_REQUESTS_PER_MINUTE="2")
+    try:
+        yield app
+    finally:
+        await app.stop()
+        await pool.close()
+
+
+async def test_guests_have_a_limit_of_their_own_which_signing_up_lifts(guest_limited_app: AuthApp) -> None:
+    app = guest_limited_app
+    guest = await app.accounts.guest_login()
+    user = await app.accounts.register(unique_email(), PASSWORD, "", Caller())
+    for _ in range(2):
+        assert identity(await app.authorizer.check(check_request("GET", "/v1/models", guest.access_token)))
+    status, body = denied(await app.authorizer.check(check_request("GET", "/v1/models", guest.access_token)))
+    assert status == 429 and "2 requests per minute for guest accounts (sign up to lift it)" in body
+    for _ in range(5):  # registered users are not counted by it (JAN_RATE_LIMIT_REQUESTS_PER_MINUTE is off)
+        identity(await app.authorizer.check(check_request("GET", "/v1/models", user.access_token)))
+    # Signing up is a public route, never refused; the account it upgrades is no guest any more.
+    upgrade = check_request("POST", "/v1/auth/register", guest.access_token)
+    assert identity(await app.authorizer.check(upgrade))["x-jan-guest"] == "1"
+    registered = await app.accounts.register(unique_email(), PASSWORD, "", await caller_for(app, guest.access_token))
+    for _ in range(3):
+        headers = identity(await app.authorizer.check(check_request("GET", "/v1/models", registered.access_token)))
+        assert headers["x-jan-user-id"] == guest.user.id and "x-jan-guest" not in headers
+
+
+def test_the_guest_limit_is_on_by_default() -> None:
+    from services.auth.settings import AuthSettings
+
+    assert AuthSettings.model_fields["guest_requests_per_minute"].default == 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,9 +16,10 @@ from google.rpc import code_pb2
 from jan.v1 import auth_service_pb2 as pb
 from jan.v1 import auth_service_pb2_grpc
 from services.auth.server import AuthApp
+from services.common.identity import SIGNATURE, caller_from_metadata, sign_identity
 from services.common.server import JanServer
 from services.common.settings import ServerSettings
-from tests.auth.conftest import PASSWORD, start_app, unique_email
+from tests.auth.conftest import IDENTITY_SECRET, PASSWORD, start_app, unique_email
 from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 
 
@@ -129,6 +131,29 @@ async def test_admin_rpcs_check_every_row(channel: grpc.aio.Channel) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as forbidden:
         await stub(channel).ListInvites(pb.ListInvitesRequest(), metadata=as_a)
     assert forbidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_identity_without_a_valid_signature_is_nobody(channel: grpc.aio.Channel) -> None:
+    """The auth service's own port, called around Envoy with an owner's identity headers: without their
+    signature, signed with another key, or signed but expired, they name nobody."""
+    owner = await stub(channel).Register(pb.RegisterRequest(email=ADMIN_EMAIL, password=PASSWORD))
+    claim = pb.BootstrapOwnerRequest(bootstrap_token=BOOTSTRAP_TOKEN)
+    await stub(channel).BootstrapOwner(claim, metadata=await identity_of(channel, owner.access_token))
+    as_owner = await identity_of(channel, owner.access_token)
+    assert (await stub(channel).ListProjects(pb.ListProjectsRequest(), metadata=as_owner)).object == "list"
+    caller = caller_from_metadata(as_owner, IDENTITY_SECRET.encode())
+    assert caller.org_role == "owner"
+    unsigned = tuple((k, v) for k, v in as_owner if k != SIGNATURE)
+    other_key = tuple(sign_identity(caller, b"another-identity-secret-0123456789abc", 2**40).items())
+    expired = tuple(sign_identity(caller, IDENTITY_SECRET.encode(), int(time.time()) - 1).items())
+    for metadata in (unsigned, other_key, expired):
+        for call in (
+            stub(channel).GetMe(pb.GetMeRequest(), metadata=metadata),
+            stub(channel).ListProjects(pb.ListProjectsRequest(), metadata=metadata),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await call
+            assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_invalid_input_is_invalid_argument(channel: grpc.aio.Channel) -> None:

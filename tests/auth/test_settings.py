@@ -8,34 +8,31 @@ from pydantic import ValidationError
 from services.auth.settings import AuthSettings
 
 GOOD = "x" * 32
+SECRETS = ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET", "JAN_IDENTITY_SECRET")
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "JAN_JWT_SECRET",
-        "JAN_APIKEY_SECRET",
-        "JAN_ADMIN_EMAILS",
-        "JAN_BOOTSTRAP_TOKEN",
-        "OAUTH2_GOOGLE_CLIENT_ID",
-    ):
+    for name in (*SECRETS, "JAN_ADMIN_EMAILS", "JAN_BOOTSTRAP_TOKEN", "OAUTH2_GOOGLE_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/unused")
+    monkeypatch.setenv("JAN_IDENTITY_SECRET", GOOD)
 
 
-@pytest.mark.parametrize("missing", ["JAN_JWT_SECRET", "JAN_APIKEY_SECRET"])
+@pytest.mark.parametrize("missing", SECRETS)
 def test_missing_secret_stops_the_start(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
-    for name in ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET"):
+    for name in SECRETS:
         if name != missing:
             monkeypatch.setenv(name, GOOD)
+    monkeypatch.delenv(missing, raising=False)
     with pytest.raises(ValidationError, match=missing):
         AuthSettings()
 
 
-@pytest.mark.parametrize("name", ["JAN_JWT_SECRET", "JAN_APIKEY_SECRET"])
+@pytest.mark.parametrize("name", SECRETS)
 def test_short_secret_stops_the_start_without_echoing_it(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    monkeypatch.setenv("JAN_JWT_SECRET", GOOD)
-    monkeypatch.setenv("JAN_APIKEY_SECRET", GOOD)
+    for secret in SECRETS:
+        monkeypatch.setenv(secret, GOOD)
     monkeypatch.setenv(name, "short-secret-value")
     with pytest.raises(ValidationError, match="at least 32 characters") as raised:
         AuthSettings()

@@ -6,6 +6,7 @@ isolation between users. Raw bodies are checked against OpenAI's document in tes
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -17,7 +18,8 @@ from google.protobuf import json_format, struct_pb2
 from devstack.stack import Stack
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import chat_service_pb2_grpc
-from tests.conftest import guest_login
+from tests.conftest import STACK_IDENTITY_SECRET, guest_login
+from tests.support.identity import identity_metadata
 
 
 class User:
@@ -196,3 +198,30 @@ async def test_native_grpc_through_envoy_and_identity_required_directly(stack: S
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.GetConversation(pb.GetConversationRequest(conversation_id=conversation.id), timeout=10)
         assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_the_chat_services_own_port_needs_signed_identity(stack: Stack) -> None:
+    """Around Envoy, identity headers prove nothing unless auth signed them (JAN_IDENTITY_SECRET): a forged
+    x-jan-user-id, another key's signature or an expired one is UNAUTHENTICATED; a valid signature works."""
+    alice = User(stack)
+    conversation = alice.client.conversations.create(items=[MESSAGE])
+    status, me = alice.call("GET", "/v1/auth/me")
+    assert status == 200
+    request = pb.GetConversationRequest(conversation_id=conversation.id)
+    async with grpc.aio.insecure_channel(stack.service_target("chat")) as channel:
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+        refused = {
+            "forged": (("x-jan-user-id", me["id"]), ("x-jan-key-type", "session"), ("x-jan-org-role", "owner")),
+            "another key": identity_metadata("another-identity-secret-0123456789abcdef", me["id"]),
+            "expired": identity_metadata(STACK_IDENTITY_SECRET, me["id"], expires_at=int(time.time()) - 1),
+        }
+        for why, metadata in refused.items():
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.GetConversation(request, metadata=metadata, timeout=10)
+            assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED, why
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.ListConversations(pb.ListConversationsRequest(), metadata=metadata, timeout=10)
+            assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED, why
+        signed = identity_metadata(STACK_IDENTITY_SECRET, me["id"], key_type="session")
+        fetched = await stub.GetConversation(request, metadata=signed, timeout=10)
+        assert fetched.id == conversation.id

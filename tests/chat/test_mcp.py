@@ -5,6 +5,7 @@ sessions, the google_search and scrape tools with their input schemas, results f
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import httpx2
@@ -13,7 +14,9 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from devstack.stack import Stack
+from tests.conftest import STACK_IDENTITY_SECRET
 from tests.support.fake_serper import FakeSerper
+from tests.support.identity import identity_metadata
 from tests.support.openai_spec import assert_error
 
 
@@ -63,6 +66,39 @@ def test_the_chat_services_own_port_refuses_calls_without_identity(stack: Stack)
     response = httpx.post(f"http://127.0.0.1:{stack.config.mcp_port}/v1/mcp", json=body, timeout=30)
     assert response.status_code == 401
     assert_error(response.json())
+
+
+@pytest.mark.parametrize(
+    ("why", "headers"),
+    [
+        ("forged", {"x-jan-user-id": "user_anyone", "x-jan-key-type": "session"}),
+        ("another key", dict(identity_metadata("another-identity-secret-0123456789abcdef", "user_anyone"))),
+        ("expired", dict(identity_metadata(STACK_IDENTITY_SECRET, "user_anyone", expires_at=int(time.time()) - 1))),
+    ],
+)
+def test_the_chat_services_own_port_refuses_identity_auth_did_not_sign(
+    stack: Stack, why: str, headers: dict[str, str]
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    response = httpx.post(f"http://127.0.0.1:{stack.config.mcp_port}/v1/mcp", json=body, headers=headers, timeout=30)
+    assert response.status_code == 401, why
+    assert_error(response.json())
+
+
+def test_the_chat_services_own_port_serves_signed_identity(stack: Stack) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {
+        **dict(identity_metadata(STACK_IDENTITY_SECRET, "user_anyone", key_type="session")),
+        "accept": "application/json, text/event-stream",
+    }
+    response = httpx.post(f"http://127.0.0.1:{stack.config.mcp_port}/v1/mcp", json=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["serverInfo"]["name"] == "jan-search"
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])

@@ -22,12 +22,13 @@ from jan.v1 import responses_service_pb2 as pb
 from services.chat.responses_worker import RunnerSettings
 from services.chat.store import ResponseStore
 from tests.chat.test_servicer import openai_error
-from tests.support.in_process import INSTANT_MODEL, chat_service, instant_inference
+from tests.support.identity import identity_metadata
+from tests.support.in_process import IDENTITY_SECRET, INSTANT_MODEL, chat_service, instant_inference
 from tests.support.openai_spec import assert_matches, assert_route, component
 
 TOKENS = 4
-ALICE = (("x-jan-user-id", "user_alice"),)
-BOB = (("x-jan-user-id", "user_bob"),)
+ALICE = identity_metadata(IDENTITY_SECRET, "user_alice")
+BOB = identity_metadata(IDENTITY_SECRET, "user_bob")
 
 
 @dataclass

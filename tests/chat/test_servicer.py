@@ -17,7 +17,8 @@ from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import chat_service_pb2_grpc, inference_service_pb2, inference_service_pb2_grpc
 from services.chat.servicer import BODY_KEYS_HEADER
 from services.common.errors import ERROR_METADATA_KEY
-from tests.support.in_process import INSTANT_MODEL, chat_service, instant_inference
+from tests.support.identity import identity_metadata
+from tests.support.in_process import IDENTITY_SECRET, INSTANT_MODEL, chat_service, instant_inference
 
 TOKENS = 4
 
@@ -153,7 +154,7 @@ async def test_fifty_concurrent_stored_turns_land_whole_and_in_order(stubs) -> N
     """50 completions into one conversation at once: nothing lost, nothing duplicated, and every turn's
     question directly followed by its answer (appends take the conversation's row lock)."""
     chat, _ = stubs
-    owner = (("x-jan-user-id", "user_concurrent"),)
+    owner = identity_metadata(IDENTITY_SECRET, "user_concurrent")
     first = await chat.CreateChatCompletion(
         pb.CreateChatCompletionRequest(params=params(store=True, max_tokens=1)), metadata=owner
     )

@@ -3,6 +3,7 @@ completion replays (the newest items within a byte budget plus every instruction
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -12,10 +13,11 @@ import pytest
 from services.chat import items
 from services.chat.domain import Owner
 from services.chat.server import MIGRATIONS
-from services.chat.store import ConversationStore
+from services.chat.store import ConversationFull, ConversationStore
 from services.common.db import apply_migrations
 
 ALICE = Owner("user_alice")
+MAX_ITEMS = 10_000
 
 
 @pytest.fixture
@@ -34,19 +36,24 @@ async def test_history_is_the_newest_items_within_the_budget_and_every_instructi
     conversation = await store.create("conv_h", ALICE, "t", {}, [message("system", "be brief")])
     for i in range(50):
         await store.append(
-            conversation.id, ALICE, [message("user", f"question {i:02d}"), message("assistant", f"answer {i:02d}")]
+            conversation.id,
+            ALICE,
+            [message("user", f"question {i:02d}"), message("assistant", f"answer {i:02d}")],
+            MAX_ITEMS,
         )
     one_turn = sum(
         len(json.dumps(m.body).encode()) for m in (message("user", "question 00"), message("assistant", "answer 00"))
     )
-    history = await store.history(conversation.id, ALICE, budget_bytes=3 * one_turn)
-    assert history is not None
+    found = await store.history(conversation.id, ALICE, budget_bytes=3 * one_turn)
+    assert found is not None
+    history, count = found
+    assert count == 101
     texts = [i.body["content"][0]["text"] for i in history]
     assert texts[0] == "be brief"  # the instruction is kept however old
     assert texts[-6:] == ["question 47", "answer 47", "question 48", "answer 48", "question 49", "answer 49"]
     assert len(texts) <= 1 + 6 + 1  # at most one item over the budget
     whole = await store.history(conversation.id, ALICE, budget_bytes=10**9)
-    assert whole is not None and len(whole) == 101
+    assert whole is not None and len(whole[0]) == 101
     assert await store.history(conversation.id, Owner("user_bob"), 10**9) is None
     assert await store.history(conversation.id, Owner("user_alice", "proj_x"), 10**9) is None
 
@@ -54,11 +61,43 @@ async def test_history_is_the_newest_items_within_the_budget_and_every_instructi
 async def test_items_are_numbered_per_conversation_and_appends_are_scoped(store: ConversationStore) -> None:
     first = await store.create("conv_a", ALICE, "", {}, [message("user", "a")])
     second = await store.create("conv_b", ALICE, "", {}, [])
-    added = await store.append(first.id, ALICE, [message("assistant", "b"), message("user", "c")])
+    added = await store.append(first.id, ALICE, [message("assistant", "b"), message("user", "c")], MAX_ITEMS)
     assert added is not None and [await store.item_seq(first.id, i.id) for i in added] == [2, 3]
-    assert await store.append(second.id, Owner("user_bob"), [message("user", "x")]) is None
+    assert await store.append(second.id, Owner("user_bob"), [message("user", "x")], MAX_ITEMS) is None
     assert (await store.list_items(second.id, 10, None, True)).data == []
     page = await store.list_items(first.id, 2, None, False)
     assert [i.body["content"][0]["text"] for i in page.data] == ["a", "b"] and page.has_more
     rest = await store.list_items(first.id, 2, 2, False)
     assert [i.body["content"][0]["text"] for i in rest.data] == ["c"] and not rest.has_more
+
+
+async def test_an_append_past_the_item_limit_is_refused_in_its_own_statement(store: ConversationStore) -> None:
+    """The limit is checked in the UPDATE that numbers the items: 20 concurrent appends of 2 items into a
+    conversation of 1 with room for 10 leave it at exactly 9 or 10 items (4 or 5 appends land), never more;
+    deleting an item makes room again."""
+    conversation = await store.create("conv_full", ALICE, "", {}, [message("user", "first")])
+
+    async def append(i: int) -> bool:
+        try:
+            await store.append(conversation.id, ALICE, [message("user", f"q{i}"), message("assistant", f"a{i}")], 10)
+        except ConversationFull as full:
+            assert full.limit == 10
+            return False
+        return True
+
+    landed = sum(await asyncio.gather(*(append(i) for i in range(20))))
+    assert landed == 4
+    page = await store.list_items(conversation.id, 100, None, False)
+    assert len(page.data) == 9
+    with pytest.raises(ConversationFull):
+        await store.append(conversation.id, ALICE, [message("user", "x"), message("user", "y")], 10)
+    assert await store.append(conversation.id, ALICE, [message("user", "tenth")], 10)
+    with pytest.raises(ConversationFull):
+        await store.append(conversation.id, ALICE, [message("user", "eleventh")], 10)
+    assert await store.delete_item(conversation.id, page.data[0].id)
+    assert not await store.delete_item(conversation.id, page.data[0].id)
+    assert await store.append(conversation.id, ALICE, [message("user", "room again")], 10)
+    found = await store.history(conversation.id, ALICE, 10**9)
+    assert found is not None and found[1] == 10 == len(found[0])
+    # Someone else's conversation is not found, full or not.
+    assert await store.append(conversation.id, Owner("user_bob"), [message("user", "x")], 10) is None

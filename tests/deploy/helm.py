@@ -27,9 +27,10 @@ SERVICES = {  # component -> (gRPC service name its probes ask for, port)
     "search": ("jan.v1.SearchService", 50054),
 }
 # component -> {name: (the variable the service reads its listen address from, default port, appProtocol)} of
-# the ports it serves besides grpc: auth's plain HTTP/1.1 endpoint for Envoy's ext_authz.
+# the ports it serves besides grpc: auth's plain HTTP/1.1 endpoint for Envoy's ext_authz, chat's MCP endpoint.
 EXTRA_PORTS = {
     "auth": {"authz": ("JAN_AUTH_AUTHZ_LISTEN", 50061, "http")},
+    "chat": {"mcp": ("JAN_CHAT_MCP_LISTEN", 50062, "http")},
 }
 # The oldest Kubernetes the charts declare (kubeVersion >=1.30) and the newest schema set available.
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
@@ -56,7 +57,10 @@ def values_args(values: list[Path] | None = None, settings: dict[str, str | int]
     for path in values or []:
         args += ["--values", str(path)]
     for key, value in (settings or {}).items():
-        args += ["--set-string" if isinstance(value, str) else "--set", f"{key}={value}"]
+        if isinstance(value, bool):
+            args += ["--set", f"{key}={str(value).lower()}"]
+        else:
+            args += ["--set-string" if isinstance(value, str) else "--set", f"{key}={value}"]
     return args
 
 

@@ -341,9 +341,9 @@ def test_auth_generates_signing_keys_and_keeps_them(rendered: dict) -> None:
     secret = result.named("Secret", f"{RELEASE}-auth")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     data = _secret_data(secret)
-    assert set(data) == {"JAN_JWT_SECRET", "JAN_APIKEY_SECRET"}
+    assert set(data) == {"JAN_JWT_SECRET", "JAN_APIKEY_SECRET", "JAN_IDENTITY_SECRET"}
     assert all(len(value) == 64 and value.isalnum() for value in data.values())
-    assert data["JAN_JWT_SECRET"] != data["JAN_APIKEY_SECRET"]
+    assert len(set(data.values())) == 3
     # Stable across upgrades: the template looks the Secret up before generating.
     template = (CHARTS / "jan-common" / "templates" / "_secrets.tpl").read_text()
     assert 'lookup "v1" "Secret"' in template
@@ -353,6 +353,7 @@ def test_auth_given_values(rendered: dict) -> None:
     result: Rendered = rendered["auth", VALUES / "auth-options.yaml"]
     data = _secret_data(result.named("Secret", f"{RELEASE}-auth"))
     assert data["JAN_JWT_SECRET"] == "0123456789abcdef0123456789abcdef-jwt"
+    assert data["JAN_IDENTITY_SECRET"] == "0123456789abcdef0123456789abcdef-identity"
     assert data["DATABASE_URL"] == "postgresql://jan:secret@db.example.com:5432/jan"
     assert data["OAUTH2_GOOGLE_CLIENT_SECRET"] == "google-secret"
     assert data["JAN_BOOTSTRAP_TOKEN"] == "0123456789abcdef0123456789abcdef-bootstrap"
@@ -414,8 +415,17 @@ def test_existing_secrets_are_referenced_not_generated(rendered: dict) -> None:
     assert not [s for s in result.of_kind("Secret") if component(s) in ("auth", "search", "inference")]
     (auth,) = _pod_spec(result.named("Deployment", f"{RELEASE}-auth"))["containers"]
     env = container_env(auth)
-    for key in ("JAN_JWT_SECRET", "JAN_APIKEY_SECRET", "OAUTH2_GOOGLE_CLIENT_SECRET", "JAN_BOOTSTRAP_TOKEN"):
+    for key in (
+        "JAN_JWT_SECRET",
+        "JAN_APIKEY_SECRET",
+        "JAN_IDENTITY_SECRET",
+        "OAUTH2_GOOGLE_CLIENT_SECRET",
+        "JAN_BOOTSTRAP_TOKEN",
+    ):
         assert env[key]["secretKeyRef"]["name"] == "jan-auth-keys", key
+    (chat,) = _pod_spec(result.named("Deployment", f"{RELEASE}-chat"))["containers"]
+    reference = {"secretKeyRef": {"name": "jan-auth-keys", "key": "JAN_IDENTITY_SECRET"}}
+    assert container_env(chat)["JAN_IDENTITY_SECRET"] == env["JAN_IDENTITY_SECRET"] == reference
     assert env["JAN_BOOTSTRAP_TOKEN"]["secretKeyRef"]["optional"] is True  # printed in the log when absent
     assert env["JAN_ADMIN_EMAILS"] == "owner@example.com"
     (search,) = _pod_spec(result.named("Deployment", f"{RELEASE}-search"))["containers"]
@@ -439,18 +449,18 @@ def _service_behind(result: Rendered, host: str) -> dict[str, Any]:
 @pytest.mark.parametrize("values", [None, VALUES / "jan-server-options.yaml"], ids=["defaults", "options"])
 def test_every_computed_address_is_a_rendered_service(values: Path | None, rendered: dict) -> None:
     """Envoy's upstream clusters and chat's targets name headless Services of the same release, on their ports
-    (the port named grpc; Envoy's ext_authz cluster the one named authz)."""
+    (the port named grpc; Envoy's ext_authz cluster the one named authz, its MCP cluster the one named mcp)."""
     result: Rendered = rendered["jan-server", values]
     (chat,) = _pod_spec(result.named("Deployment", f"{RELEASE}-chat"))["containers"]
     env = container_env(chat)
-    targets = {"inference": env["JAN_INFERENCE_TARGET"]}
+    targets = {"inference": env["JAN_INFERENCE_TARGET"], "search": env["JAN_SEARCH_TARGET"]}
     config = result.named("ConfigMap", f"{RELEASE}-envoy")["data"]["envoy.yaml"]
     for cluster in yaml.safe_load(config)["static_resources"]["clusters"]:
         endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
         socket = endpoint["socket_address"]
         targets[f"envoy->{cluster['name']}"] = f"{socket['address']}:{socket['port_value']}"
-    assert len(targets) == 6
-    port_names = {"envoy->jan_auth_authz": "authz"}
+    assert len(targets) == 8
+    port_names = {"envoy->jan_auth_authz": "authz", "envoy->jan_chat_mcp": "mcp"}
     for label, target in targets.items():
         host, port = _host_port(target)
         service = _service_behind(result, host)

@@ -47,7 +47,14 @@ def test_files_link_to_the_one_envoy_directory() -> None:
 
 def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, tmp_path: Path) -> None:
     ports = EnvoyPorts(
-        listen=18080, admin=19901, auth=15051, auth_authz=15061, chat=15052, inference=15053, search=15054
+        listen=18080,
+        admin=19901,
+        auth=15051,
+        auth_authz=15061,
+        chat=15052,
+        chat_mcp=15062,
+        inference=15053,
+        search=15054,
     )
     out_dir = tmp_path / "devstack"
     edge = EdgeSettings.from_env(
@@ -76,6 +83,7 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
         settings[f"upstreams.{service}.host"] = "127.0.0.1"
         settings[f"upstreams.{service}.port"] = getattr(ports, service)
     settings["upstreams.auth.authzPort"] = ports.auth_authz
+    settings["upstreams.chat.mcpPort"] = ports.chat_mcp
     origins = tmp_path / "origins.yaml"
     origins.write_text(
         yaml.safe_dump({"cors": {"allowedOrigins": ["http://localhost:1337", "https://Chat-UI.example.com"]}})
@@ -109,6 +117,7 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
         AUTH_AUTHZ_PORT=50061,
         CHAT_HOST=hosts["chat"],
         CHAT_PORT=50052,
+        CHAT_MCP_PORT=50062,
         INFERENCE_HOST=hosts["inference"],
         INFERENCE_PORT=50053,
         SEARCH_HOST=hosts["search"],
@@ -142,7 +151,8 @@ def test_envoy_accepts_the_rendered_configuration(values: Path | None, helm_home
 
 
 def test_upstream_addresses_come_from_the_values(helm_home: Path) -> None:
-    """upstreams.<service>.host/port, and auth's authzPort (its HTTP ext_authz endpoint, on the same host)."""
+    """upstreams.<service>.host/port, auth's authzPort (its HTTP ext_authz endpoint) and chat's mcpPort (its MCP
+    endpoint), each on its service's host."""
     config = _files(render("envoy", helm_home, [VALUES / "envoy-options.yaml"]))["envoy.yaml"].decode()
     ports: dict[str, set[int]] = {}
     for cluster in yaml.safe_load(config)["static_resources"]["clusters"]:
@@ -152,7 +162,7 @@ def test_upstream_addresses_come_from_the_values(helm_home: Path) -> None:
                 ports.setdefault(socket["address"], set()).add(socket["port_value"])
     assert ports == {
         "auth.identity.svc.cluster.local": {7001, 7061},
-        "chat.api.svc.cluster.local": {7002},
+        "chat.api.svc.cluster.local": {7002, 7062},
         "inference.gpu.svc.cluster.local": {7003},
         "search.api.svc.cluster.local": {7004},
     }

@@ -12,6 +12,7 @@ from google.protobuf import json_format
 
 from jan.v1 import inference_service_pb2 as pb
 from services.inference.engine_config import EngineConfig
+from tests.auth.conftest import owner, rest  # noqa: F401 - fixtures, found by name (an admin key for Envoy)
 
 SERVED_NAME = "qwen3-tiny"
 MAX_MODEL_LEN = 1024

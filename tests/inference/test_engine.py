@@ -70,6 +70,19 @@ async def test_max_tokens_gives_length(engine: Any) -> None:
     assert deltas[-1].HasField("usage") and deltas[-1].usage.completion_tokens == 3
 
 
+async def test_default_max_tokens_bounds_an_answer_without_max_tokens(engine: Any) -> None:
+    """The chat service's per-caller bound: each answer stops there, and yields to the context when the context
+    has less room (unlike max_tokens, which must fit)."""
+    req = chat(sampling={"temperature": 0.0, "ignore_eos": True}, default_max_tokens=4)
+    deltas = await _stream(engine, req)
+    assert FINISH_REASON_NAMES[deltas[-1].finish_reason] == "length"
+    assert deltas[-1].usage.completion_tokens == 4
+    roomy = chat(sampling={"temperature": 0.0, "max_tokens": 2, "ignore_eos": True}, default_max_tokens=4)
+    assert (await engine.generate_whole(roomy))[0].usage.completion_tokens == 2  # max_tokens, when given, rules
+    bigger_than_the_context = chat(sampling={"temperature": 0.0}, default_max_tokens=100_000)
+    assert (await engine.generate_whole(bigger_than_the_context))[0].usage.completion_tokens > 0
+
+
 async def test_json_schema_response_format(engine: Any) -> None:
     schema = {
         "type": "object",

@@ -29,6 +29,10 @@ async def test_streams_canned_tokens_and_warns(caplog: pytest.LogCaptureFixture)
     assert whole.HasField("usage") and whole.usage.completion_tokens == 5 and whole.usage.prompt_tokens == 3
     assert eng.num_running_requests() == 0
     assert FINISH_REASON_NAMES[(await eng.generate_whole(_req(max_tokens=2)))[0].finish_reason] == "length"
+    bounded = _req()
+    bounded.default_max_tokens = 3  # the caller's bound when max_tokens is unset (the chat service's)
+    (answer,) = await eng.generate_whole(bounded)
+    assert answer.usage.completion_tokens == 3 and FINISH_REASON_NAMES[answer.finish_reason] == "length"
     with pytest.raises(NotFound):
         await eng.generate_whole(_req(model="nope"))
     await eng.shutdown()

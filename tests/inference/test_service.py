@@ -23,6 +23,7 @@ from devstack.ports import free_port
 from devstack.stack import Stack
 from jan.v1 import inference_service_pb2 as pb
 from jan.v1 import inference_service_pb2_grpc, types_pb2
+from tests.auth.conftest import Owner
 from tests.conftest import ROOT, TINY_MODEL_NAME, tiny_engine_env
 
 
@@ -49,10 +50,27 @@ def _field_violation(error: grpc.aio.AioRpcError) -> str:
 
 
 @pytest.fixture(params=["direct", "envoy"])
-async def stub(request, stack: Stack, guest_metadata):
+async def stub(request, stack: Stack, owner: Owner):
+    """The service's own port, or Envoy with an admin API key (InferenceService is internal: through Envoy only
+    the organization's owners may call it natively)."""
     target = stack.service_target("inference") if request.param == "direct" else stack.grpc_target
+    metadata = (("authorization", f"Bearer {owner.admin_key}"),) if request.param == "envoy" else ()
     async with grpc.aio.insecure_channel(target) as channel:
-        yield inference_service_pb2_grpc.InferenceServiceStub(channel), guest_metadata
+        yield inference_service_pb2_grpc.InferenceServiceStub(channel), metadata
+
+
+async def test_api_callers_may_not_call_it_through_envoy(stack: Stack, guest_metadata) -> None:
+    """Guests, users and API keys generate through chat; the engine itself is not theirs to call natively."""
+    async with grpc.aio.insecure_channel(stack.grpc_target) as channel:
+        client = inference_service_pb2_grpc.InferenceServiceStub(channel)
+        for call in (
+            client.ListModels(pb.InferenceServiceListModelsRequest(), metadata=guest_metadata, timeout=10),
+            client.GenerateWhole(pb.GenerateWholeRequest(request=_request()), metadata=guest_metadata, timeout=10),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await call
+            assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "internal" in raised.value.details()
 
 
 async def test_list_models(stub) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from services.search.serper import SerperClient, SerperConfig, create_http_client
+from tests.auth.conftest import owner, rest  # noqa: F401 - fixtures, found by name (an admin key for Envoy)
 from tests.support.fake_serper import FakeSerper
 
 ClientFactory = Callable[..., SerperClient]

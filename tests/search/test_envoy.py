@@ -1,13 +1,12 @@
 """SearchService through the real Envoy, as native gRPC, with the whole stack running (its search service
-reads the session FakeSerper's address and key from the environment)."""
+reads the session FakeSerper's address and key from the environment). It is internal: through Envoy only the
+organization's owners (an admin API key, an owner's session) may call it; everyone else searches through chat."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import secrets
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -18,6 +17,8 @@ from devstack.stack import Stack
 from jan.v1 import search_service_pb2 as pb
 from jan.v1 import search_service_pb2_grpc
 from services.common.errors import ERROR_METADATA_KEY
+from tests.auth.conftest import Owner, Rest
+from tests.conftest import guest_login
 from tests.support.fake_serper import FakeSerper
 from tests.support.otlp import OtlpReceiver
 
@@ -25,18 +26,10 @@ Metadata = tuple[tuple[str, str], ...]
 
 
 @pytest.fixture(scope="module")
-def auth_metadata(stack: Stack) -> Metadata:
-    """A guest's bearer token once auth issues them (native gRPC through Envoy will need one); none before."""
-    request = urllib.request.Request(
-        stack.http_url + "/v1/auth/guest-login", data=b"{}", method="POST", headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError:
-        return ()
-    token = body.get("access_token")
-    return (("authorization", f"Bearer {token}"),) if token else ()
+def auth_metadata(owner: Owner) -> Metadata:
+    """An admin API key: SearchService is internal (chat calls it), so through Envoy only the organization's
+    owners may call it natively."""
+    return (("authorization", f"Bearer {owner.admin_key}"),)
 
 
 @pytest.fixture
@@ -124,3 +117,27 @@ async def test_serper_outage_is_unavailable_without_the_key(
     assert len(requests_for(serper, q)) == 3
     log = stack.log_path("search").read_text()
     assert "serper call failed" in log and serper.api_key not in log
+
+
+async def test_only_the_organizations_owners_may_call_it_through_envoy(
+    stub, stack: Stack, rest: Rest, owner: Owner, serper: FakeSerper
+) -> None:
+    request = pb.SearchRequest(q=unique("internal"))
+    project = rest("POST", "/v1/organization/projects", {"name": "search callers"}, token=owner.access_token)
+    key = rest(
+        "POST", f"/v1/organization/projects/{project.json()['id']}/api_keys", {"name": "k"}, token=owner.access_token
+    )
+    assert key.status == 200, key.body
+    refused = {
+        "guest": guest_login(stack),
+        "registered user": rest.register()["access_token"],
+        "project key": key.json()["value"],
+    }
+    for who, token in refused.items():
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.Search(request, metadata=(("authorization", f"Bearer {token}"),), timeout=30)
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED, who
+        assert "internal" in raised.value.details(), who
+    assert not requests_for(serper, request.q)  # refused by Envoy's ext_authz: the service never saw them
+    for token in (owner.admin_key, owner.access_token):
+        assert (await stub.Search(request, metadata=(("authorization", f"Bearer {token}"),), timeout=30)).organic

@@ -25,6 +25,7 @@ from services.search.settings import SearchSettings
 from tests.support.fake_serper import FakeSerper
 
 INSTANT_MODEL = "instant"
+IDENTITY_SECRET = "in-process-identity-secret-0123456789abcdef"  # signs identity_metadata's headers
 
 
 @dataclass
@@ -108,6 +109,7 @@ async def chat_service(
             pool,
             inference_channel,
             search_channel or unreachable,  # type: ignore[arg-type]
+            IDENTITY_SECRET.encode(),
             runner=runner,
         )
         server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))

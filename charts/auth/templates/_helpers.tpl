@@ -7,6 +7,19 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+The Secret and key holding JAN_IDENTITY_SECRET (the key this service signs each request's identity with; chat
+checks it): global.identity.existingSecret, else the Secret holding the signing keys (auth.secretName).
+*/}}
+{{- define "auth.identitySecret" -}}
+{{- $global := (.Values.global | default dict).identity | default dict -}}
+{{- if $global.existingSecret -}}
+{{- dict "name" (tpl $global.existingSecret .) "key" ($global.existingSecretKey | default "JAN_IDENTITY_SECRET") | toJson -}}
+{{- else -}}
+{{- dict "name" (include "auth.secretName" .) "key" "JAN_IDENTITY_SECRET" | toJson -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "auth.env" -}}
 {{- include "jan-common.databaseEnv" . }}
 - name: JAN_JWT_SECRET
@@ -19,12 +32,25 @@
     secretKeyRef:
       name: {{ include "auth.secretName" . }}
       key: JAN_APIKEY_SECRET
+{{- $identity := include "auth.identitySecret" . | fromJson }}
+- name: JAN_IDENTITY_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $identity.name }}
+      key: {{ $identity.key }}
 - name: JAN_BOOTSTRAP_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ include "auth.secretName" . }}
       key: JAN_BOOTSTRAP_TOKEN
       optional: true
+{{- $limits := .Values.limits | default dict -}}
+{{- range $name, $value := dict "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE" $limits.requestsPerMinute "JAN_GUEST_REQUESTS_PER_MINUTE" $limits.guestRequestsPerMinute "JAN_INTERNAL_SERVICES_ACCESS" .Values.internalServicesAccess }}
+{{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.adminEmails }}
 - name: JAN_ADMIN_EMAILS
   value: {{ join "," . | quote }}

@@ -39,6 +39,8 @@ local run, here with cluster addresses.
 {{- end }}
 {{- /* The auth service's second port, its HTTP ext_authz endpoint, on AUTH_HOST. */ -}}
 {{- $_ := set $values "AUTH_AUTHZ_PORT" .Values.upstreams.auth.authzPort -}}
+{{- /* The chat service's second port, its HTTP MCP endpoint (/v1/mcp), on CHAT_HOST. */ -}}
+{{- $_ := set $values "CHAT_MCP_PORT" .Values.upstreams.chat.mcpPort -}}
 {{- toJson $values -}}
 {{- end -}}
 

@@ -6,7 +6,9 @@ simply not found.
 
 Writes are one statement each (one round trip, its own short transaction): an append numbers its items from
 the conversation's next_seq and byte offsets from its total_size in the same UPDATE that takes the
-conversation's row lock, so concurrent appends never interleave. Reads that page or replay use index ranges
+conversation's row lock, so concurrent appends never interleave; that UPDATE also counts the items
+(item_count) and refuses an append that would take the conversation past its limit, so concurrent appends
+cannot overshoot it either. Reads that page or replay use index ranges
 only: a page after a cursor starts at the cursor's seq, and the history a completion replays is the range
 of end offsets within its byte budget (plus the instructions), whatever the conversation's length.
 """
@@ -60,6 +62,14 @@ class CursorNotFound(LookupError):
     """The `after` id of a page request is not in the listed collection."""
 
 
+class ConversationFull(Exception):
+    """An append would take the conversation past its item limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the conversation holds its limit of {limit} items")
+        self.limit = limit
+
+
 class ConversationStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -80,8 +90,9 @@ class ConversationStore:
         )
         row = await self._pool.fetchrow(
             "WITH created AS ("
-            "INSERT INTO chat.conversations (id, user_id, project_id, title, metadata, next_seq, total_size)"
-            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_CONVERSATION}),"
+            "INSERT INTO chat.conversations"
+            " (id, user_id, project_id, title, metadata, next_seq, total_size, item_count)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7, $6::bigint - 1) RETURNING {_CONVERSATION}),"
             f" added AS ({insert_items})"
             " SELECT * FROM created",
             conversation_id,
@@ -165,8 +176,11 @@ class ConversationStore:
 
     # -- items ------------------------------------------------------------------------------------------
 
-    async def append(self, conversation_id: str, owner: Owner, items: list[NewItem]) -> list[Item] | None:
-        """Adds items at the end, in one statement; None when the owner has no such conversation."""
+    async def append(
+        self, conversation_id: str, owner: Owner, items: list[NewItem], max_items: int
+    ) -> list[Item] | None:
+        """Adds items at the end, in one statement; None when the owner has no such conversation. Raises
+        ConversationFull when the conversation would then hold more than `max_items`."""
         ids, kinds, roles, bodies, offsets, total = _item_arrays(items)
         insert_items = _INSERT_ITEMS.format(
             conversation="$1",
@@ -177,8 +191,10 @@ class ConversationStore:
         )
         rows = await self._pool.fetch(
             "WITH numbered AS ("
-            "UPDATE chat.conversations SET next_seq = next_seq + $4, total_size = total_size + $5"
-            f" WHERE id = $1 AND {_SCOPE} RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
+            "UPDATE chat.conversations"
+            " SET next_seq = next_seq + $4, total_size = total_size + $5, item_count = item_count + $4"
+            f" WHERE id = $1 AND {_SCOPE} AND item_count + $4 <= $11"
+            " RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
             f" {insert_items} RETURNING seq, {_ITEM}",
             conversation_id,
             owner.user_id,
@@ -190,8 +206,11 @@ class ConversationStore:
             roles,
             bodies,
             offsets,
+            max_items,
         )
         if not rows:
+            if await self.get(conversation_id, owner) is not None:  # there, but full
+                raise ConversationFull(max_items)
             return None
         return [_item(r) for r in sorted(rows, key=lambda r: r["seq"])]
 
@@ -227,24 +246,30 @@ class ConversationStore:
         return _item(row) if row else None
 
     async def delete_item(self, conversation_id: str, item_id: str) -> bool:
+        """Deletes an item and counts it out of its conversation's items, in one statement."""
         result = await self._pool.execute(
-            "DELETE FROM chat.items WHERE id = $1 AND conversation_id = $2", item_id, conversation_id
+            "WITH gone AS (DELETE FROM chat.items WHERE id = $1 AND conversation_id = $2 RETURNING conversation_id)"
+            " UPDATE chat.conversations SET item_count = item_count - 1 WHERE id IN (SELECT conversation_id FROM gone)",
+            item_id,
+            conversation_id,
         )
-        return result == "DELETE 1"
+        return result == "UPDATE 1"
 
-    async def history(self, conversation_id: str, owner: Owner, budget_bytes: int) -> list[Item] | None:
+    async def history(self, conversation_id: str, owner: Owner, budget_bytes: int) -> tuple[list[Item], int] | None:
         """The items a completion replays, in order: the newest that end within the last `budget_bytes` of the
         conversation (the oldest of them may start before: at most one item over), and every system and
-        developer message; None when the owner has no such conversation."""
+        developer message; with how many items the conversation holds. None when the owner has no such
+        conversation."""
         # One round trip: the owner's conversation (its total size places the window) and the items. A
         # conversation of someone else's yields no row at all, told apart from an empty one by `found`.
         rows = await self._pool.fetch(
-            f"WITH c AS (SELECT total_size FROM chat.conversations WHERE id = $1 AND {_SCOPE}),"
+            f"WITH c AS (SELECT total_size, item_count FROM chat.conversations WHERE id = $1 AND {_SCOPE}),"
             f" window_items AS (SELECT seq, {_ITEM} FROM chat.items, c WHERE conversation_id = $1"
             " AND end_offset > c.total_size - $4"
             f" UNION ALL SELECT seq, {_ITEM} FROM chat.items, c WHERE conversation_id = $1"
             " AND role IN ('system', 'developer') AND end_offset <= c.total_size - $4)"
-            " SELECT true AS found, w.* FROM c LEFT JOIN window_items w ON true ORDER BY w.seq",
+            " SELECT true AS found, c.item_count AS item_count, w.* FROM c LEFT JOIN window_items w ON true"
+            " ORDER BY w.seq",
             conversation_id,
             owner.user_id,
             owner.project_id,
@@ -252,4 +277,4 @@ class ConversationStore:
         )
         if not rows:
             return None
-        return [_item(r) for r in rows if r["id"] is not None]
+        return [_item(r) for r in rows if r["id"] is not None], rows[0]["item_count"]
