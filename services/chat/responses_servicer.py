@@ -12,8 +12,8 @@ from google.api import httpbody_pb2
 from jan.v1 import responses_service_pb2 as pb
 from jan.v1 import responses_service_pb2_grpc
 from services.chat import convert
-from services.chat.responses import Responses
 from services.chat.domain import Owner
+from services.chat.responses import Responses
 from services.chat.responses_output import Event
 from services.chat.servicer import caller_of, check_body_keys, owner_of
 from services.common.errors import InvalidArgument, JanError
