@@ -54,9 +54,7 @@ class ChatApp:
         search_loop = SearchLoop(inference, search, web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
         response_store = ResponseStore(pool)
-        self.responses = Responses(
-            self.completions, inference, search_loop, self.conversations, response_store, limits
-        )
+        self.responses = Responses(self.completions, inference, search_loop, self.conversations, response_store, limits)
         self.servicer = ChatServicer(self.completions, self.conversations, identity_secret, limits)
         self.responses_servicer = ResponsesServicer(self.responses, identity_secret)
         self.runner = BackgroundRunner(self.responses, response_store, pool, runner or RunnerSettings())
