@@ -27,8 +27,13 @@ from tests.support.in_process import IDENTITY_SECRET, INSTANT_MODEL, chat_servic
 from tests.support.openai_spec import assert_matches, assert_route, component
 
 TOKENS = 4
-ALICE = identity_metadata(IDENTITY_SECRET, "user_alice")
-BOB = identity_metadata(IDENTITY_SECRET, "user_bob")
+ALICE = "user_alice"
+BOB = "user_bob"
+
+
+def who(user_id: str) -> tuple[tuple[str, str], ...]:
+    """Signed identity for a call now (a signature expires about a minute after it is made)."""
+    return identity_metadata(IDENTITY_SECRET, user_id)
 
 
 @dataclass
@@ -55,7 +60,7 @@ def params(**fields: object) -> pb.ResponseParams:
 
 
 async def create(stubs: Stubs, caller=ALICE, **fields: object) -> dict:
-    body = await stubs.responses.CreateResponse(pb.CreateResponseRequest(params=params(**fields)), metadata=caller)
+    body = await stubs.responses.CreateResponse(pb.CreateResponseRequest(params=params(**fields)), metadata=who(caller))
     assert body.content_type == "application/json"
     response = json.loads(body.data)
     assert_route("POST", "/v1/responses", response)
@@ -76,7 +81,7 @@ def sse_events(chunks: list) -> list[dict]:
 
 
 async def stream(stubs: Stubs, caller=ALICE, **fields: object) -> list[dict]:
-    call = stubs.responses.StreamResponse(pb.StreamResponseRequest(params=params(**fields)), metadata=caller)
+    call = stubs.responses.StreamResponse(pb.StreamResponseRequest(params=params(**fields)), metadata=who(caller))
     return sse_events([chunk async for chunk in call])
 
 
@@ -87,10 +92,10 @@ async def test_create_answers_a_response_that_retrieve_returns(stubs: Stubs) -> 
     assert message["type"] == "message" and message["content"][0]["text"] == "tok " * 3
     assert response["usage"]["output_tokens"] == 3 and response["instructions"] == "Be brief."
     assert response["metadata"] == {"topic": "demo"}
-    got = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=ALICE)
+    got = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=who(ALICE))
     assert json.loads(got.data) == response
     with pytest.raises(grpc.aio.AioRpcError) as other:
-        await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=BOB)
+        await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=who(BOB))
     assert other.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -112,10 +117,10 @@ async def test_the_stream_is_the_full_event_sequence_and_replays_alike(stubs: St
     final = events[-1]["response"]
     deltas = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert final["output"][0]["content"][0]["text"] == deltas == "tok " * TOKENS
-    stored = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=final["id"]), metadata=ALICE)
+    stored = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=final["id"]), metadata=who(ALICE))
     assert json.loads(stored.data) == final
     replayed = stubs.responses.StreamStoredResponse(
-        pb.StreamStoredResponseRequest(response_id=final["id"], starting_after=3), metadata=ALICE
+        pb.StreamStoredResponseRequest(response_id=final["id"], starting_after=3), metadata=who(ALICE)
     )
     again = sse_events([chunk async for chunk in replayed])
     assert again[0]["sequence_number"] == 4 and again[-1]["response"] == final
@@ -123,7 +128,7 @@ async def test_the_stream_is_the_full_event_sequence_and_replays_alike(stubs: St
 
 
 async def test_native_typed_events_carry_the_same_fields(stubs: Stubs) -> None:
-    call = stubs.responses.StreamResponseEvents(pb.StreamResponseEventsRequest(params=params()), metadata=ALICE)
+    call = stubs.responses.StreamResponseEvents(pb.StreamResponseEventsRequest(params=params()), metadata=who(ALICE))
     typed = [event async for event in call]
     for event in typed:
         whole = json_format.MessageToDict(event.event)
@@ -151,11 +156,11 @@ async def test_previous_response_id_replays_the_chain_scoped_to_its_owner(stubs:
 
 
 async def test_conversation_prepends_its_items_and_gets_the_turn(stubs: Stubs) -> None:
-    conversation = await stubs.chat.CreateConversation(chat_pb.CreateConversationRequest(), metadata=ALICE)
+    conversation = await stubs.chat.CreateConversation(chat_pb.CreateConversationRequest(), metadata=who(ALICE))
     response = await create(stubs, input="Hello there", conversation=conversation.id)
     assert response["conversation"] == {"id": conversation.id}
     items = await stubs.chat.ListConversationItems(
-        chat_pb.ListConversationItemsRequest(conversation_id=conversation.id, order="asc"), metadata=ALICE
+        chat_pb.ListConversationItemsRequest(conversation_id=conversation.id, order="asc"), metadata=who(ALICE)
     )
     shapes = [(i["type"], i.get("role")) for i in (json_format.MessageToDict(s) for s in items.data)]
     assert shapes == [("message", "user"), ("message", "assistant")]
@@ -173,12 +178,12 @@ async def test_store_false_keeps_nothing(stubs: Stubs) -> None:
     response = await create(stubs, store=False)
     assert response["store"] is False and response["status"] == "completed"
     with pytest.raises(grpc.aio.AioRpcError) as missing:
-        await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=ALICE)
+        await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=who(ALICE))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     events = await stream(stubs, store=False)
     with pytest.raises(grpc.aio.AioRpcError):
         await stubs.responses.GetResponse(
-            pb.GetResponseRequest(response_id=events[-1]["response"]["id"]), metadata=ALICE
+            pb.GetResponseRequest(response_id=events[-1]["response"]["id"]), metadata=who(ALICE)
         )
 
 
@@ -188,7 +193,7 @@ async def test_input_items_page_both_ways_and_delete(stubs: Stubs) -> None:
 
     async def page(**fields: object) -> dict:
         request = pb.ListResponseInputItemsRequest(response_id=response["id"], **fields)
-        listed = await stubs.responses.ListResponseInputItems(request, metadata=ALICE)
+        listed = await stubs.responses.ListResponseInputItems(request, metadata=who(ALICE))
         body = json_format.MessageToDict(
             listed, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
@@ -208,14 +213,14 @@ async def test_input_items_page_both_ways_and_delete(stubs: Stubs) -> None:
 
     delete = pb.DeleteResponseRequest(response_id=response["id"])
     with pytest.raises(grpc.aio.AioRpcError) as other:
-        await stubs.responses.DeleteResponse(delete, metadata=BOB)
+        await stubs.responses.DeleteResponse(delete, metadata=who(BOB))
     assert other.value.code() == grpc.StatusCode.NOT_FOUND
-    deleted = await stubs.responses.DeleteResponse(delete, metadata=ALICE)
+    deleted = await stubs.responses.DeleteResponse(delete, metadata=who(ALICE))
     assert (deleted.id, deleted.object, deleted.deleted) == (response["id"], "response.deleted", True)
     for call in (
-        stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=ALICE),
+        stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response["id"]), metadata=who(ALICE)),
         stubs.responses.ListResponseInputItems(
-            pb.ListResponseInputItemsRequest(response_id=response["id"]), metadata=ALICE
+            pb.ListResponseInputItemsRequest(response_id=response["id"]), metadata=who(ALICE)
         ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as gone:
@@ -229,7 +234,7 @@ async def test_input_items_page_both_ways_and_delete(stubs: Stubs) -> None:
 async def wait_for_status(stubs: Stubs, response_id: str, wanted: tuple[str, ...], seconds: float = 10) -> dict:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        got = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response_id), metadata=ALICE)
+        got = await stubs.responses.GetResponse(pb.GetResponseRequest(response_id=response_id), metadata=who(ALICE))
         response = json.loads(got.data)
         if response["status"] in wanted or asyncio.get_running_loop().time() > deadline:
             return response
@@ -240,7 +245,7 @@ async def test_a_background_response_is_queued_run_and_followed(stubs: Stubs) ->
     queued = await create(stubs, background=True)
     assert queued["status"] == "queued" and queued["background"] is True
     follow = stubs.responses.StreamStoredResponse(
-        pb.StreamStoredResponseRequest(response_id=queued["id"]), metadata=ALICE
+        pb.StreamStoredResponseRequest(response_id=queued["id"]), metadata=who(ALICE)
     )
     events = sse_events([chunk async for chunk in follow])
     kinds = [e["type"] for e in events]
@@ -313,7 +318,7 @@ async def test_a_response_whose_runner_stopped_is_failed(database_factory) -> No
             failed = await wait_for_status(stubs, queued["id"], ("failed",), seconds=6)
         assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
         follow = stubs.responses.StreamStoredResponse(
-            pb.StreamStoredResponseRequest(response_id=queued["id"]), metadata=ALICE
+            pb.StreamStoredResponseRequest(response_id=queued["id"]), metadata=who(ALICE)
         )
         events = sse_events([chunk async for chunk in follow])
         assert [e["type"] for e in events] == ["response.created", "response.queued", "response.failed"]
@@ -332,13 +337,15 @@ async def test_cancel_of_a_queued_response_and_of_a_foreground_one(database_fact
         )
         queued = await create(stubs, background=True)
         cancel = pb.CancelResponseRequest(response_id=queued["id"])
-        cancelled = json.loads((await stubs.responses.CancelResponse(cancel, metadata=ALICE)).data)
+        cancelled = json.loads((await stubs.responses.CancelResponse(cancel, metadata=who(ALICE))).data)
         assert cancelled["status"] == "cancelled"
         assert_route("POST", f"/v1/responses/{queued['id']}/cancel", cancelled)
         with pytest.raises(grpc.aio.AioRpcError) as other:
-            await stubs.responses.CancelResponse(cancel, metadata=BOB)
+            await stubs.responses.CancelResponse(cancel, metadata=who(BOB))
         assert other.value.code() == grpc.StatusCode.NOT_FOUND
         foreground = await create(stubs)
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await stubs.responses.CancelResponse(pb.CancelResponseRequest(response_id=foreground["id"]), metadata=ALICE)
+            await stubs.responses.CancelResponse(
+                pb.CancelResponseRequest(response_id=foreground["id"]), metadata=who(ALICE)
+            )
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
