@@ -92,6 +92,44 @@ def test_unknown_path_is_a_json_404(stack: Stack, guest_token: str) -> None:
     assert "/v1/no-such-thing" in assert_openai_error(body, "invalid_request_error")["message"]
 
 
+UNKNOWN_PATHS = [
+    ("GET", "/v1/no-such-thing"),
+    ("DELETE", "/v1/auth/me"),  # a route, but not for this method
+    ("POST", "/v1/auth/login/x"),
+    ("GET", "/v1/organization/nowhere"),
+    ("POST", "/v1/mcp/"),  # plain-HTTP routes match exactly
+    ("GET", "/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), UNKNOWN_PATHS)
+def test_unknown_paths_are_refused_without_a_credential(stack: Stack, method: str, path: str) -> None:
+    """A request that reaches no declared RPC or route is not public: 401 without a credential, in OpenAI's
+    shape, so nothing Envoy routes by accident is open and the API's paths cannot be probed anonymously."""
+    status, headers, body = http(stack, method, path)
+    assert status == 401 and headers["content-type"] == "application/json", body
+    assert assert_openai_error(body, "authentication_error")["message"] == "Missing bearer authentication in header"
+    status, _, body = http(stack, method, path, headers={"authorization": "Bearer not-a-token"})
+    assert status == 401, body
+
+
+@pytest.mark.parametrize(("method", "path"), UNKNOWN_PATHS)
+def test_unknown_paths_are_a_404_with_a_credential(stack: Stack, guest_token: str, method: str, path: str) -> None:
+    status, headers, body = http(stack, method, path, headers={"authorization": f"Bearer {guest_token}"})
+    assert status == 404 and headers["content-type"] == "application/json", body
+    assert assert_openai_error(body, "invalid_request_error")["code"] == "unknown_url"
+
+
+async def test_unknown_grpc_methods_need_a_credential(edge_channel: grpc.aio.Channel, guest_token: str) -> None:
+    unknown = edge_channel.unary_unary("/jan.v1.ChatService/NoSuchMethod")
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await unknown(b"", timeout=10)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as signed_in:
+        await unknown(b"", metadata=(("authorization", f"Bearer {guest_token}"),), timeout=10)
+    assert signed_in.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
 def test_malformed_json_is_a_json_400(stack: Stack, guest_token: str) -> None:
     status, headers, body = http(
         stack,
