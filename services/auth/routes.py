@@ -23,7 +23,7 @@ _METHODS = ("get", "put", "post", "delete", "patch")
 
 @dataclass(frozen=True)
 class Rpc:
-    service: str  # e.g. "jan.v1.AuthService"
+    service: str  # e.g. "jan.v1.SignInService"
     method: str  # e.g. "GetMe"
 
     @property

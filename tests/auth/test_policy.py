@@ -101,8 +101,12 @@ def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
         ("GET", "/v1/models", "ListModels", Access.API),
         ("GET", "/v1/models/org/model-name", "GetModel", Access.API),
         ("PATCH", "/v1/conversations/conv_1", "UpdateConversation", Access.API),
-        ("POST", "/jan.v1.AuthService/GetMe", "GetMe", Access.ANY),
-        ("POST", "/jan.v1.AuthService/Login", "Login", Access.PUBLIC),
+        ("POST", "/jan.v1.SignInService/GetMe", "GetMe", Access.ANY),
+        ("POST", "/jan.v1.SignInService/Login", "Login", Access.PUBLIC),
+        ("POST", "/jan.v1.SignInService/AcceptInvite", "AcceptInvite", Access.SESSION),
+        ("POST", "/jan.v1.OrganizationService/ListUsers", "ListUsers", Access.ORG_OWNER),
+        ("POST", "/jan.v1.OrganizationService/CreateProjectApiKey", "CreateProjectApiKey", Access.PROJECT_MEMBER),
+        ("POST", "/jan.v1.OrganizationService/ModifyProjectUser", "ModifyProjectUser", Access.PROJECT_OWNER),
         ("POST", "/jan.v1.ChatService/ListModels", "ListModels", Access.API),
         ("POST", "/jan.v1.InferenceService/Generate", "Generate", Access.INTERNAL),
         ("POST", "/jan.v1.InferenceService/ListModels", "ListModels", Access.INTERNAL),
@@ -127,7 +131,8 @@ def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Acce
         ("GET", "/v1/mcp/", UNROUTED),  # plain-HTTP routes match exactly
         ("POST", "/v1/conversations/c:stream", UNROUTED),
         ("GET", "/", UNROUTED),
-        ("POST", "/jan.v1.AuthService/NoSuchMethod", UNROUTED),  # reaches a service: needs a credential
+        ("POST", "/jan.v1.SignInService/NoSuchMethod", UNROUTED),  # reaches a service: needs a credential
+        ("POST", "/jan.v1.AuthService/GetMe", UNROUTED),  # the service before the split: no more
         ("POST", "/jan.v1.InferenceService/NoSuchMethod", Access.INTERNAL),  # of an internal service: its level
         ("POST", "/jan.v1.SearchServiceX/Search", UNROUTED),
         ("POST", "/grpc.health.v1.Health/Check?service=jan.v1.InferenceService", Access.PUBLIC),
@@ -193,7 +198,7 @@ def test_the_internal_services_can_be_opened_to_api_callers() -> None:
     opened = Policy(RouteTable(), internal=Access.API)
     assert opened.resolve("POST", "/jan.v1.InferenceService/Generate")[1] is Access.API
     assert opened.resolve("POST", "/jan.v1.SearchService/NoSuchMethod")[1] is Access.API
-    assert opened.resolve("POST", "/jan.v1.AuthService/ListUsers")[1] is Access.ORG_OWNER
+    assert opened.resolve("POST", "/jan.v1.OrganizationService/ListUsers")[1] is Access.ORG_OWNER
 
 
 def test_unrouted_requests_need_a_credential() -> None:

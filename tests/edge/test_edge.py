@@ -39,7 +39,16 @@ def assert_openai_error(body: bytes, type_: str | None = None) -> dict:
 
 
 @pytest.mark.parametrize(
-    "service", ["jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService", "jan.v1.SearchService", ""]
+    "service",
+    [
+        "jan.v1.SignInService",
+        "jan.v1.OrganizationService",
+        "jan.v1.ChatService",
+        "jan.v1.ResponsesService",
+        "jan.v1.InferenceService",
+        "jan.v1.SearchService",
+        "",
+    ],
 )
 async def test_each_service_reports_serving_through_envoy(edge_channel: grpc.aio.Channel, service: str) -> None:
     stub = health_pb2_grpc.HealthStub(edge_channel)
@@ -53,6 +62,21 @@ async def test_health_check_reaches_the_named_service(edge_channel: grpc.aio.Cha
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await stub.Check(health_pb2.HealthCheckRequest(service="jan.v1.NoSuchService"), timeout=10)
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_auth_service_before_the_split_is_gone(edge_channel: grpc.aio.Channel, guest_token: str) -> None:
+    """jan.v1.AuthService became jan.v1.SignInService and jan.v1.OrganizationService (protos/API_BASELINE): its
+    health name and its methods answer nothing, for any caller."""
+    with pytest.raises(grpc.aio.AioRpcError) as health:
+        await health_pb2_grpc.HealthStub(edge_channel).Check(
+            health_pb2.HealthCheckRequest(service="jan.v1.AuthService"), timeout=10
+        )
+    assert health.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as call:
+        await edge_channel.unary_unary("/jan.v1.AuthService/GetMe")(
+            b"", metadata=(("authorization", f"Bearer {guest_token}"),), timeout=10
+        )
+    assert call.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_healthz_is_ok_when_every_service_serves(stack: Stack) -> None:
@@ -69,13 +93,15 @@ def test_grpcurl_lists_every_service_by_reflection_through_envoy(stack: Stack) -
         check=True,
     ).stdout.split()
     for service in (
-        "jan.v1.AuthService",
+        "jan.v1.SignInService",
+        "jan.v1.OrganizationService",
         "jan.v1.ChatService",
         "jan.v1.InferenceService",
         "jan.v1.SearchService",
         "grpc.health.v1.Health",
     ):
         assert service in out
+    assert "jan.v1.AuthService" not in out  # split into SignInService and OrganizationService
     described = subprocess.run(
         [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "describe", "jan.v1.ChatService"],
         capture_output=True,
