@@ -55,8 +55,8 @@ class AuthApp:
         self, settings: AuthSettings, pool: asyncpg.Pool, org_id: str, passwords: Passwords | None = None
     ) -> None:
         s = settings
-        self.store = Store(pool)
         self.hub = Invalidations()
+        self.store = Store(pool, self.hub.publish)  # its committed invalidations reach this replica's caches
         self.access_tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_seconds)
         self.key_secrets = ApiKeySecrets(s.apikey_secret.get_secret_value())
         self.key_last_used = KeyLastUsed(self.store, s.apikey_last_used_flush_seconds)
@@ -81,16 +81,15 @@ class AuthApp:
             self.store,
             self.access_tokens,
             passwords or Passwords(),
-            self.hub,
             org_id,
             s.admin_emails,
             s.refresh_token_ttl_seconds,
             LoginLimit(s.login_max_failures, s.login_failure_window_seconds),
         )
         self.google = GoogleSignIn(s.google, self.store, self.accounts)
-        self.bootstrap = OwnerBootstrap(self.store, self.hub, org_id)
-        self.organization = Organization(self.store, self.hub, org_id, s.invite_ttl_seconds)
-        self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
+        self.bootstrap = OwnerBootstrap(self.store, org_id)
+        self.organization = Organization(self.store, org_id, s.invite_ttl_seconds)
+        self.api_keys = ApiKeys(self.store, self.key_secrets, org_id)
         cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
         self.sign_in_servicer = SignInServicer(
             self.accounts, self.google, self.organization, cookies, self.bootstrap, s.identity_key
