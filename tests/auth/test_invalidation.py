@@ -138,11 +138,18 @@ def cached(app: AuthApp) -> int:
     return len(a.sessions) + len(a.users) + len(a.api_keys)
 
 
-async def test_a_guest_who_signs_up_is_no_guest_on_another_replica(app: AuthApp, replica: AuthApp) -> None:
+@pytest.mark.parametrize("how", ["password", "google"])
+async def test_a_guest_who_signs_up_is_no_guest_on_another_replica(app: AuthApp, replica: AuthApp, how: str) -> None:
     guest = await app.accounts.guest_login()
     request = check_request("GET", "/v1/models", guest.access_token)
     assert identity(await replica.authorizer.check(request))["x-jan-guest"] == "1"  # cached as a guest there
-    await app.accounts.register(unique_email(), PASSWORD, "", await caller_for(app, guest.access_token))
+    caller = await caller_for(app, guest.access_token)
+    if how == "password":
+        await app.accounts.register(unique_email(), PASSWORD, "", caller)
+    else:
+        await app.accounts.sign_in_external(
+            google_sub=unique_email(), email=unique_email(), email_verified=True, name="", caller=caller
+        )
     assert await eventually(lambda: not len(replica.authenticator.users))
     assert "x-jan-guest" not in identity(await replica.authorizer.check(request))  # guests' lower limits lifted
 
