@@ -35,6 +35,7 @@ local MAX_BODY_KEYS_BYTES = 4096
 local HEALTH_TARGETS = {
   ["jan.v1.ChatService"] = "chat",
   ["jan.v1.ResponsesService"] = "chat",
+  ["jan.v1.UsageService"] = "chat",
   ["jan.v1.InferenceService"] = "inference",
   ["jan.v1.SearchService"] = "search",
 }

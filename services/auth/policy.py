@@ -97,6 +97,8 @@ AUTH_RPCS: dict[str, Access] = {
 HTTP_ROUTES: dict[str, Access] = {
     "/v1/mcp": _A.API,  # the chat service's MCP endpoint (search tools)
 }
+# Other services' organization-wide APIs: the organization's owners only.
+ORG_OWNER_SERVICES = ("jan.v1.UsageService",)
 # Infrastructure that must answer without credentials (Envoy and grpcurl call these).
 PUBLIC_GRPC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 ADMIN_LEVELS = (Access.PROJECT_MEMBER, Access.PROJECT_OWNER, Access.ORG_OWNER)
@@ -108,6 +110,8 @@ def access_for_rpc(rpc: Rpc, internal: Access = Access.INTERNAL) -> Access:
         return AUTH_RPCS.get(rpc.method, Access.ORG_OWNER)  # fail closed on an RPC added without a level
     if rpc.service in INTERNAL_SERVICES:
         return internal
+    if rpc.service in ORG_OWNER_SERVICES:
+        return Access.ORG_OWNER
     return Access.API
 
 

@@ -24,6 +24,7 @@ from jan.v1 import (
     inference_service_pb2,
     responses_service_pb2,
     search_service_pb2,
+    usage_service_pb2,
 )
 from services.common import tracing
 from services.common.grpc_errors import ErrorMapped, TolerantRegistration
@@ -39,6 +40,7 @@ API_SERVICES = tuple(
         (auth_service_pb2, "AuthService"),
         (chat_service_pb2, "ChatService"),
         (responses_service_pb2, "ResponsesService"),
+        (usage_service_pb2, "UsageService"),
         (inference_service_pb2, "InferenceService"),
         (search_service_pb2, "SearchService"),
     )
