@@ -37,6 +37,7 @@ local HEALTH_TARGETS = {
   ["jan.v1.OrganizationService"] = "auth",
   ["jan.v1.ChatService"] = "chat",
   ["jan.v1.ResponsesService"] = "chat",
+  ["jan.v1.UsageService"] = "chat",
   ["jan.v1.InferenceService"] = "inference",
   ["jan.v1.SearchService"] = "search",
 }

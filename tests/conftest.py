@@ -167,6 +167,8 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         "JAN_REQUEST_TIMEOUT_SECONDS": str(REQUEST_TIMEOUT_SECONDS),
         # A background response whose chat replica was killed is failed within seconds (test_responses_envoy).
         "JAN_RESPONSES_STALE_SECONDS": "3",
+        # Metered usage is written often, so a test reads what it just spent within a moment.
+        "JAN_USAGE_FLUSH_SECONDS": "0.2",
     }
 
 

@@ -247,6 +247,16 @@ def input_items(structs: Iterable[struct_pb2.Struct]) -> list[dict[str, Any]]:
     return [json_format.MessageToDict(s) for s in structs]
 
 
+def attribution(caller: Caller) -> types_pb2.Attribution:
+    """Who a request's tokens are counted against (usage.py)."""
+    return types_pb2.Attribution(
+        org_id=caller.org_id or "",
+        project_id=caller.project_id or "",
+        user_id=caller.user_id or "",
+        api_key_id=caller.key_id if caller.key_type in ("project", "service_account") and caller.key_id else "",
+    )
+
+
 def owner(caller: Caller) -> Owner | None:
     if not caller.authenticated or not caller.user_id:
         return None

@@ -3,6 +3,7 @@
 Cancelling the iteration (the client went away) cancels the gRPC call, and the inference service aborts
 the engine request. gRPC failures become domain errors (unreachable inference → Unavailable → 503), with
 the callee's message, param and code kept, so a bad field reads the same through chat as directly.
+Every generation is metered here (usage.py): its final usage, or what a stream cut short had made.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from collections.abc import AsyncIterator
 import grpc
 
 from jan.v1 import inference_service_pb2 as pb
-from jan.v1 import inference_service_pb2_grpc
+from jan.v1 import inference_service_pb2_grpc, types_pb2
+from services.chat.usage import UsageMeter
 from services.common.grpc_errors import from_rpc_error
 
 _LIST_MODELS_TIMEOUT_SECONDS = 10
 
 
 class InferenceClient:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, meter: UsageMeter | None = None) -> None:
         self._stub = inference_service_pb2_grpc.InferenceServiceStub(channel)
+        self._meter = meter
 
     async def list_models(self) -> list[pb.ServedModel]:
         try:
@@ -37,7 +40,10 @@ class InferenceClient:
             reply = await self._stub.GenerateWhole(pb.GenerateWholeRequest(request=request))
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
-        return list(reply.choices) or [reply.response]
+        answers = list(reply.choices) or [reply.response]
+        if self._meter is not None and answers[0].HasField("usage"):
+            self._meter.record(request.attribution, request.model, answers[0].usage)
+        return answers
 
     async def count_tokens(self, request: pb.GenerateRequest) -> int:
         try:
@@ -48,10 +54,41 @@ class InferenceClient:
 
     async def generate(self, request: pb.GenerateRequest) -> AsyncIterator[pb.GenerateResponse]:
         call = self._stub.Generate(request)
+        counted = _StreamCount()
         try:
             async for step in call:
+                counted.add(step)
                 yield step
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         finally:
             call.cancel()  # no-op when the call already ended; aborts the engine request otherwise
+            if self._meter is not None and counted.started:
+                self._meter.record(request.attribution, request.model, counted.usage())
+
+
+class _StreamCount:
+    """A stream's tokens: its final usage, or (cut short) the prompt and the tokens of the messages seen."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self._final: types_pb2.Usage | None = None
+        self._prompt = self._cached = self._completion = 0
+
+    def add(self, step: pb.GenerateResponse) -> None:
+        if not self.started:
+            self.started = True
+            self._prompt, self._cached = step.prompt_tokens, step.cached_prompt_tokens
+        self._completion += step.completion_tokens
+        if step.HasField("usage"):
+            self._final = step.usage
+
+    def usage(self) -> types_pb2.Usage:
+        if self._final is not None:
+            return self._final
+        return types_pb2.Usage(
+            prompt_tokens=self._prompt,
+            completion_tokens=self._completion,
+            total_tokens=self._prompt + self._completion,
+            prompt_tokens_details=types_pb2.PromptTokensDetails(cached_tokens=self._cached),
+        )

@@ -72,9 +72,13 @@ class Responses:
         self.store = store
         self._recording: set[asyncio.Task[None]] = set()  # streams cut short, stored in the background
 
-    def parse(self, params: pb.ResponseParams, owner: Owner, *, stream: bool) -> ResponseRequest:
-        """The request checked, with the caller's limits: output tokens, and each input item's size."""
+    def parse(
+        self, params: pb.ResponseParams, owner: Owner, attribution: types_pb2.Attribution, *, stream: bool
+    ) -> ResponseRequest:
+        """The request checked, with the caller's limits (output tokens, each input item's size) and who its
+        tokens are counted against."""
         request = parse(params, stream=stream)
+        request.generate.attribution.CopyFrom(attribution)
         limit = self._limits.output_tokens(owner.guest)
         limits.bound_output(request.generate, 1, limit, guest=owner.guest, param="max_output_tokens")
         for i, item in enumerate(request.input_items):
@@ -214,8 +218,10 @@ class Responses:
                 owner, request.conversation_id, [*request.input_items, *output_items(response)]
             )
 
-    async def create(self, params: pb.ResponseParams, owner: Owner) -> dict[str, Any]:
-        request = self.parse(params, owner, stream=False)
+    async def create(
+        self, params: pb.ResponseParams, owner: Owner, attribution: types_pb2.Attribution
+    ) -> dict[str, Any]:
+        request = self.parse(params, owner, attribution, stream=False)
         if request.background:
             return await self.enqueue(params, request, owner)
         builder = ResponseBuilder(new_id("resp"), request.echo, quiet=True)
@@ -224,8 +230,10 @@ class Responses:
         await self.record(request, owner, builder.response)
         return builder.response
 
-    async def stream(self, params: pb.ResponseParams, owner: Owner) -> AsyncIterator[Event]:
-        request = self.parse(params, owner, stream=True)
+    async def stream(
+        self, params: pb.ResponseParams, owner: Owner, attribution: types_pb2.Attribution
+    ) -> AsyncIterator[Event]:
+        request = self.parse(params, owner, attribution, stream=True)
         if request.background:
             queued = await self.enqueue(params, request, owner)
             async for event in self.follow(queued["id"], owner, -1):
@@ -263,7 +271,7 @@ class Responses:
             owner,
             status="queued",
             background=True,
-            request=json_format.MessageToDict(params, preserving_proto_field_name=True),
+            request=background_request(params, request.generate.attribution),
             response=builder.response,
             previous_response_id=request.previous_response_id,
             conversation_id=request.conversation_id,
@@ -292,8 +300,12 @@ class Responses:
                     return
             if not events:
                 current = await self.store.get(response_id, owner)
-                if current is None or current.status in _TERMINAL_STATUSES:
-                    return  # deleted, or ended without a terminal event (cancelled)
+                if current is None:
+                    return  # deleted
+                if current.status in _TERMINAL_STATUSES:  # it ended since the read above: what it logged last
+                    for event in await self.store.events_after(response_id, after):
+                        yield event
+                    return
                 await asyncio.sleep(FOLLOW_POLL_SECONDS)
 
     async def cancel(self, response_id: str, owner: Owner) -> dict[str, Any]:
@@ -340,6 +352,21 @@ class Responses:
             if after_seq is None:
                 raise InvalidArgument(f"after names no input item of this response: '{after[:64]}'", param="after")
         return await self.store.input_items(response_id, size, after_seq, newest_first)
+
+
+def background_request(params: pb.ResponseParams, attribution: types_pb2.Attribution) -> dict[str, Any]:
+    """What a background response is run from: the create body and who it is counted against."""
+    return {
+        "params": json_format.MessageToDict(params, preserving_proto_field_name=True),
+        "attribution": json_format.MessageToDict(attribution, preserving_proto_field_name=True),
+    }
+
+
+def run_request(stored: dict[str, Any]) -> ResponseRequest:
+    """The request a background response runs (see background_request)."""
+    request = parse(json_format.ParseDict(stored["params"], pb.ResponseParams()), stream=True)
+    json_format.ParseDict(stored["attribution"], request.generate.attribution)
+    return request
 
 
 def replay(response: dict[str, Any]) -> list[Event]:

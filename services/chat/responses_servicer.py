@@ -10,7 +10,7 @@ import grpc
 from google.api import httpbody_pb2
 
 from jan.v1 import responses_service_pb2 as pb
-from jan.v1 import responses_service_pb2_grpc
+from jan.v1 import responses_service_pb2_grpc, types_pb2
 from services.chat import convert
 from services.chat.domain import Owner
 from services.chat.responses import Responses
@@ -46,6 +46,10 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
     def _owner(self, context: grpc.aio.ServicerContext) -> Owner:
         return owner_of(caller_of(context, self._identity_secret))
 
+    def _caller(self, context: grpc.aio.ServicerContext) -> tuple[Owner, types_pb2.Attribution]:
+        caller = caller_of(context, self._identity_secret)
+        return owner_of(caller), convert.attribution(caller)
+
     def _params(self, params: pb.ResponseParams, context: grpc.aio.ServicerContext) -> pb.ResponseParams:
         check_body_keys(context, convert.RESPONSE_PARAM_FIELDS)
         return params
@@ -60,10 +64,10 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
                 "there by the gateway)",
                 param="stream",
             )
-        return convert.response_body(await self._responses.create(params, self._owner(context)))
+        return convert.response_body(await self._responses.create(params, *self._caller(context)))
 
     def _events(self, params: pb.ResponseParams, context: grpc.aio.ServicerContext) -> AsyncIterator[Event]:
-        return _with_error_event(self._responses.stream(self._params(params, context), self._owner(context)))
+        return _with_error_event(self._responses.stream(self._params(params, context), *self._caller(context)))
 
     async def StreamResponse(
         self, request: pb.StreamResponseRequest, context: grpc.aio.ServicerContext

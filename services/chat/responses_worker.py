@@ -18,12 +18,10 @@ import socket
 from dataclasses import dataclass
 
 import asyncpg
-from google.protobuf import json_format
 
-from jan.v1 import responses_service_pb2 as pb
-from services.chat.responses import Responses
+from services.chat.responses import Responses, run_request
 from services.chat.responses_output import Event, ResponseBuilder, failure_code
-from services.chat.responses_request import ResponseRequest, parse
+from services.chat.responses_request import ResponseRequest
 from services.chat.store.responses import QUEUE_CHANNEL, ResponseStore, StoredResponse
 from services.common.errors import JanError
 
@@ -134,7 +132,7 @@ class BackgroundRunner:
 
     async def _generate(self, stored: StoredResponse, builder: ResponseBuilder, events: _EventLog) -> ResponseRequest:
         events.add(builder.in_progress())
-        request = parse(json_format.ParseDict(stored.request, pb.ResponseParams()), stream=True)
+        request = run_request(stored.request)
         try:
             async for event in self._responses.run(request, stored.owner, builder, announce=False):
                 events.add([event])

@@ -1,9 +1,9 @@
 """Starts the chat service: settings, logging, tracing, database and migrations, the inference client,
 then the gRPC server.
 
-`ChatApp` wires the parts (also used by the tests): the stores over the pool, the inference and search
-clients over their channels, the domain objects, the servicers, the background responses' runner and the MCP
-app (served over HTTP beside the gRPC server).
+`ChatApp` wires the parts from the settings (also used by the tests): the stores over the pool, the inference
+(metered) and search clients over their channels, the domain objects, the servicers, the background work
+(usage flushes, the background responses' runner) and the MCP app (served over HTTP beside the gRPC server).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc
+from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc, usage_service_pb2_grpc
 from services.chat.completions import ChatCompletions
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
-from services.chat.limits import Limits
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
 from services.chat.responses import Responses
@@ -28,6 +27,9 @@ from services.chat.search_loop import SearchLoop
 from services.chat.servicer import ChatServicer
 from services.chat.settings import ChatSettings
 from services.chat.store import ConversationStore, ResponseStore
+from services.chat.store.usage import UsageStore
+from services.chat.usage import Usage, UsageMeter
+from services.chat.usage_servicer import UsageServicer
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
@@ -42,23 +44,29 @@ class ChatApp:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        inference: InferenceClient,
-        search: SearchClient,
-        identity_secret: bytes,
-        web_search_max_steps: int = 3,
-        limits: Limits | None = None,
-        runner: RunnerSettings | None = None,
+        inference_channel: grpc.aio.Channel,
+        search_channel: grpc.aio.Channel,
+        settings: ChatSettings,
     ) -> None:
-        limits = limits or Limits()
+        self.settings = settings
+        limits = settings.limits()
+        identity = settings.identity_key
+        self.usage_meter = UsageMeter(UsageStore(pool), settings.usage_flush_seconds)
+        inference = InferenceClient(inference_channel, self.usage_meter)
+        search = SearchClient(search_channel)
         self.conversations = Conversations(ConversationStore(pool), limits)
-        search_loop = SearchLoop(inference, search, web_search_max_steps)
+        search_loop = SearchLoop(inference, search, settings.web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
         response_store = ResponseStore(pool)
         self.responses = Responses(self.completions, inference, search_loop, self.conversations, response_store, limits)
-        self.servicer = ChatServicer(self.completions, self.conversations, identity_secret, limits)
-        self.responses_servicer = ResponsesServicer(self.responses, identity_secret)
-        self.runner = BackgroundRunner(self.responses, response_store, pool, runner or RunnerSettings())
-        self.mcp_app = build_mcp_app(search, identity_secret)
+        self.servicer = ChatServicer(self.completions, self.conversations, identity, limits)
+        self.responses_servicer = ResponsesServicer(self.responses, identity)
+        self.usage_servicer = UsageServicer(Usage(UsageStore(pool)), identity)
+        runner = RunnerSettings(
+            concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
+        )
+        self.runner = BackgroundRunner(self.responses, response_store, pool, runner)
+        self.mcp_app = build_mcp_app(search, identity)
 
     @classmethod
     async def create(
@@ -66,14 +74,10 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
-        identity_secret: bytes,
-        web_search_max_steps: int = 3,
-        limits: Limits | None = None,
-        runner: RunnerSettings | None = None,
+        settings: ChatSettings,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        inference, search = InferenceClient(inference_channel), SearchClient(search_channel)
-        return cls(pool, inference, search, identity_secret, web_search_max_steps, limits, runner)
+        return cls(pool, inference_channel, search_channel, settings)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -82,12 +86,22 @@ class ChatApp:
             self.responses_servicer,
             "jan.v1.ResponsesService",
         )
+        server.add_service(
+            usage_service_pb2_grpc.add_UsageServiceServicer_to_server, self.usage_servicer, "jan.v1.UsageService"
+        )
 
-    async def drain(self) -> None:
-        """At shutdown: background responses end (or fail), cut-short turns are stored."""
+    async def start(self) -> None:
+        """The background work: metering's flushes and (unless turned off) the background responses' runner."""
+        await self.usage_meter.start()
+        if self.settings.background_runner:
+            await self.runner.start()
+
+    async def stop(self) -> None:
+        """At shutdown: background responses end (or fail), cut-short turns are stored, usage is written."""
         await self.runner.stop()
         await self.completions.drain()
         await self.responses.drain()
+        await self.usage_meter.stop()
 
 
 async def serve(settings: ChatSettings) -> None:
@@ -95,29 +109,18 @@ async def serve(settings: ChatSettings) -> None:
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     try:
-        runner = RunnerSettings(
-            concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
-        )
-        app = await ChatApp.create(
-            pool,
-            inference_channel,
-            search_channel,
-            settings.identity_key,
-            settings.web_search_max_steps,
-            settings.limits(),
-            runner,
-        )
+        app = await ChatApp.create(pool, inference_channel, search_channel, settings)
         server = JanServer(settings)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
         await mcp.start()  # before the gRPC server reports SERVING
-        await app.runner.start()
+        await app.start()
         try:
             await server.start()
             await server.serve_until_stopped()
         finally:
             await mcp.stop()
-            await app.drain()
+            await app.stop()
     finally:
         await inference_channel.close()
         await search_channel.close()

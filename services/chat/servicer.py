@@ -79,7 +79,9 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     ) -> ChatRequest:
         check_body_keys(context, convert.PARAM_FIELDS)
         limit = self._limits.output_tokens(caller.guest)
-        return convert.chat_request(params, completion_id, stream=stream, max_output_tokens=limit, guest=caller.guest)
+        chat = convert.chat_request(params, completion_id, stream=stream, max_output_tokens=limit, guest=caller.guest)
+        chat.generate.attribution.CopyFrom(convert.attribution(caller))
+        return chat
 
     async def _with_conversation(
         self, chat: ChatRequest, context: grpc.aio.ServicerContext, caller: Caller

@@ -28,6 +28,10 @@ class ChatSettings(ServerSettings, IdentitySettings):
     max_item_bytes: int = Field(1_048_576, validation_alias="JAN_MAX_ITEM_BYTES", ge=1024)
     max_conversation_items: int = Field(10_000, validation_alias="JAN_MAX_CONVERSATION_ITEMS", ge=1)
     guest_max_conversation_items: int = Field(1_000, validation_alias="JAN_GUEST_MAX_CONVERSATION_ITEMS", ge=0)
+    # Metered usage is written in one statement this often (a replica that dies loses at most this much).
+    usage_flush_seconds: float = Field(5.0, validation_alias="JAN_USAGE_FLUSH_SECONDS", gt=0, le=300)
+    # Whether this replica runs background responses (any replica can queue them; false: API-only replicas).
+    background_runner: bool = Field(True, validation_alias="JAN_RESPONSES_BACKGROUND_RUNNER")
     # Background responses this replica generates at once (any replica takes queued ones).
     background_concurrency: int = Field(8, validation_alias="JAN_RESPONSES_BACKGROUND_CONCURRENCY", ge=1, le=256)
     # A background response whose replica showed no life for this long is failed (its heartbeat is every 0.5 s).

@@ -25,6 +25,7 @@ from jan.v1 import (
     responses_service_pb2,
     search_service_pb2,
     sign_in_service_pb2,
+    usage_service_pb2,
 )
 from services.common import tracing
 from services.common.grpc_errors import ErrorMapped, TolerantRegistration
@@ -41,6 +42,7 @@ API_SERVICES = tuple(
         (organization_service_pb2, "OrganizationService"),
         (chat_service_pb2, "ChatService"),
         (responses_service_pb2, "ResponsesService"),
+        (usage_service_pb2, "UsageService"),
         (inference_service_pb2, "InferenceService"),
         (search_service_pb2, "SearchService"),
     )

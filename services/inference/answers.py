@@ -48,6 +48,26 @@ class StreamedAnswer:
     called_tools: bool = False
 
 
+class TokenCounter:
+    """Stamps each streamed message with the tokens generated since the previous one, and the first with
+    the prompt's tokens, so a caller that stops reading can meter what was made."""
+
+    def __init__(self) -> None:
+        self._unstamped = 0
+        self._first = True
+
+    def generated(self, tokens: int) -> None:
+        self._unstamped += tokens
+
+    def stamp(self, step: pb.GenerateResponse, output: RequestOutput, p: PreparedRequest) -> None:
+        step.completion_tokens, self._unstamped = self._unstamped, 0
+        if self._first:
+            self._first = False
+            prompt_ids = output.prompt_token_ids
+            step.prompt_tokens = len(prompt_ids) if prompt_ids is not None else len(p.prompt_ids)
+            step.cached_prompt_tokens = output.num_cached_tokens or 0
+
+
 def next_step(
     p: PreparedRequest, answer: StreamedAnswer, out: CompletionOutput, prompt_ids: list[int] | None
 ) -> pb.GenerateResponse | None:

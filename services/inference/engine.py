@@ -38,6 +38,7 @@ from services.inference import truncation
 from services.inference.answers import (
     PreparedRequest,
     StreamedAnswer,
+    TokenCounter,
     carries_something,
     next_step,
     usage,
@@ -196,17 +197,20 @@ class InferenceEngine:
         p = await self._prepare(req, stream=True)
         answers = [StreamedAnswer(parser) for parser in p.parsers]
         unfinished = p.n
+        counter = TokenCounter()
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
                 for out in res.outputs:
                     step = next_step(p, answers[out.index], out, res.prompt_token_ids)
                     if step is None:
                         continue
+                    counter.generated(len(out.token_ids))
                     if step.finish_reason:
                         unfinished -= 1
                         if unfinished == 0:
                             step.usage.CopyFrom(usage(p, res, [a.token_ids for a in answers]))
                     if carries_something(step):
+                        counter.stamp(step, res, p)
                         yield step
 
     async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:

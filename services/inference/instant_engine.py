@@ -85,6 +85,7 @@ class InstantEngine:
         if forced is not None:
             step = pb.GenerateResponse(tool_calls=[forced], finish_reason=pb.FINISH_REASON_STOP)
             step.usage.CopyFrom(_usage(prompt_tokens, 1))
+            step.completion_tokens, step.prompt_tokens = 1, prompt_tokens
             yield step
             return
         choices = answer_count(req.sampling)
@@ -95,7 +96,9 @@ class InstantEngine:
                 await asyncio.sleep(0)  # a scheduling point per token, as a real stream has
                 last = i == n - 1
                 for index in range(choices):
-                    step = pb.GenerateResponse(index=index, content=self.config.token_text)
+                    step = pb.GenerateResponse(index=index, content=self.config.token_text, completion_tokens=1)
+                    if i == 0 and index == 0:
+                        step.prompt_tokens = prompt_tokens
                     if last:
                         step.finish_reason = finish
                         if index == choices - 1:

@@ -96,6 +96,8 @@ def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
         ("DELETE", "/v1/organization/projects/p/users/u", "DeleteProjectUser", Access.PROJECT_OWNER),
         ("POST", "/v1/organization/projects/p/api_keys", "CreateProjectApiKey", Access.PROJECT_MEMBER),
         ("GET", "/v1/organization/admin_api_keys/key_1", "GetAdminApiKey", Access.ORG_OWNER),
+        ("GET", "/v1/organization/usage/completions", "GetCompletionsUsage", Access.ORG_OWNER),
+        ("POST", "/jan.v1.UsageService/GetCompletionsUsage", "GetCompletionsUsage", Access.ORG_OWNER),
         ("POST", "/v1/chat/completions", "CreateChatCompletionJson", Access.API),
         ("POST", "/v1/chat/completions:stream", "StreamChatCompletionEvents", Access.API),
         ("GET", "/v1/models", "ListModels", Access.API),

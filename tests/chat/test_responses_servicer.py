@@ -19,7 +19,6 @@ from google.protobuf import json_format
 from jan.v1 import chat_service_pb2 as chat_pb
 from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc
 from jan.v1 import responses_service_pb2 as pb
-from services.chat.responses_worker import RunnerSettings
 from services.chat.store import ResponseStore
 from tests.chat.test_servicer import openai_error
 from tests.support.identity import identity_metadata
@@ -269,7 +268,7 @@ async def test_any_replica_runs_what_another_queued(database_factory) -> None:
     url = database_factory("replicas")
     async with (
         instant_inference(TOKENS) as (_, inference_channel),
-        chat_service(url, inference_channel, run_background=False) as front,
+        chat_service(url, inference_channel, JAN_RESPONSES_BACKGROUND_RUNNER=False) as front,
         chat_service(url, inference_channel) as worker,
     ):
         stubs = Stubs(
@@ -298,7 +297,7 @@ async def test_a_response_whose_runner_stopped_is_failed(database_factory) -> No
     url = database_factory("stale")
     async with (
         instant_inference(TOKENS) as (_, inference_channel),
-        chat_service(url, inference_channel, run_background=False) as front,
+        chat_service(url, inference_channel, JAN_RESPONSES_BACKGROUND_RUNNER=False) as front,
     ):
         stubs = Stubs(
             responses_service_pb2_grpc.ResponsesServiceStub(front), chat_service_pb2_grpc.ChatServiceStub(front), url
@@ -314,7 +313,7 @@ async def test_a_response_whose_runner_stopped_is_failed(database_factory) -> No
             assert await ResponseStore(pool).heartbeat(queued["id"], "ghost") is False
         finally:
             await pool.close()
-        async with chat_service(url, inference_channel, runner=RunnerSettings(stale_seconds=1.5)):
+        async with chat_service(url, inference_channel, JAN_RESPONSES_STALE_SECONDS=2):
             failed = await wait_for_status(stubs, queued["id"], ("failed",), seconds=6)
         assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
         follow = stubs.responses.StreamStoredResponse(
@@ -330,7 +329,7 @@ async def test_cancel_of_a_queued_response_and_of_a_foreground_one(database_fact
     url = database_factory("cancel")
     async with (
         instant_inference(TOKENS) as (_, inference_channel),
-        chat_service(url, inference_channel, run_background=False) as front,
+        chat_service(url, inference_channel, JAN_RESPONSES_BACKGROUND_RUNNER=False) as front,
     ):
         stubs = Stubs(
             responses_service_pb2_grpc.ResponsesServiceStub(front), chat_service_pb2_grpc.ChatServiceStub(front), url

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
-from services.chat.responses_worker import RunnerSettings
 from services.chat.server import ChatApp
+from services.chat.settings import ChatSettings
 from services.common.db import keep_session
 from services.common.server import JanServer
-from services.common.settings import ServerSettings
+from services.common.settings import DatabaseSettings, ServerSettings
 from services.inference.server import InferenceApp
 from services.inference.settings import InferenceSettings
 from services.search.serper import create_http_client
@@ -94,33 +94,33 @@ async def chat_service(
     database_url: str,
     inference_channel: grpc.aio.Channel,
     search_channel: grpc.aio.Channel | None = None,
-    *,
-    runner: RunnerSettings | None = None,
-    run_background: bool = True,
+    **env: str | float | bool,
 ) -> AsyncIterator[grpc.aio.Channel]:
     """The chat service on a database (several may share one, as replicas do), calling the given inference
     (and search) channels; yields a channel to it. Without a search channel, searches find no service
-    (UNAVAILABLE). `run_background` False: this replica takes no background responses."""
+    (UNAVAILABLE). `env`: ChatSettings variables (e.g. JAN_RESPONSES_BACKGROUND_RUNNER=False: this replica
+    takes no background responses)."""
+    settings = ChatSettings(
+        database=DatabaseSettings(DATABASE_URL=database_url),
+        JAN_CHAT_LISTEN="127.0.0.1:0",
+        JAN_IDENTITY_SECRET=IDENTITY_SECRET,
+        JAN_SHUTDOWN_GRACE_SECONDS=0,
+        JAN_USAGE_FLUSH_SECONDS=0.1,
+        **env,  # type: ignore[arg-type]
+    )
     # as services.common.db.create_pool makes it; one connection listens for queued responses
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6, reset=keep_session)
     unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
     try:
-        app = await ChatApp.create(
-            pool,
-            inference_channel,
-            search_channel or unreachable,  # type: ignore[arg-type]
-            IDENTITY_SECRET.encode(),
-            runner=runner,
-        )
-        server, channel = await _serve(app.register, ServerSettings(shutdown_grace_seconds=0))
-        if run_background:
-            await app.runner.start()
+        app = await ChatApp.create(pool, inference_channel, search_channel or unreachable, settings)  # type: ignore[arg-type]
+        server, channel = await _serve(app.register, settings)
+        await app.start()
         await server.set_serving(True)
         try:
             yield channel
         finally:
             await Running(server, channel).stop()
-            await app.drain()
+            await app.stop()
     finally:
         if unreachable is not None:
             await unreachable.close()
