@@ -5,6 +5,7 @@ and this one on commit; a notification a replica does not understand clears all 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -133,6 +134,16 @@ async def eventually(condition: Callable[[], bool], seconds: float = 3.0) -> boo
     return condition()
 
 
+async def settled(app: AuthApp, replica: AuthApp) -> None:
+    """Waits until the replica has heard every change committed so far: notifications arrive in commit order,
+    so once a marker sent now has arrived, so have they (a late one would empty a cache the test just filled)."""
+    marker = ApiKeyChanged(f"key_marker_{secrets.token_hex(4)}")
+    heard: list[Invalidation] = []
+    replica.hub.subscribe(heard.append)
+    await app.store.invalidate(marker)
+    assert await eventually(lambda: marker in heard)
+
+
 def cached(app: AuthApp) -> int:
     a = app.authenticator
     return len(a.sessions) + len(a.users) + len(a.api_keys)
@@ -142,6 +153,7 @@ def cached(app: AuthApp) -> int:
 async def test_a_guest_who_signs_up_is_no_guest_on_another_replica(app: AuthApp, replica: AuthApp, how: str) -> None:
     guest = await app.accounts.guest_login()
     request = check_request("GET", "/v1/models", guest.access_token)
+    await settled(app, replica)
     assert identity(await replica.authorizer.check(request))["x-jan-guest"] == "1"  # cached as a guest there
     caller = await caller_for(app, guest.access_token)
     if how == "password":
@@ -160,6 +172,7 @@ async def test_a_role_change_reaches_another_replica(app: AuthApp, replica: Auth
     owner_caller = await caller_for(app, owner.access_token)
     await app.organization.modify_user(owner_caller, second.user.id, "owner")
     second = await app.accounts.login(second.user.email or "", PASSWORD)
+    await settled(app, replica)
     admin_route = check_request("GET", "/v1/organization/users", second.access_token)
     assert identity(await replica.authorizer.check(admin_route))["x-jan-org-role"] == "owner"
     await app.organization.modify_user(owner_caller, second.user.id, "reader")
@@ -173,6 +186,7 @@ async def test_an_archived_project_reaches_another_replica(app: AuthApp, replica
     project = await app.organization.create_project(owner_caller, "p")
     key = await app.api_keys.create_project_key(owner_caller, project.id, "k", None)
     request = check_request("GET", "/v1/models", key.value)
+    await settled(app, replica)
     assert identity(await replica.authorizer.check(request))["x-jan-project-id"] == project.id
     await app.organization.archive_project(owner_caller, project.id)
     assert await eventually(lambda: not len(replica.authenticator.api_keys))
@@ -186,6 +200,7 @@ async def test_a_notification_the_receiver_does_not_understand_clears_everything
     """A replica of a later version may notify a change in words this one does not know: nothing it caches
     can be known to be unaffected, so it drops everything."""
     session = await app.accounts.register(unique_email(), PASSWORD, "", Caller())
+    await settled(app, replica)
     identity(await replica.authorizer.check(check_request("GET", "/v1/models", session.access_token)))
     assert cached(replica) == 2  # the session and its user
     conn = await asyncpg.connect(database_url)
