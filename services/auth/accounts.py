@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
-from services.auth.cache import Invalidations
 from services.auth.domain import SessionTokens, User
 from services.auth.emails import normalize_email
+from services.auth.invalidation import SessionChanged, UserChanged
 from services.auth.passwords import Passwords
 from services.auth.store import Store
 from services.auth.validation import MAX_NAME_CHARS, check_email_size, check_password, sign_in_credentials
@@ -61,7 +61,6 @@ class Accounts:
         store: Store,
         access_tokens: tokens.AccessTokens,
         passwords: Passwords,
-        hub: Invalidations,
         org_id: str,
         admin_emails: frozenset[str],
         refresh_ttl_seconds: int,
@@ -71,7 +70,6 @@ class Accounts:
         self._login_limit = login_limit
         self._tokens = access_tokens
         self._passwords = passwords
-        self._hub = hub
         self.org_id = org_id
         self._admin_emails = admin_emails
         self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
@@ -95,13 +93,12 @@ class Accounts:
             guest = await self._calling_guest(tx, caller)
             if guest:
                 await tx.update_user(guest.id, email=email, name=name, password_hash=password_hash)
+                await tx.invalidate(UserChanged(guest.id))  # no longer a guest (its limits lift)
                 user_id = guest.id
             else:
                 user_id = (await tx.insert_user(tokens.new_id("user"), email, name, False, password_hash)).id
             user = await self._settle_role(tx, user_id, new_member=guest is None)
-            session = await self._start_session(tx, user)
-        self._hub.publish(f"u:{user.id}")
-        return session
+            return await self._start_session(tx, user)
 
     async def login(self, email: str, password: str) -> SessionTokens:
         (email, password), limit = sign_in_credentials(email, password), self._login_limit
@@ -123,9 +120,7 @@ class Accounts:
             await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
         async with self._store.transaction() as tx:
             user = await self._settle_role(tx, user.id, new_member=False)
-            session = await self._start_session(tx, user)
-        self._hub.publish(f"u:{user.id}")
-        return session
+            return await self._start_session(tx, user)
 
     async def sign_in_external(
         self, *, google_sub: str, email: str, email_verified: bool, name: str, caller: Caller
@@ -145,21 +140,20 @@ class Accounts:
                     if password_hash is not None:  # never proven: only the Google credential remains
                         await tx.clear_password(user.id)
                         await tx.revoke_user_credentials(user.id)
-                        await tx.notify(f"u:{user.id}")
+                        await tx.invalidate(UserChanged(user.id))
                         log.info("Google sign-in linked by email; the password was cleared", extra={"user_id": user.id})
             new_member = False  # only an account made here joins; a guest keeps (or lacks) its role
             if user is None:
                 guest = await self._calling_guest(tx, caller)
                 if guest:
                     await tx.update_user(guest.id, email=email, name=name or guest.name, google_sub=google_sub)
+                    await tx.invalidate(UserChanged(guest.id))  # no longer a guest (its limits lift)
                     user = guest
                 else:
                     user = await tx.insert_user(tokens.new_id("user"), email, name, False, None, google_sub)
                     new_member = True
             user = await self._settle_role(tx, user.id, new_member=new_member, verified_email=email)
-            session = await self._start_session(tx, user)
-        self._hub.publish(f"u:{user.id}")
-        return session
+            return await self._start_session(tx, user)
 
     async def _calling_guest(self, tx: Store, caller: Caller) -> User | None:
         if caller.key_type != "session" or not caller.user_id:
@@ -184,7 +178,7 @@ class Accounts:
         if role == user.role:
             return user
         await tx.set_org_role(self.org_id, user_id, role)
-        await tx.notify(f"u:{user_id}")
+        await tx.invalidate(UserChanged(user_id))
         settled = await tx.user(user_id, self.org_id)
         assert settled is not None
         return settled
@@ -221,7 +215,7 @@ class Accounts:
             if row["used_at"] is not None:
                 # Replay of a rotated token: end the whole family, then refuse (after the commit below).
                 await tx.revoke_session(row["session_id"])
-                await tx.notify(f"s:{row['session_id']}")
+                await tx.invalidate(SessionChanged(row["session_id"]))
                 reused = row["session_id"]
             elif row["expires_at"] <= datetime.now(UTC):
                 raise errors.Unauthenticated("refresh token expired")
@@ -232,7 +226,6 @@ class Accounts:
                 await tx.mark_refresh_token_used(token_hash)
                 new_token = await self._new_refresh_token(tx, row["session_id"])
                 return self._session_tokens(user, row["session_id"], new_token)
-        self._hub.publish(f"s:{reused}")
         log.warning("refresh token reused; session revoked", extra={"session_id": reused})
         raise errors.Unauthenticated("refresh token was already used; the session has been revoked")
 
@@ -249,8 +242,7 @@ class Accounts:
         async with self._store.transaction() as tx:
             for session_id in sessions:
                 revoked = await tx.revoke_session(session_id) or revoked
-                await tx.notify(f"s:{session_id}")
-        self._hub.publish(*(f"s:{s}" for s in sessions))
+            await tx.invalidate(*(SessionChanged(s) for s in sessions))
         return revoked
 
     # -- the caller ----------------------------------------------------------------------------------

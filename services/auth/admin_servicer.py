@@ -1,23 +1,25 @@
-"""The organization admin RPCs of jan.v1.AuthService (OpenAI's admin API shapes), mixed into AuthServicer
-(servicer.py), which registers them together with the sign-in RPCs: one gRPC service, two files."""
+"""gRPC servicer for jan.v1.OrganizationService, the organization admin API in OpenAI's shapes (projects,
+members, service accounts, API keys, admin keys, invites): converts protos to domain calls and back
+(convert.py). Identity comes from the x-jan-* metadata ext_authz set and signed, as for the sign-in RPCs
+(servicer.py)."""
 
 from __future__ import annotations
 
 import grpc
 
-from jan.v1 import auth_service_pb2 as pb
+from jan.v1 import organization_service_pb2 as pb
+from jan.v1 import organization_service_pb2_grpc
 from services.auth import convert
 from services.auth.apikeys import ApiKeys
 from services.auth.organization import Organization
 from services.common.identity import Caller, caller_from_metadata
 
 
-class AdminServicerMixin:
-    """The admin RPCs; the class mixing them in provides the domain objects."""
-
-    _org: Organization
-    _keys: ApiKeys
-    _identity_secret: bytes
+class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServicer):
+    def __init__(self, organization: Organization, api_keys: ApiKeys, identity_secret: bytes) -> None:
+        self._org = organization
+        self._keys = api_keys
+        self._identity_secret = identity_secret
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
         """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""

@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
-from services.auth.cache import Invalidations
 from services.auth.domain import ApiKey, Page, ServiceAccount
+from services.auth.invalidation import ApiKeyChanged, ProjectChanged
 from services.auth.rights import ProjectAccess, project_access, require_org_owner
 from services.auth.store import Store
 from services.auth.validation import (
@@ -37,9 +37,8 @@ def _expiry(expires_in_seconds: int | None) -> datetime | None:
 
 
 class ApiKeys:
-    def __init__(self, store: Store, hub: Invalidations, secrets: tokens.ApiKeySecrets, org_id: str) -> None:
+    def __init__(self, store: Store, secrets: tokens.ApiKeySecrets, org_id: str) -> None:
         self._store = store
-        self._hub = hub
         self._secrets = secrets
         self.org_id = org_id
 
@@ -74,8 +73,7 @@ class ApiKeys:
     async def _revoke(self, key_id: str) -> None:
         async with self._store.transaction() as tx:
             await tx.revoke_api_key(key_id)
-            await tx.notify(f"k:{key_id}")
-        self._hub.publish(f"k:{key_id}")
+            await tx.invalidate(ApiKeyChanged(key_id))
 
     # -- project keys --------------------------------------------------------------------------------
     async def create_project_key(
@@ -120,8 +118,7 @@ class ApiKeys:
         if expires_in_seconds is not None:
             async with self._store.transaction() as tx:
                 await tx.set_api_key_expiry(key_id, _expiry(expires_in_seconds))
-                await tx.notify(f"k:{key_id}")
-            self._hub.publish(f"k:{key_id}")
+                await tx.invalidate(ApiKeyChanged(key_id))
         return await self.get_project_key(caller, project_id, key_id)
 
     async def delete_project_key(self, caller: Caller, project_id: str, key_id: str) -> None:
@@ -165,16 +162,14 @@ class ApiKeys:
             check_role(role)
         async with self._store.transaction() as tx:
             await tx.update_service_account(project_id, sa_id, (name or "").strip()[:MAX_NAME_CHARS] or None, role)
-            await tx.notify(f"p:{project_id}")  # its keys carry the role
-        self._hub.publish(f"p:{project_id}")
+            await tx.invalidate(ProjectChanged(project_id))  # its keys carry the role
         return await self.get_service_account(caller, project_id, sa_id)
 
     async def delete_service_account(self, caller: Caller, project_id: str, sa_id: str) -> None:
         await self.get_service_account(caller, project_id, sa_id)
         async with self._store.transaction() as tx:
             key_ids = await tx.delete_service_account(project_id, sa_id)
-            await tx.notify(*(f"k:{k}" for k in key_ids))
-        self._hub.publish(*(f"k:{k}" for k in key_ids))
+            await tx.invalidate(*(ApiKeyChanged(k) for k in key_ids))
 
     # -- admin keys ----------------------------------------------------------------------------------
     async def create_admin_key(self, caller: Caller, name: str, expires_in_seconds: int | None) -> ApiKey:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from services.auth.cache import MISSING, Invalidations, TtlCache
 from services.auth.domain import KeyRecord
+from services.auth.invalidation import ApiKeyChanged, Invalidation, ProjectChanged, SessionChanged, UserChanged
 from services.auth.key_last_used import KeyLastUsed
 from services.auth.store import Store
 from services.auth.tokens import AccessTokens, ApiKeySecrets
@@ -75,23 +76,23 @@ class Authenticator:
         self.api_keys: TtlCache[bytes, KeyRecord | None] = TtlCache(hub, ttl, max_entries)
         hub.subscribe(self._invalidate)
 
-    def _invalidate(self, payload: str) -> None:
-        kind, _, ident = payload.partition(":")
-        if kind == "s":
-            self.sessions.pop(ident)
-        elif kind == "u":
-            self.users.pop(ident)
-            self.sessions.drop_where(lambda _, v: v is not None and v[0] == ident)
-            self.api_keys.drop_where(lambda _, v: v is not None and v.user_id == ident)
-        elif kind == "k":
-            self.api_keys.drop_where(lambda _, v: v is not None and v.id == ident)
-        elif kind == "p":
-            self.users.clear()
-            self.api_keys.drop_where(lambda _, v: v is not None and v.project_id == ident)
-        elif kind == "*":
-            self.sessions.clear()
-            self.users.clear()
-            self.api_keys.clear()
+    def _invalidate(self, event: Invalidation) -> None:
+        match event:
+            case SessionChanged(session_id):
+                self.sessions.pop(session_id)
+            case UserChanged(user_id):
+                self.users.pop(user_id)
+                self.sessions.drop_where(lambda _, v: v is not None and v[0] == user_id)
+                self.api_keys.drop_where(lambda _, v: v is not None and v.user_id == user_id)
+            case ApiKeyChanged(key_id):
+                self.api_keys.drop_where(lambda _, v: v is not None and v.id == key_id)
+            case ProjectChanged(project_id):
+                self.users.clear()  # every user's project roles are one entry
+                self.api_keys.drop_where(lambda _, v: v is not None and v.project_id == project_id)
+            case _:  # Everything, or an event this code does not know
+                self.sessions.clear()
+                self.users.clear()
+                self.api_keys.clear()
 
     async def authenticate(self, credential: str, project_id: str | None = None) -> Principal:
         """`project_id` is the project the caller asks to act in (OpenAI-Project header), if any."""

@@ -14,8 +14,8 @@ import logging
 import secrets
 
 from services.auth import tokens
-from services.auth.cache import Invalidations
 from services.auth.domain import User
+from services.auth.invalidation import UserChanged
 from services.auth.store import Store
 from services.auth.validation import required
 from services.common import errors
@@ -30,9 +30,8 @@ def new_bootstrap_token() -> str:
 
 
 class OwnerBootstrap:
-    def __init__(self, store: Store, hub: Invalidations, org_id: str) -> None:
+    def __init__(self, store: Store, org_id: str) -> None:
         self._store = store
-        self._hub = hub
         self.org_id = org_id
 
     async def prepare(self, configured_token: str | None = None) -> str | None:
@@ -86,9 +85,8 @@ class OwnerBootstrap:
             if not await tx.use_bootstrap_token(self.org_id, tokens.sha256(token), user.id):
                 raise errors.PermissionDenied("invalid or already used bootstrap token", param="bootstrap_token")
             await tx.set_org_role(self.org_id, user.id, "owner")
-            await tx.notify(f"u:{user.id}")
+            await tx.invalidate(UserChanged(user.id))
             owner = await tx.user(user.id, self.org_id)
-        self._hub.publish(f"u:{user.id}")
         log.warning("the organization's first owner was made with the bootstrap token", extra={"user_id": user.id})
         assert owner is not None
         return owner

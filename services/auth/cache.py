@@ -1,14 +1,13 @@
 """In-memory caches for ext_authz, and the invalidations that keep them honest across replicas.
 
 Every change that can turn an allowed request into a denied one (a session or key revoked, a member
-removed, a role changed, a project archived) does two things: it drops the affected entries from this
-replica's caches right after its transaction commits, and it sends NOTIFY jan_auth_invalidate inside
-that transaction, which PostgreSQL delivers to every replica's listening connection on commit. So a
-revocation holds at once on the replica that made it and within the NOTIFY delivery time (milliseconds)
-on the others. If the listening connection drops, the caches are cleared and bypassed until it is back;
-and no entry outlives its TTL (JAN_AUTHZ_CACHE_TTL_SECONDS), the hard bound if a notification is lost.
-
-Invalidation payloads: "s:<session id>", "u:<user id>", "k:<key id>", "p:<project id>", "*" (everything).
+removed, a role changed, a project archived; and a guest signing up) calls `Store.invalidate` with typed
+events (invalidation.py) in its transaction: the store sends them with pg_notify, which PostgreSQL delivers
+to every replica's listening connection (this one's included) when the transaction commits, and hands them
+to this replica's hub right after the commit. So a revocation holds at once on the replica that made it and
+within the NOTIFY delivery time (milliseconds) on the others. A payload this replica does not understand
+clears every cache. If the listening connection drops, the caches are cleared and bypassed until it is
+back; and no entry outlives its TTL (JAN_AUTHZ_CACHE_TTL_SECONDS), the hard bound if a notification is lost.
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from services.auth.store import INVALIDATION_CHANNEL
+from services.auth.invalidation import CHANNEL, Everything, Invalidation, decode
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +39,21 @@ class Invalidations:
     def __init__(self) -> None:
         self.epoch = 0
         self.live = True  # False while the listening connection is down: caches are bypassed
-        self._handlers: list[Callable[[str], None]] = []
+        self._handlers: list[Callable[[Invalidation], None]] = []
         self._conn: asyncpg.Connection | None = None
         self._dsn: str | None = None
         self._reconnect: asyncio.Task[None] | None = None
         self._closing = False
 
-    def subscribe(self, handler: Callable[[str], None]) -> None:
+    def subscribe(self, handler: Callable[[Invalidation], None]) -> None:
         self._handlers.append(handler)
 
-    def publish(self, *payloads: str) -> None:
-        for payload in payloads:
+    def publish(self, events: Iterable[Invalidation]) -> None:
+        """Hands events to every cache: this replica's committed changes (from the Store) and NOTIFYs."""
+        for event in events:
             self.epoch += 1
             for handler in self._handlers:
-                handler(payload)
+                handler(event)
 
     async def listen(self, dsn: str) -> None:
         """Starts listening for NOTIFYs from every replica (reconnecting if the connection drops)."""
@@ -62,14 +62,14 @@ class Invalidations:
 
     async def _connect(self) -> None:
         conn = await asyncpg.connect(self._dsn)
-        await conn.add_listener(INVALIDATION_CHANNEL, self._on_notify)
+        await conn.add_listener(CHANNEL, self._on_notify)
         conn.add_termination_listener(self._on_terminated)
         self._conn = conn
-        self.publish("*")  # anything may have changed while nobody listened
+        self.publish([Everything()])  # anything may have changed while nobody listened
         self.live = True
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.publish(payload)
+        self.publish([decode(payload)])
 
     def _on_terminated(self, _conn: object) -> None:
         self._conn = None
@@ -77,7 +77,7 @@ class Invalidations:
             return
         log.warning("invalidation listener disconnected; authz caches bypassed until it reconnects")
         self.live = False
-        self.publish("*")
+        self.publish([Everything()])
         self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
 
     async def _reconnect_loop(self) -> None:

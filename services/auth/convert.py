@@ -1,5 +1,6 @@
-"""jan.v1 auth protos ⇄ the auth service's domain records (OpenAI admin API shapes), and the answers to
-Envoy's ext_authz checks (allowed: the identity headers; denied: status, headers and reason). Pure functions.
+"""The jan.v1 sign-in and organization protos ⇄ the auth service's domain records (OpenAI admin API shapes),
+and the answers to Envoy's ext_authz checks (allowed: the identity headers; denied: status, headers and
+reason). Pure functions; both servicers (servicer.py, admin_servicer.py) convert here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
-from jan.v1 import auth_service_pb2 as pb
+from jan.v1 import organization_service_pb2 as org_pb
+from jan.v1 import sign_in_service_pb2 as sign_in_pb
 from services.auth.domain import ApiKey, Invite, Member, Page, Project, ServiceAccount, SessionTokens, User
 from services.auth.rate_limit import RateLimited
 from services.common import errors
@@ -45,7 +47,7 @@ def optional_str(request: Message, field: str) -> str | None:
     return str(getattr(request, field)) if request.HasField(field) else None
 
 
-def invite_projects(request: pb.CreateInviteRequest) -> list[tuple[str, str]]:
+def invite_projects(request: org_pb.CreateInviteRequest) -> list[tuple[str, str]]:
     """(project id, role) of each project the invite adds the invitee to."""
     return [(p.id, p.role) for p in request.projects]
 
@@ -55,8 +57,8 @@ def ts(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 
 
-def user(u: User) -> pb.User:
-    return pb.User(
+def user(u: User) -> sign_in_pb.User:
+    return sign_in_pb.User(
         id=u.id,
         object="user",
         email=u.email,
@@ -68,8 +70,8 @@ def user(u: User) -> pb.User:
     )
 
 
-def session(s: SessionTokens) -> pb.Session:
-    return pb.Session(
+def session(s: SessionTokens) -> sign_in_pb.Session:
+    return sign_in_pb.Session(
         access_token=s.access_token,
         token_type="Bearer",
         expires_in=s.expires_in,
@@ -80,8 +82,8 @@ def session(s: SessionTokens) -> pb.Session:
     )
 
 
-def project(p: Project) -> pb.Project:
-    return pb.Project(
+def project(p: Project) -> org_pb.Project:
+    return org_pb.Project(
         id=p.id,
         object="organization.project",
         name=p.name,
@@ -91,41 +93,41 @@ def project(p: Project) -> pb.Project:
     )
 
 
-def project_user(m: Member) -> pb.ProjectUser:
-    return pb.ProjectUser(
+def project_user(m: Member) -> org_pb.ProjectUser:
+    return org_pb.ProjectUser(
         id=m.id, object="organization.project.user", name=m.name, email=m.email, role=m.role, added_at=ts(m.added_at)
     )
 
 
-def org_user(m: Member) -> pb.OrganizationUser:
-    return pb.OrganizationUser(
+def org_user(m: Member) -> org_pb.OrganizationUser:
+    return org_pb.OrganizationUser(
         id=m.id, object="organization.user", name=m.name, email=m.email, role=m.role, added_at=ts(m.added_at)
     )
 
 
-def service_account(s: ServiceAccount) -> pb.ProjectServiceAccount:
-    return pb.ProjectServiceAccount(
+def service_account(s: ServiceAccount) -> org_pb.ProjectServiceAccount:
+    return org_pb.ProjectServiceAccount(
         id=s.id, object="organization.project.service_account", name=s.name, role=s.role, created_at=ts(s.created_at)
     )
 
 
-def project_api_key(k: ApiKey) -> pb.ProjectApiKey:
-    owner = pb.ApiKeyOwner()
+def project_api_key(k: ApiKey) -> org_pb.ProjectApiKey:
+    owner = org_pb.ApiKeyOwner()
     if k.service_account:
         sa = k.service_account
-        owner = pb.ApiKeyOwner(
+        owner = org_pb.ApiKeyOwner(
             type="service_account",
-            service_account=pb.ApiKeyOwnerServiceAccount(
+            service_account=org_pb.ApiKeyOwnerServiceAccount(
                 id=sa.id, name=sa.name, role=sa.role, created_at=ts(sa.created_at)
             ),
         )
     elif k.owner:
         o = k.owner
-        owner = pb.ApiKeyOwner(
+        owner = org_pb.ApiKeyOwner(
             type="user",
-            user=pb.ApiKeyOwnerUser(id=o.id, name=o.name, email=o.email, role=o.role, created_at=ts(o.created_at)),
+            user=org_pb.ApiKeyOwnerUser(id=o.id, name=o.name, email=o.email, role=o.role, created_at=ts(o.created_at)),
         )
-    return pb.ProjectApiKey(
+    return org_pb.ProjectApiKey(
         id=k.id,
         object="organization.project.api_key",
         name=k.name,
@@ -139,16 +141,16 @@ def project_api_key(k: ApiKey) -> pb.ProjectApiKey:
     )
 
 
-def admin_api_key(k: ApiKey) -> pb.AdminApiKey:
+def admin_api_key(k: ApiKey) -> org_pb.AdminApiKey:
     o = k.owner
     owner = (
-        pb.AdminApiKeyOwner(
+        org_pb.AdminApiKeyOwner(
             type="user", object="organization.user", id=o.id, name=o.name, created_at=ts(o.created_at), role=o.role
         )
         if o
         else None
     )
-    return pb.AdminApiKey(
+    return org_pb.AdminApiKey(
         id=k.id,
         object="organization.admin_api_key",
         name=k.name,
@@ -161,8 +163,8 @@ def admin_api_key(k: ApiKey) -> pb.AdminApiKey:
     )
 
 
-def invite(i: Invite) -> pb.Invite:
-    return pb.Invite(
+def invite(i: Invite) -> org_pb.Invite:
+    return org_pb.Invite(
         id=i.id,
         object="organization.invite",
         email=i.email,
@@ -171,7 +173,7 @@ def invite(i: Invite) -> pb.Invite:
         created_at=ts(i.created_at),
         expires_at=ts(i.expires_at),
         accepted_at=ts(i.accepted_at),
-        projects=[pb.InviteProject(id=p, role=r) for p, r in i.projects],
+        projects=[org_pb.InviteProject(id=p, role=r) for p, r in i.projects],
         code=i.code,
     )
 
@@ -188,9 +190,9 @@ def page(response_type: Callable[..., R], items: Page[T], convert: Callable[[T],
     )
 
 
-def service_account_created(sa: ServiceAccount, key: ApiKey) -> pb.CreateProjectServiceAccountResponse:
+def service_account_created(sa: ServiceAccount, key: ApiKey) -> org_pb.CreateProjectServiceAccountResponse:
     """A new service account with its first key, whose secret only this response shows."""
-    api_key = pb.ServiceAccountApiKey(
+    api_key = org_pb.ServiceAccountApiKey(
         id=key.id,
         object="organization.project.service_account.api_key",
         name=key.name,
@@ -198,7 +200,7 @@ def service_account_created(sa: ServiceAccount, key: ApiKey) -> pb.CreateProject
         created_at=ts(key.created_at),
         expires_at=ts(key.expires_at),
     )
-    return pb.CreateProjectServiceAccountResponse(
+    return org_pb.CreateProjectServiceAccountResponse(
         id=sa.id,
         object="organization.project.service_account",
         name=sa.name,
@@ -208,34 +210,34 @@ def service_account_created(sa: ServiceAccount, key: ApiKey) -> pb.CreateProject
     )
 
 
-def logged_out(revoked: bool) -> pb.LogoutResponse:
-    return pb.LogoutResponse(object="auth.logout", revoked=revoked)
+def logged_out(revoked: bool) -> sign_in_pb.LogoutResponse:
+    return sign_in_pb.LogoutResponse(object="auth.logout", revoked=revoked)
 
 
-def project_user_deleted(user_id: str) -> pb.DeleteProjectUserResponse:
-    return pb.DeleteProjectUserResponse(object="organization.project.user.deleted", id=user_id, deleted=True)
+def project_user_deleted(user_id: str) -> org_pb.DeleteProjectUserResponse:
+    return org_pb.DeleteProjectUserResponse(object="organization.project.user.deleted", id=user_id, deleted=True)
 
 
-def service_account_deleted(sa_id: str) -> pb.DeleteProjectServiceAccountResponse:
-    return pb.DeleteProjectServiceAccountResponse(
+def service_account_deleted(sa_id: str) -> org_pb.DeleteProjectServiceAccountResponse:
+    return org_pb.DeleteProjectServiceAccountResponse(
         object="organization.project.service_account.deleted", id=sa_id, deleted=True
     )
 
 
-def project_api_key_deleted(key_id: str) -> pb.DeleteProjectApiKeyResponse:
-    return pb.DeleteProjectApiKeyResponse(object="organization.project.api_key.deleted", id=key_id, deleted=True)
+def project_api_key_deleted(key_id: str) -> org_pb.DeleteProjectApiKeyResponse:
+    return org_pb.DeleteProjectApiKeyResponse(object="organization.project.api_key.deleted", id=key_id, deleted=True)
 
 
-def admin_api_key_deleted(key_id: str) -> pb.DeleteAdminApiKeyResponse:
-    return pb.DeleteAdminApiKeyResponse(object="organization.admin_api_key.deleted", id=key_id, deleted=True)
+def admin_api_key_deleted(key_id: str) -> org_pb.DeleteAdminApiKeyResponse:
+    return org_pb.DeleteAdminApiKeyResponse(object="organization.admin_api_key.deleted", id=key_id, deleted=True)
 
 
-def invite_deleted(invite_id: str) -> pb.DeleteInviteResponse:
-    return pb.DeleteInviteResponse(object="organization.invite.deleted", id=invite_id, deleted=True)
+def invite_deleted(invite_id: str) -> org_pb.DeleteInviteResponse:
+    return org_pb.DeleteInviteResponse(object="organization.invite.deleted", id=invite_id, deleted=True)
 
 
-def user_deleted(user_id: str) -> pb.DeleteUserResponse:
-    return pb.DeleteUserResponse(object="organization.user.deleted", id=user_id, deleted=True)
+def user_deleted(user_id: str) -> org_pb.DeleteUserResponse:
+    return org_pb.DeleteUserResponse(object="organization.user.deleted", id=user_id, deleted=True)
 
 
 # -- ext_authz answers (the gRPC Check here, the HTTP one in authz_http.py) ----------------------------

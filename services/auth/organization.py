@@ -1,7 +1,7 @@
 """The organization in OpenAI's admin API shape: projects, project members, organization members, invites.
 
-Every change that can take access away (role changes, removals, archiving) invalidates the authz caches
-of every replica (NOTIFY in the transaction) and of this one (at once, after the commit).
+Every change that can take access away (role changes, removals, archiving) invalidates the authz caches of
+every replica, in its transaction (Store.invalidate).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from services.auth import tokens
 from services.auth.accounts import require_caller
-from services.auth.cache import Invalidations
 from services.auth.domain import ORG_ROLES, Invite, Member, Page, Project
 from services.auth.emails import canonical_email, normalize_email
+from services.auth.invalidation import ProjectChanged, UserChanged
 from services.auth.rights import project_access, require_org_owner
 from services.auth.store import Store
 from services.auth.validation import check_role, page_limit, required, required_name
@@ -22,9 +22,8 @@ from services.common.identity import Caller
 
 
 class Organization:
-    def __init__(self, store: Store, hub: Invalidations, org_id: str, invite_ttl_seconds: int) -> None:
+    def __init__(self, store: Store, org_id: str, invite_ttl_seconds: int) -> None:
         self._store = store
-        self._hub = hub
         self.org_id = org_id
         self._invite_ttl = timedelta(seconds=invite_ttl_seconds)
 
@@ -39,8 +38,7 @@ class Organization:
         async with self._store.transaction() as tx:
             project = await tx.insert_project(tokens.new_id("proj"), self.org_id, name)
             await tx.set_project_role(project.id, user_id, "owner", insert=True)
-            await tx.notify(f"u:{user_id}")
-        self._hub.publish(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
         return project
 
     async def get_project(self, caller: Caller, project_id: str) -> Project:
@@ -58,8 +56,7 @@ class Organization:
         await project_access(self._store, self.org_id, caller, project_id, manage=True)
         async with self._store.transaction() as tx:
             await tx.update_project(self.org_id, project_id, archive=True)
-            await tx.notify(f"p:{project_id}")
-        self._hub.publish(f"p:{project_id}")
+            await tx.invalidate(ProjectChanged(project_id))
         return await self.get_project(caller, project_id)
 
     # -- project members -----------------------------------------------------------------------------
@@ -90,8 +87,7 @@ class Organization:
         async with self._store.transaction() as tx:
             if not await tx.set_project_role(project_id, member.id, role, insert=True):
                 raise errors.AlreadyExists(f"user {member.id} is already in project {project_id}", param="user_id")
-            await tx.notify(f"u:{member.id}")
-        self._hub.publish(f"u:{member.id}")
+            await tx.invalidate(UserChanged(member.id))
         return await self.get_project_user(caller, project_id, member.id)
 
     async def modify_project_user(self, caller: Caller, project_id: str, user_id: str, role: str) -> Member:
@@ -100,8 +96,7 @@ class Organization:
         async with self._store.transaction() as tx:
             if not await tx.set_project_role(project_id, user_id, role, insert=False):
                 raise errors.NotFound(f"No user {user_id} in project {project_id}", param="user_id")
-            await tx.notify(f"u:{user_id}")
-        self._hub.publish(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
         return await self.get_project_user(caller, project_id, user_id)
 
     async def remove_project_user(self, caller: Caller, project_id: str, user_id: str) -> None:
@@ -109,8 +104,7 @@ class Organization:
         async with self._store.transaction() as tx:
             if not await tx.remove_project_user(project_id, user_id):
                 raise errors.NotFound(f"No user {user_id} in project {project_id}", param="user_id")
-            await tx.notify(f"u:{user_id}")
-        self._hub.publish(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
 
     # -- organization members ------------------------------------------------------------------------
     async def list_users(self, caller: Caller, limit: int, after: str, emails: list[str]) -> Page[Member]:
@@ -133,8 +127,7 @@ class Organization:
             if member.role == "owner" and role != "owner" and await tx.count_owners(self.org_id) <= 1:
                 raise errors.FailedPrecondition("the organization needs at least one owner")
             await tx.set_org_role(self.org_id, user_id, role)
-            await tx.notify(f"u:{user_id}")
-        self._hub.publish(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
         return await self.get_user(caller, user_id)
 
     async def remove_user(self, caller: Caller, user_id: str) -> None:
@@ -144,8 +137,7 @@ class Organization:
             if member.role == "owner" and await tx.count_owners(self.org_id) <= 1:
                 raise errors.FailedPrecondition("the organization needs at least one owner")
             await tx.remove_org_user(self.org_id, user_id)
-            await tx.notify(f"u:{user_id}")
-        self._hub.publish(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
 
     # -- invites -------------------------------------------------------------------------------------
     async def create_invite(self, caller: Caller, email: str, role: str, projects: list[tuple[str, str]]) -> Invite:
@@ -207,8 +199,7 @@ class Organization:
                 if not await tx.set_project_role(project_id, user_id, project_role, insert=True):
                     await tx.set_project_role(project_id, user_id, project_role, insert=False)
             await tx.mark_invite_accepted(invite.id, user_id)
-            await tx.notify(f"u:{user_id}")
+            await tx.invalidate(UserChanged(user_id))
             accepted = await tx.invite(self.org_id, invite.id)
-        self._hub.publish(f"u:{user_id}")
         assert accepted is not None
         return accepted

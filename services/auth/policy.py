@@ -1,6 +1,14 @@
-"""Who may call what: the access level of every RPC and the rule for each level.
+"""Who may call what: the access level of every RPC and route, and the rule for each level.
 
-Levels, from open to closed:
+Each level is declared once, in the protos: `option (jan.v1.access)` on every RPC of every jan.v1 service,
+and `option (jan.v1.http_routes)` on a service for the plain-HTTP routes it serves beside its RPCs (the MCP
+endpoint). The Policy reads both from the descriptors; an RPC without a level stops the auth service at
+start (and fails tests/repo before that). A request that reaches no declared RPC or route needs a valid
+credential, whatever the path: without one it is refused (401), with one Envoy answers 404 (a native gRPC
+call, UNIMPLEMENTED). Only the infrastructure a client needs before signing in (grpc.health.v1 and server
+reflection) is open besides the RPCs declared PUBLIC.
+
+Levels, from open to closed (protos/jan/v1/access.proto):
   PUBLIC          anyone; a valid credential, if sent, still yields identity headers (guest upgrades)
   ANY             any valid credential, admin keys included (GetMe)
   API             a session, project key or service-account key: the model/chat/search API
@@ -21,7 +29,11 @@ gRPC alike (ext_authz never sees a gRPC body).
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
+from google.protobuf import descriptor
+
+from jan.v1 import access_pb2
 from services.auth.authn import Principal
 from services.auth.routes import RouteTable, Rpc
 from services.common import errors
@@ -37,98 +49,72 @@ class Access(enum.Enum):
     ORG_OWNER = "org_owner"
     INTERNAL = "internal"
 
+    @classmethod
+    def from_proto(cls, value: int) -> Access | None:
+        """The level of a jan.v1.Access value; None for ACCESS_UNSPECIFIED (or a value this build lacks)."""
+        if value not in access_pb2.Access.values() or value == access_pb2.ACCESS_UNSPECIFIED:
+            return None
+        return cls[access_pb2.Access.Name(value).removeprefix("ACCESS_")]
 
-AUTH_SERVICE = "jan.v1.AuthService"
-# Services the public API does not need directly: chat calls them (inference for completions, search for web
-# search and the MCP tools). Their native gRPC through Envoy is INTERNAL.
-INTERNAL_SERVICES = ("jan.v1.InferenceService", "jan.v1.SearchService")
-_A = Access
-# Every AuthService RPC, explicitly (a test fails when one is missing). Other jan.v1 services are API.
-AUTH_RPCS: dict[str, Access] = {
-    "GuestLogin": _A.PUBLIC,
-    "Register": _A.PUBLIC,
-    "Login": _A.PUBLIC,
-    "RefreshToken": _A.PUBLIC,
-    "Logout": _A.PUBLIC,
-    "GetGoogleLoginUrl": _A.PUBLIC,
-    "GoogleCallback": _A.PUBLIC,
-    "GetMe": _A.ANY,
-    "AcceptInvite": _A.SESSION,
-    "BootstrapOwner": _A.SESSION,
-    **dict.fromkeys(["ListProjects", "CreateProject", "GetProject", "ModifyProject", "ArchiveProject"], _A.ORG_OWNER),
-    **dict.fromkeys(
-        [
-            "ListProjectUsers",
-            "CreateProjectUser",
-            "GetProjectUser",
-            "ModifyProjectUser",
-            "DeleteProjectUser",
-            "ListProjectServiceAccounts",
-            "CreateProjectServiceAccount",
-            "GetProjectServiceAccount",
-            "ModifyProjectServiceAccount",
-            "DeleteProjectServiceAccount",
-        ],
-        _A.PROJECT_OWNER,
-    ),
-    **dict.fromkeys(
-        ["ListProjectApiKeys", "CreateProjectApiKey", "GetProjectApiKey", "ModifyProjectApiKey", "DeleteProjectApiKey"],
-        _A.PROJECT_MEMBER,
-    ),
-    **dict.fromkeys(
-        [
-            "ListAdminApiKeys",
-            "CreateAdminApiKey",
-            "GetAdminApiKey",
-            "DeleteAdminApiKey",
-            "ListInvites",
-            "CreateInvite",
-            "GetInvite",
-            "DeleteInvite",
-            "ListUsers",
-            "GetUser",
-            "ModifyUser",
-            "DeleteUser",
-        ],
-        _A.ORG_OWNER,
-    ),
-}
-# Routes Envoy sends to a service over plain HTTP (not a transcoded RPC), by exact path, any method.
-HTTP_ROUTES: dict[str, Access] = {
-    "/v1/mcp": _A.API,  # the chat service's MCP endpoint (search tools)
-}
-# Other services' organization-wide APIs: the organization's owners only.
-ORG_OWNER_SERVICES = ("jan.v1.UsageService",)
+
+# A request that reaches no declared RPC or route: any valid credential, then Envoy's 404 (or the service's
+# UNIMPLEMENTED). Never PUBLIC: a route Envoy serves but nothing declares must not be open by accident.
+UNROUTED = Access.ANY
 # Infrastructure that must answer without credentials (Envoy and grpcurl call these).
 PUBLIC_GRPC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-ADMIN_LEVELS = (Access.PROJECT_MEMBER, Access.PROJECT_OWNER, Access.ORG_OWNER)
 
 
-def access_for_rpc(rpc: Rpc, internal: Access = Access.INTERNAL) -> Access:
-    """An RPC's level; `internal` is the level of the INTERNAL_SERVICES (JAN_INTERNAL_SERVICES_ACCESS)."""
-    if rpc.service == AUTH_SERVICE:
-        return AUTH_RPCS.get(rpc.method, Access.ORG_OWNER)  # fail closed on an RPC added without a level
-    if rpc.service in INTERNAL_SERVICES:
-        return internal
-    if rpc.service in ORG_OWNER_SERVICES:
-        return Access.ORG_OWNER
-    return Access.API
+def rpc_access(method: descriptor.MethodDescriptor) -> Access | None:
+    """The level an RPC declares with `option (jan.v1.access)`, or None when it declares none."""
+    return Access.from_proto(method.GetOptions().Extensions[access_pb2.access])
 
 
-def _internal_service(path: str) -> bool:
-    return any(path.startswith(f"/{service}/") for service in INTERNAL_SERVICES)
+def undeclared_rpcs(services: Iterable[descriptor.ServiceDescriptor]) -> list[str]:
+    """The RPCs (as /package.Service/Method) that declare no access level."""
+    return [f"/{s.full_name}/{m.name}" for s in services for m in s.methods if rpc_access(m) is None]
+
+
+def plain_http_routes(services: Iterable[descriptor.ServiceDescriptor]) -> dict[str, Access]:
+    """The plain-HTTP routes the services declare (`option (jan.v1.http_routes)`), by exact path."""
+    routes: dict[str, Access] = {}
+    for service in services:
+        for route in service.GetOptions().Extensions[access_pb2.http_routes]:
+            level = Access.from_proto(route.access)
+            if not route.path.startswith("/") or level is None:
+                raise ValueError(f"{service.full_name}: http_routes entry {route.path!r} needs a path and an access")
+            if route.path in routes:
+                raise ValueError(f"{service.full_name}: http_routes path {route.path!r} is declared twice")
+            routes[route.path] = level
+    return routes
 
 
 class Policy:
     def __init__(self, routes: RouteTable, memo_size: int = 4096, internal: Access = Access.INTERNAL) -> None:
+        """`internal` is the level the INTERNAL RPCs get (JAN_INTERNAL_SERVICES_ACCESS). Raises ValueError when
+        an RPC declares no level."""
         self.routes = routes
         self._internal = internal
+        services = routes.services
+        missing = undeclared_rpcs(services)
+        if missing:
+            raise ValueError(f"RPCs without an access level (option (jan.v1.access)): {', '.join(missing)}")
+        self._levels = {f"/{s.full_name}/{m.name}": rpc_access(m) for s in services for m in s.methods}
+        self.http_routes = plain_http_routes(services)
+        # Unknown methods of a service whose every RPC is INTERNAL keep that level (nothing to probe there).
+        self._internal_prefixes = tuple(
+            f"/{s.full_name}/" for s in services if {rpc_access(m) for m in s.methods} == {Access.INTERNAL}
+        )
         self._memo: dict[tuple[str, str], tuple[Rpc | None, Access]] = {}
         self._memo_size = memo_size
 
+    def level(self, rpc: Rpc) -> Access:
+        declared = self._levels[rpc.path]
+        assert declared is not None  # checked in __init__
+        return self._internal if declared is Access.INTERNAL else declared
+
     def resolve(self, http_method: str, path: str) -> tuple[Rpc | None, Access]:
-        """The RPC a request reaches and its access level. Paths that reach no RPC are PUBLIC: Envoy
-        answers them with its own 404 (unknown methods under /jan.v1. do reach a service: API)."""
+        """The RPC a request reaches and its access level. A request that reaches no RPC and no declared
+        route is UNROUTED (a credential is needed; Envoy answers 404)."""
         key = (http_method, path)
         found = self._memo.get(key)
         if found is None:
@@ -139,16 +125,16 @@ class Policy:
 
     def _resolve(self, http_method: str, path: str) -> tuple[Rpc | None, Access]:
         bare = path.split("?", 1)[0]
-        if bare in HTTP_ROUTES:
-            return None, HTTP_ROUTES[bare]
+        if bare in self.http_routes:
+            return None, self.http_routes[bare]
         rpc = self.routes.grpc(bare)
         if rpc is None and bare.startswith(PUBLIC_GRPC_PREFIXES):
             return None, Access.PUBLIC
-        if rpc is None and bare.startswith("/jan.v1."):
-            return None, self._internal if _internal_service(bare) else Access.API
+        if rpc is None and bare.startswith(self._internal_prefixes):
+            return None, self._internal
         if rpc is None:
             rpc = self.routes.rest(http_method, path)
-        return rpc, access_for_rpc(rpc, self._internal) if rpc else Access.PUBLIC
+        return (rpc, self.level(rpc)) if rpc else (None, UNROUTED)
 
     @staticmethod
     def authorize(access: Access, principal: Principal) -> None:

@@ -23,7 +23,7 @@ _METHODS = ("get", "put", "post", "delete", "patch")
 
 @dataclass(frozen=True)
 class Rpc:
-    service: str  # e.g. "jan.v1.AuthService"
+    service: str  # e.g. "jan.v1.SignInService"
     method: str  # e.g. "GetMe"
 
     @property
@@ -75,10 +75,10 @@ def _parse_template(template: str) -> tuple[tuple[str, ...], str | None]:
 class RouteTable:
     def __init__(self, services: Iterable[str] = API_SERVICES) -> None:
         pool = descriptor_pool.Default()
+        self.services = tuple(pool.FindServiceByName(name) for name in services)
         self.rpcs: dict[str, Rpc] = {}
         rules: list[_Rule] = []
-        for service_name in services:
-            service = pool.FindServiceByName(service_name)
+        for service in self.services:
             for method in service.methods:
                 rpc = Rpc(service.full_name, method.name)
                 self.rpcs[rpc.path] = rpc

@@ -2,7 +2,8 @@
 the HTTP endpoint Envoy's ext_authz asks (authz_http.py).
 
 `AuthApp` wires the parts (also used by the tests and the benchmark): one store over the pool, the
-invalidation listener, the caches and the domain objects, the AuthService and ext_authz servicers.
+invalidation listener, the caches and the domain objects, the servicers of jan.v1.SignInService,
+jan.v1.OrganizationService and ext_authz.
 """
 
 from __future__ import annotations
@@ -12,8 +13,14 @@ from pathlib import Path
 import asyncpg
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-from jan.v1 import auth_service_pb2_grpc
+from jan.v1 import (
+    organization_service_pb2,
+    organization_service_pb2_grpc,
+    sign_in_service_pb2,
+    sign_in_service_pb2_grpc,
+)
 from services.auth.accounts import Accounts, LoginLimit
+from services.auth.admin_servicer import OrganizationServicer
 from services.auth.apikeys import ApiKeys
 from services.auth.authn import Authenticator
 from services.auth.authz import Authorizer
@@ -28,7 +35,7 @@ from services.auth.passwords import Passwords
 from services.auth.policy import Access, Policy
 from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit
 from services.auth.routes import RouteTable
-from services.auth.servicer import AuthServicer, CookiePolicy
+from services.auth.servicer import CookiePolicy, SignInServicer
 from services.auth.settings import AuthSettings
 from services.auth.store import Store
 from services.auth.tokens import AccessTokens, ApiKeySecrets
@@ -38,6 +45,8 @@ from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 
 SERVICE = "jan-auth"
+SIGN_IN_SERVICE = sign_in_service_pb2.DESCRIPTOR.services_by_name["SignInService"].full_name
+ORGANIZATION_SERVICE = organization_service_pb2.DESCRIPTOR.services_by_name["OrganizationService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -46,8 +55,8 @@ class AuthApp:
         self, settings: AuthSettings, pool: asyncpg.Pool, org_id: str, passwords: Passwords | None = None
     ) -> None:
         s = settings
-        self.store = Store(pool)
         self.hub = Invalidations()
+        self.store = Store(pool, self.hub.publish)  # its committed invalidations reach this replica's caches
         self.access_tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_seconds)
         self.key_secrets = ApiKeySecrets(s.apikey_secret.get_secret_value())
         self.key_last_used = KeyLastUsed(self.store, s.apikey_last_used_flush_seconds)
@@ -72,20 +81,20 @@ class AuthApp:
             self.store,
             self.access_tokens,
             passwords or Passwords(),
-            self.hub,
             org_id,
             s.admin_emails,
             s.refresh_token_ttl_seconds,
             LoginLimit(s.login_max_failures, s.login_failure_window_seconds),
         )
         self.google = GoogleSignIn(s.google, self.store, self.accounts)
-        self.bootstrap = OwnerBootstrap(self.store, self.hub, org_id)
-        self.organization = Organization(self.store, self.hub, org_id, s.invite_ttl_seconds)
-        self.api_keys = ApiKeys(self.store, self.hub, self.key_secrets, org_id)
+        self.bootstrap = OwnerBootstrap(self.store, org_id)
+        self.organization = Organization(self.store, org_id, s.invite_ttl_seconds)
+        self.api_keys = ApiKeys(self.store, self.key_secrets, org_id)
         cookies = CookiePolicy(s.cookie_secure, s.cookie_domain, s.cookie_samesite)
-        self.servicer = AuthServicer(
-            self.accounts, self.google, self.organization, self.api_keys, cookies, self.bootstrap, s.identity_key
+        self.sign_in_servicer = SignInServicer(
+            self.accounts, self.google, self.organization, cookies, self.bootstrap, s.identity_key
         )
+        self.organization_servicer = OrganizationServicer(self.organization, self.api_keys, s.identity_key)
         self.authz_servicer = AuthorizationServicer(self.authorizer)
         self._dsn = s.database.url
         self.printed_bootstrap_token: str | None = None  # one create() made (and logged), for the tests
@@ -108,7 +117,14 @@ class AuthApp:
         await self.hub.close()
 
     def register(self, server: JanServer) -> None:
-        server.add_service(auth_service_pb2_grpc.add_AuthServiceServicer_to_server, self.servicer, "jan.v1.AuthService")
+        server.add_service(
+            sign_in_service_pb2_grpc.add_SignInServiceServicer_to_server, self.sign_in_servicer, SIGN_IN_SERVICE
+        )
+        server.add_service(
+            organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server,
+            self.organization_servicer,
+            ORGANIZATION_SERVICE,
+        )
         server.add_service(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,
             self.authz_servicer,

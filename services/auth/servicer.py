@@ -1,10 +1,9 @@
-"""gRPC servicer for jan.v1.AuthService: converts protos to domain calls and back (convert.py).
+"""gRPC servicer for jan.v1.SignInService: converts protos to domain calls and back (convert.py).
 
 Identity comes from the x-jan-* metadata ext_authz set and signed (services.common.identity): unsigned,
 badly signed or expired identity is nobody's. Cookies go out as
 `set-cookie` initial metadata, which Envoy's transcoder turns into response headers; it is sent only
-once the call has succeeded. The sign-in RPCs are here; the organization admin RPCs, mixed in, live in
-admin_servicer.py.
+once the call has succeeded. The organization admin API, jan.v1.OrganizationService, is admin_servicer.py's.
 """
 
 from __future__ import annotations
@@ -14,18 +13,17 @@ from http.cookies import CookieError, SimpleCookie
 
 import grpc
 
-from jan.v1 import auth_service_pb2 as pb
-from jan.v1 import auth_service_pb2_grpc
+from jan.v1 import organization_service_pb2, sign_in_service_pb2_grpc
+from jan.v1 import sign_in_service_pb2 as pb
 from services.auth import convert
 from services.auth.accounts import Accounts
-from services.auth.admin_servicer import AdminServicerMixin
-from services.auth.apikeys import ApiKeys
 from services.auth.bootstrap import OwnerBootstrap
 from services.auth.domain import SessionTokens
 from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
 from services.auth.validation import check_sign_in_state
 from services.common import errors
+from services.common.identity import Caller, caller_from_metadata
 
 REFRESH_COOKIE = "jan_refresh_token"
 STATE_COOKIE = "jan_oauth_state"
@@ -82,13 +80,12 @@ def refresh_token(request: pb.RefreshTokenRequest | pb.LogoutRequest, context: g
     return token
 
 
-class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer):
+class SignInServicer(sign_in_service_pb2_grpc.SignInServiceServicer):
     def __init__(
         self,
         accounts: Accounts,
         google: GoogleSignIn,
         organization: Organization,
-        api_keys: ApiKeys,
         cookies: CookiePolicy,
         bootstrap: OwnerBootstrap,
         identity_secret: bytes,
@@ -97,9 +94,12 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
         self._accounts = accounts
         self._bootstrap = bootstrap
         self._google = google
-        self._org = organization
-        self._keys = api_keys
+        self._org = organization  # accepting an invite
         self._cookies = cookies
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""
+        return caller_from_metadata(context.invocation_metadata(), self._identity_secret)
 
     async def _with_refresh_cookie(self, session: SessionTokens, context: grpc.aio.ServicerContext) -> pb.Session:
         cookie = self._cookies.header(REFRESH_COOKIE, session.refresh_token, session.refresh_expires_in, "/v1/auth")
@@ -143,5 +143,7 @@ class AuthServicer(AdminServicerMixin, auth_service_pb2_grpc.AuthServiceServicer
     async def BootstrapOwner(self, request: pb.BootstrapOwnerRequest, context: grpc.aio.ServicerContext) -> pb.User:
         return convert.user(await self._bootstrap.redeem(self._caller(context), request.bootstrap_token))
 
-    async def AcceptInvite(self, request: pb.AcceptInviteRequest, context: grpc.aio.ServicerContext) -> pb.Invite:
+    async def AcceptInvite(
+        self, request: pb.AcceptInviteRequest, context: grpc.aio.ServicerContext
+    ) -> organization_service_pb2.Invite:
         return convert.invite(await self._org.accept_invite(self._caller(context), request.code))

@@ -19,11 +19,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from jan.v1 import (
-    auth_service_pb2,
     chat_service_pb2,
     inference_service_pb2,
+    organization_service_pb2,
     responses_service_pb2,
     search_service_pb2,
+    sign_in_service_pb2,
     usage_service_pb2,
 )
 from services.common import tracing
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 API_SERVICES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
-        (auth_service_pb2, "AuthService"),
+        (sign_in_service_pb2, "SignInService"),
+        (organization_service_pb2, "OrganizationService"),
         (chat_service_pb2, "ChatService"),
         (responses_service_pb2, "ResponsesService"),
         (usage_service_pb2, "UsageService"),

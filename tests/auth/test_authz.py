@@ -56,7 +56,6 @@ async def test_session_identity_headers(app: AuthApp) -> None:
 async def test_public_routes_need_nothing_but_use_a_valid_credential(app: AuthApp) -> None:
     assert identity(await app.authorizer.check(check_request("POST", "/v1/auth/login"))) == {}
     assert identity(await app.authorizer.check(check_request("POST", "/grpc.health.v1.Health/Check"))) == {}
-    assert identity(await app.authorizer.check(check_request("GET", "/v1/unknown"))) == {}
     guest = await app.accounts.guest_login()
     upgraded = identity(await app.authorizer.check(check_request("POST", "/v1/auth/register", guest.access_token)))
     assert upgraded["x-jan-user-id"] == guest.user.id
@@ -64,9 +63,13 @@ async def test_public_routes_need_nothing_but_use_a_valid_credential(app: AuthAp
     assert identity(await app.authorizer.check(check_request("POST", "/v1/auth/login", "garbage"))) == {}
 
 
+@pytest.mark.parametrize("path", ["/v1/auth/me", "/v1/unknown", "/jan.v1.ChatService/NoSuchMethod", "/"])
 @pytest.mark.parametrize("authorization", [None, "Basic dXNlcjpwYXNz", "Bearer", "Bearer not-a-jwt", "Bearer sk-nope"])
-async def test_protected_routes_deny_without_a_valid_credential(app: AuthApp, authorization: str | None) -> None:
-    request = check_request("GET", "/v1/auth/me")
+async def test_protected_routes_deny_without_a_valid_credential(
+    app: AuthApp, authorization: str | None, path: str
+) -> None:
+    """Routes that need a credential, and paths that reach no declared RPC or route (never public)."""
+    request = check_request("GET", path)
     if authorization:
         request.attributes.request.http.headers["authorization"] = authorization
     status, body = denied(await app.authorizer.check(request))

@@ -11,8 +11,9 @@ import jwt
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from jan.v1 import auth_service_pb2 as pb
-from jan.v1 import auth_service_pb2_grpc
+from jan.v1 import organization_service_pb2 as org_pb
+from jan.v1 import organization_service_pb2_grpc, sign_in_service_pb2_grpc
+from jan.v1 import sign_in_service_pb2 as sign_in_pb
 from tests.auth.conftest import PASSWORD, Owner, Response, Rest, unique_email
 from tests.conftest import ADMIN_EMAIL, BOOTSTRAP_TOKEN
 
@@ -230,25 +231,28 @@ def test_users_cannot_touch_each_others_projects_or_keys(rest: Rest, owner: Owne
 
 
 async def test_native_grpc_through_envoy(rest: Rest, owner: Owner, edge_channel: grpc.aio.Channel) -> None:
-    stub = auth_service_pb2_grpc.AuthServiceStub(edge_channel)
-    session = await stub.Register(pb.RegisterRequest(email=unique_email(), password=PASSWORD), timeout=10)
+    sign_in = sign_in_service_pb2_grpc.SignInServiceStub(edge_channel)
+    org = organization_service_pb2_grpc.OrganizationServiceStub(edge_channel)
+    session = await sign_in.Register(sign_in_pb.RegisterRequest(email=unique_email(), password=PASSWORD), timeout=10)
     auth = (("authorization", f"Bearer {session.access_token}"),)
-    me = await stub.GetMe(pb.GetMeRequest(), metadata=auth, timeout=10)
+    me = await sign_in.GetMe(sign_in_pb.GetMeRequest(), metadata=auth, timeout=10)
     assert me.id == session.user.id
-    spoofed = await stub.GetMe(pb.GetMeRequest(), metadata=(*auth, ("x-jan-user-id", "user_spoofed")), timeout=10)
+    spoofed = await sign_in.GetMe(
+        sign_in_pb.GetMeRequest(), metadata=(*auth, ("x-jan-user-id", "user_spoofed")), timeout=10
+    )
     assert spoofed.id == session.user.id
     for metadata, code in [
         ((), grpc.StatusCode.UNAUTHENTICATED),
         ((("authorization", "Bearer forged.token.here"),), grpc.StatusCode.UNAUTHENTICATED),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await stub.GetMe(pb.GetMeRequest(), metadata=metadata, timeout=10)
+            await sign_in.GetMe(sign_in_pb.GetMeRequest(), metadata=metadata, timeout=10)
         assert raised.value.code() == code
     with pytest.raises(grpc.aio.AioRpcError) as forbidden:
-        await stub.ListProjects(pb.ListProjectsRequest(), metadata=auth, timeout=10)
+        await org.ListProjects(org_pb.ListProjectsRequest(), metadata=auth, timeout=10)
     assert forbidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
     admin = (("authorization", f"Bearer {owner.admin_key}"),)
-    projects = await stub.ListProjects(pb.ListProjectsRequest(limit=1), metadata=admin, timeout=10)
+    projects = await org.ListProjects(org_pb.ListProjectsRequest(limit=1), metadata=admin, timeout=10)
     assert projects.object == "list"
 
 
@@ -265,9 +269,9 @@ async def test_guessing_a_password_is_cut_off_with_a_429(rest: Rest, edge_channe
     assert "too many failed sign-ins" in error["message"]
     # When to come back, in the header OpenAI's SDKs read (edge.lua copies the service's trailer into it).
     assert 0 < int(refused.headers["retry-after"]) <= 900 and "x-jan-retry-after" not in refused.headers
-    stub = auth_service_pb2_grpc.AuthServiceStub(edge_channel)
+    sign_in = sign_in_service_pb2_grpc.SignInServiceStub(edge_channel)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
+        await sign_in.Login(sign_in_pb.LoginRequest(email=email, password=PASSWORD), timeout=10)
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     details = dict(raised.value.trailing_metadata())["grpc-status-details-bin"]
     retry_info = error_details_pb2.RetryInfo()

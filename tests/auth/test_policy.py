@@ -2,20 +2,73 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from types import SimpleNamespace
 
-from jan.v1 import auth_service_pb2
+import pytest
+from google.protobuf import descriptor_pb2
+
+from jan.v1 import access_pb2
 from services.auth.authn import Principal
-from services.auth.policy import AUTH_RPCS, Access, Policy
+from services.auth.policy import UNROUTED, Access, Policy, plain_http_routes, undeclared_rpcs
 from services.auth.routes import RouteTable
 from services.common import errors
 
 POLICY = Policy(RouteTable())
 
 
-def test_every_auth_rpc_has_an_explicit_access_level() -> None:
-    methods = {m.name for m in auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].methods}
-    assert methods == set(AUTH_RPCS)
+def fake_service(name: str, **methods: int | None) -> SimpleNamespace:
+    """A stand-in for a ServiceDescriptor whose methods declare the given jan.v1.Access values (None: none)."""
+
+    def method(method_name: str, level: int | None) -> SimpleNamespace:
+        options = descriptor_pb2.MethodOptions()
+        if level is not None:
+            options.Extensions[access_pb2.access] = level
+        return SimpleNamespace(name=method_name, GetOptions=lambda: options)
+
+    service_options = descriptor_pb2.ServiceOptions()
+    return SimpleNamespace(
+        full_name=name, methods=[method(n, v) for n, v in methods.items()], GetOptions=lambda: service_options
+    )
+
+
+def test_an_rpc_without_a_level_is_found() -> None:
+    service = fake_service(
+        "jan.v1.FakeService",
+        Declared=access_pb2.ACCESS_API,
+        Forgotten=None,
+        Unspecified=access_pb2.ACCESS_UNSPECIFIED,
+        FromTheFuture=99,  # a level this build does not know is no level either
+    )
+    assert undeclared_rpcs([service]) == [
+        "/jan.v1.FakeService/Forgotten",
+        "/jan.v1.FakeService/Unspecified",
+        "/jan.v1.FakeService/FromTheFuture",
+    ]
+
+
+def test_the_policy_refuses_to_start_with_an_rpc_without_a_level() -> None:
+    table = RouteTable()
+    table.services = (*table.services, fake_service("jan.v1.FakeService", Forgotten=None))  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=re.escape("/jan.v1.FakeService/Forgotten")):
+        Policy(table)
+
+
+def test_every_level_is_read_from_the_protos() -> None:
+    assert {level.name for level in Access} == {
+        v.name.removeprefix("ACCESS_") for v in access_pb2.Access.DESCRIPTOR.values if v.number
+    }
+    assert Access.from_proto(access_pb2.ACCESS_ORG_OWNER) is Access.ORG_OWNER
+    assert Access.from_proto(access_pb2.ACCESS_UNSPECIFIED) is None
+
+
+def test_plain_http_routes_are_declared_in_the_protos() -> None:
+    assert POLICY.http_routes == {"/v1/mcp": Access.API}
+    service = fake_service("jan.v1.FakeService")
+    route = service.GetOptions().Extensions[access_pb2.http_routes].add()
+    route.path = "/v1/nowhere"  # no access: refused
+    with pytest.raises(ValueError, match="needs a path and an access"):
+        plain_http_routes([service])
 
 
 def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
@@ -43,13 +96,19 @@ def test_every_rest_rule_resolves_back_to_its_rpc() -> None:
         ("DELETE", "/v1/organization/projects/p/users/u", "DeleteProjectUser", Access.PROJECT_OWNER),
         ("POST", "/v1/organization/projects/p/api_keys", "CreateProjectApiKey", Access.PROJECT_MEMBER),
         ("GET", "/v1/organization/admin_api_keys/key_1", "GetAdminApiKey", Access.ORG_OWNER),
+        ("GET", "/v1/organization/usage/completions", "GetCompletionsUsage", Access.ORG_OWNER),
+        ("POST", "/jan.v1.UsageService/GetCompletionsUsage", "GetCompletionsUsage", Access.ORG_OWNER),
         ("POST", "/v1/chat/completions", "CreateChatCompletionJson", Access.API),
         ("POST", "/v1/chat/completions:stream", "StreamChatCompletionEvents", Access.API),
         ("GET", "/v1/models", "ListModels", Access.API),
         ("GET", "/v1/models/org/model-name", "GetModel", Access.API),
         ("PATCH", "/v1/conversations/conv_1", "UpdateConversation", Access.API),
-        ("POST", "/jan.v1.AuthService/GetMe", "GetMe", Access.ANY),
-        ("POST", "/jan.v1.AuthService/Login", "Login", Access.PUBLIC),
+        ("POST", "/jan.v1.SignInService/GetMe", "GetMe", Access.ANY),
+        ("POST", "/jan.v1.SignInService/Login", "Login", Access.PUBLIC),
+        ("POST", "/jan.v1.SignInService/AcceptInvite", "AcceptInvite", Access.SESSION),
+        ("POST", "/jan.v1.OrganizationService/ListUsers", "ListUsers", Access.ORG_OWNER),
+        ("POST", "/jan.v1.OrganizationService/CreateProjectApiKey", "CreateProjectApiKey", Access.PROJECT_MEMBER),
+        ("POST", "/jan.v1.OrganizationService/ModifyProjectUser", "ModifyProjectUser", Access.PROJECT_OWNER),
         ("POST", "/jan.v1.ChatService/ListModels", "ListModels", Access.API),
         ("POST", "/jan.v1.InferenceService/Generate", "Generate", Access.INTERNAL),
         ("POST", "/jan.v1.InferenceService/ListModels", "ListModels", Access.INTERNAL),
@@ -67,12 +126,17 @@ def test_requests_resolve_to_rpcs(method: str, path: str, rpc: str, access: Acce
     [
         ("POST", "/grpc.health.v1.Health/Check", Access.PUBLIC),
         ("POST", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Access.PUBLIC),
-        ("GET", "/v1/no-such-thing", Access.PUBLIC),
-        ("DELETE", "/v1/auth/me", Access.PUBLIC),  # no such route: Envoy's 404
-        ("POST", "/v1/conversations/c:stream", Access.PUBLIC),
-        ("POST", "/jan.v1.AuthService/NoSuchMethod", Access.API),  # reaches a service: needs a credential
+        # Reaching no RPC and no declared route: a credential is needed (then Envoy's 404), never public.
+        ("GET", "/v1/no-such-thing", UNROUTED),
+        ("DELETE", "/v1/auth/me", UNROUTED),  # no such route for the method
+        ("POST", "/v1/auth/login/x", UNROUTED),
+        ("GET", "/v1/mcp/", UNROUTED),  # plain-HTTP routes match exactly
+        ("POST", "/v1/conversations/c:stream", UNROUTED),
+        ("GET", "/", UNROUTED),
+        ("POST", "/jan.v1.SignInService/NoSuchMethod", UNROUTED),  # reaches a service: needs a credential
+        ("POST", "/jan.v1.AuthService/GetMe", UNROUTED),  # the service before the split: no more
         ("POST", "/jan.v1.InferenceService/NoSuchMethod", Access.INTERNAL),  # of an internal service: its level
-        ("POST", "/jan.v1.SearchServiceX/Search", Access.API),
+        ("POST", "/jan.v1.SearchServiceX/Search", UNROUTED),
         ("POST", "/grpc.health.v1.Health/Check?service=jan.v1.InferenceService", Access.PUBLIC),
         ("POST", "/v1/mcp", Access.API),  # plain HTTP routes: the MCP endpoint
         ("GET", "/v1/mcp", Access.API),
@@ -136,4 +200,10 @@ def test_the_internal_services_can_be_opened_to_api_callers() -> None:
     opened = Policy(RouteTable(), internal=Access.API)
     assert opened.resolve("POST", "/jan.v1.InferenceService/Generate")[1] is Access.API
     assert opened.resolve("POST", "/jan.v1.SearchService/NoSuchMethod")[1] is Access.API
-    assert opened.resolve("POST", "/jan.v1.AuthService/ListUsers")[1] is Access.ORG_OWNER
+    assert opened.resolve("POST", "/jan.v1.OrganizationService/ListUsers")[1] is Access.ORG_OWNER
+
+
+def test_unrouted_requests_need_a_credential() -> None:
+    assert UNROUTED is not Access.PUBLIC
+    for who in PRINCIPALS.values():  # and any valid one will do: the answer is then a 404
+        POLICY.authorize(UNROUTED, who)

@@ -21,7 +21,7 @@ VALUES = Path(__file__).resolve().parent / "values"
 # Every chart a user installs (the library chart jan-common is linted but renders nothing on its own).
 APP_CHARTS = ("auth", "chat", "inference", "search", "envoy", "postgresql", "jan-server")
 SERVICES = {  # component -> (gRPC service name its probes ask for, port)
-    "auth": ("jan.v1.AuthService", 50051),
+    "auth": ("jan.v1.SignInService", 50051),
     "chat": ("jan.v1.ChatService", 50052),
     "inference": ("jan.v1.InferenceService", 50053),
     "search": ("jan.v1.SearchService", 50054),

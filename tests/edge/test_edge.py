@@ -39,7 +39,16 @@ def assert_openai_error(body: bytes, type_: str | None = None) -> dict:
 
 
 @pytest.mark.parametrize(
-    "service", ["jan.v1.AuthService", "jan.v1.ChatService", "jan.v1.InferenceService", "jan.v1.SearchService", ""]
+    "service",
+    [
+        "jan.v1.SignInService",
+        "jan.v1.OrganizationService",
+        "jan.v1.ChatService",
+        "jan.v1.ResponsesService",
+        "jan.v1.InferenceService",
+        "jan.v1.SearchService",
+        "",
+    ],
 )
 async def test_each_service_reports_serving_through_envoy(edge_channel: grpc.aio.Channel, service: str) -> None:
     stub = health_pb2_grpc.HealthStub(edge_channel)
@@ -53,6 +62,21 @@ async def test_health_check_reaches_the_named_service(edge_channel: grpc.aio.Cha
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await stub.Check(health_pb2.HealthCheckRequest(service="jan.v1.NoSuchService"), timeout=10)
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_auth_service_before_the_split_is_gone(edge_channel: grpc.aio.Channel, guest_token: str) -> None:
+    """jan.v1.AuthService became jan.v1.SignInService and jan.v1.OrganizationService (protos/API_BASELINE): its
+    health name and its methods answer nothing, for any caller."""
+    with pytest.raises(grpc.aio.AioRpcError) as health:
+        await health_pb2_grpc.HealthStub(edge_channel).Check(
+            health_pb2.HealthCheckRequest(service="jan.v1.AuthService"), timeout=10
+        )
+    assert health.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as call:
+        await edge_channel.unary_unary("/jan.v1.AuthService/GetMe")(
+            b"", metadata=(("authorization", f"Bearer {guest_token}"),), timeout=10
+        )
+    assert call.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_healthz_is_ok_when_every_service_serves(stack: Stack) -> None:
@@ -69,13 +93,15 @@ def test_grpcurl_lists_every_service_by_reflection_through_envoy(stack: Stack) -
         check=True,
     ).stdout.split()
     for service in (
-        "jan.v1.AuthService",
+        "jan.v1.SignInService",
+        "jan.v1.OrganizationService",
         "jan.v1.ChatService",
         "jan.v1.InferenceService",
         "jan.v1.SearchService",
         "grpc.health.v1.Health",
     ):
         assert service in out
+    assert "jan.v1.AuthService" not in out  # split into SignInService and OrganizationService
     described = subprocess.run(
         [str(ROOT / ".tools" / "bin" / "grpcurl"), "-plaintext", stack.grpc_target, "describe", "jan.v1.ChatService"],
         capture_output=True,
@@ -90,6 +116,44 @@ def test_unknown_path_is_a_json_404(stack: Stack, guest_token: str) -> None:
     status, headers, body = http(stack, "GET", "/v1/no-such-thing", headers={"authorization": f"Bearer {guest_token}"})
     assert status == 404 and headers["content-type"] == "application/json"
     assert "/v1/no-such-thing" in assert_openai_error(body, "invalid_request_error")["message"]
+
+
+UNKNOWN_PATHS = [
+    ("GET", "/v1/no-such-thing"),
+    ("DELETE", "/v1/auth/me"),  # a route, but not for this method
+    ("POST", "/v1/auth/login/x"),
+    ("GET", "/v1/organization/nowhere"),
+    ("POST", "/v1/mcp/"),  # plain-HTTP routes match exactly
+    ("GET", "/"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), UNKNOWN_PATHS)
+def test_unknown_paths_are_refused_without_a_credential(stack: Stack, method: str, path: str) -> None:
+    """A request that reaches no declared RPC or route is not public: 401 without a credential, in OpenAI's
+    shape, so nothing Envoy routes by accident is open and the API's paths cannot be probed anonymously."""
+    status, headers, body = http(stack, method, path)
+    assert status == 401 and headers["content-type"] == "application/json", body
+    assert assert_openai_error(body, "authentication_error")["message"] == "Missing bearer authentication in header"
+    status, _, body = http(stack, method, path, headers={"authorization": "Bearer not-a-token"})
+    assert status == 401, body
+
+
+@pytest.mark.parametrize(("method", "path"), UNKNOWN_PATHS)
+def test_unknown_paths_are_a_404_with_a_credential(stack: Stack, guest_token: str, method: str, path: str) -> None:
+    status, headers, body = http(stack, method, path, headers={"authorization": f"Bearer {guest_token}"})
+    assert status == 404 and headers["content-type"] == "application/json", body
+    assert assert_openai_error(body, "invalid_request_error")["code"] == "unknown_url"
+
+
+async def test_unknown_grpc_methods_need_a_credential(edge_channel: grpc.aio.Channel, guest_token: str) -> None:
+    unknown = edge_channel.unary_unary("/jan.v1.ChatService/NoSuchMethod")
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await unknown(b"", timeout=10)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.aio.AioRpcError) as signed_in:
+        await unknown(b"", metadata=(("authorization", f"Bearer {guest_token}"),), timeout=10)
+    assert signed_in.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_malformed_json_is_a_json_400(stack: Stack, guest_token: str) -> None:

@@ -76,7 +76,7 @@ lifecycle:
 {{/*
 A pod template for one Jan gRPC service. Args (dict):
   ctx            the chart's context (.)
-  grpcService    the name its health service reports, e.g. jan.v1.AuthService (the probes ask for it)
+  grpcService    the name its health service reports, e.g. jan.v1.SignInService (the probes ask for it)
   listenEnv      the variable the service reads its listen address from, e.g. JAN_AUTH_LISTEN
   env            more env entries (a YAML list, as a string)             optional
   resources      the container's resources (YAML string)                 optional, default .Values.resources

@@ -1,7 +1,8 @@
 """All of the auth service's SQL (schema `auth`), behind methods that return domain records.
 
-A Store wraps a pool or, inside `transaction()`, one connection. `notify()` queues a cache invalidation
-(NOTIFY jan_auth_invalidate) that PostgreSQL delivers to every replica when the transaction commits.
+A Store wraps a pool or, inside `transaction()`, one connection. `invalidate()` is how a change says which
+cached authz answers it makes stale (invalidation.py): NOTIFY in the transaction for every replica, and this
+replica's caches on commit.
 Lists are keyset-paginated on (time, id) and fetch one row more than asked to learn `has_more`.
 
 The SQL is grouped by area, one mixin per module (accounts.py, organization.py, apikeys.py, over the shared
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 from services.auth.store.accounts import AccountsSql
 from services.auth.store.apikeys import ApiKeysSql
-from services.auth.store.base import INVALIDATION_CHANNEL
 from services.auth.store.organization import OrganizationSql
 
-__all__ = ["INVALIDATION_CHANNEL", "Store"]
+__all__ = ["Store"]
 
 
 class Store(AccountsSql, OrganizationSql, ApiKeysSql):

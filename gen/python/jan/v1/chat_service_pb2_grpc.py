@@ -29,7 +29,8 @@ if _version_not_supported:
 
 class ChatServiceStub:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation.
+    the inference service for generation. Beside it, the chat service serves the Model Context Protocol
+    endpoint (web search tools) over plain HTTP.
     """
 
     def __init__(self, channel):
@@ -117,7 +118,8 @@ class ChatServiceStub:
 
 class ChatServiceServicer:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation.
+    the inference service for generation. Beside it, the chat service serves the Model Context Protocol
+    endpoint (web search tools) over plain HTTP.
     """
 
     def ListModels(self, request, context):
@@ -318,7 +320,8 @@ def add_ChatServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ChatService:
     """ChatService is what OpenAI clients talk to: models, chat completions and stored conversations. It calls
-    the inference service for generation.
+    the inference service for generation. Beside it, the chat service serves the Model Context Protocol
+    endpoint (web search tools) over plain HTTP.
     """
 
     @staticmethod

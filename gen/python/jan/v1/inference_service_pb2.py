@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from jan.v1 import access_pb2 as jan_dot_v1_dot_access__pb2
 from jan.v1 import types_pb2 as jan_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejan/v1/inference_service.proto\x12\x06jan.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x12jan/v1/types.proto\">\n\x12\x43ountTokensRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.jan.v1.GenerateRequest\",\n\x13\x43ountTokensResponse\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\"@\n\x14GenerateWholeRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.jan.v1.GenerateRequest\"n\n\x15GenerateWholeResponse\x12*\n\x08response\x18\x01 \x01(\x0b\x32\x18.jan.v1.GenerateResponse\x12)\n\x07\x63hoices\x18\x02 \x03(\x0b\x32\x18.jan.v1.GenerateResponse\"#\n!InferenceServiceListModelsRequest\"I\n\"InferenceServiceListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.jan.v1.ServedModel\"\x91\x01\n\x0bServedModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04root\x18\x02 \x01(\t\x12\x15\n\rmax_model_len\x18\x03 \x01(\r\x12\x0f\n\x07\x63reated\x18\x04 \x01(\r\x12\x10\n\x08owned_by\x18\x05 \x01(\t\x12\x18\n\x10running_requests\x18\x06 \x01(\r\x12\x14\n\x0ctool_calling\x18\x07 \x01(\x08\"\x95\x04\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.jan.v1.ChatMessage\x12\x1b\n\x05tools\x18\x03 \x03(\x0b\x32\x0c.jan.v1.Tool\x12\'\n\x0btool_choice\x18\x04 \x01(\x0b\x32\x12.jan.v1.ToolChoice\x12/\n\x0fresponse_format\x18\x05 \x01(\x0b\x32\x16.jan.v1.ResponseFormat\x12\x35\n\x12structured_outputs\x18\x06 \x01(\x0b\x32\x19.jan.v1.StructuredOutputs\x12(\n\x08sampling\x18\x07 \x01(\x0b\x32\x16.jan.v1.SamplingParams\x12\x35\n\x14\x63hat_template_kwargs\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\t \x01(\t\x12 \n\x13parallel_tool_calls\x18\x0b \x01(\x08H\x00\x88\x01\x01\x12\x1c\n\x14truncatable_messages\x18\x0c \x01(\r\x12\x1a\n\x12\x64\x65\x66\x61ult_max_tokens\x18\r \x01(\r\x12(\n\x0b\x61ttribution\x18\x0e \x01(\x0b\x32\x13.jan.v1.AttributionB\x16\n\x14_parallel_tool_callsJ\x04\x08\n\x10\x0bR\x05whole\"?\n\nToolChoice\x12\x0e\n\x04mode\x18\x01 \x01(\tH\x00\x12\x17\n\rfunction_name\x18\x02 \x01(\tH\x00\x42\x08\n\x06\x63hoice\"\x85\x05\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_k\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\x05min_p\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nmin_tokens\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x0c\n\x04stop\x18\x07 \x03(\t\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x06\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\t \x01(\x01H\x07\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\n \x01(\x01H\x08\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x0b \x01(\x01H\t\x88\x01\x01\x12\x10\n\x08logprobs\x18\x0c \x01(\x08\x12\x19\n\x0ctop_logprobs\x18\r \x01(\x05H\n\x88\x01\x01\x12\x39\n\nlogit_bias\x18\x0e \x03(\x0b\x32%.jan.v1.SamplingParams.LogitBiasEntry\x12\x12\n\nignore_eos\x18\x0f \x01(\x08\x12\x0e\n\x01n\x18\x10 \x01(\x05H\x0b\x88\x01\x01\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x08\n\x06_min_pB\r\n\x0b_max_tokensB\r\n\x0b_min_tokensB\x07\n\x05_seedB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penaltyB\x15\n\x13_repetition_penaltyB\x0f\n\r_top_logprobsB\x04\n\x02_n\"\xbb\x02\n\x10GenerateResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x19\n\x11reasoning_content\x18\x02 \x01(\t\x12)\n\ntool_calls\x18\x03 \x03(\x0b\x32\x15.jan.v1.ToolCallDelta\x12&\n\x08logprobs\x18\x04 \x03(\x0b\x32\x14.jan.v1.TokenLogprob\x12+\n\rfinish_reason\x18\x05 \x01(\x0e\x32\x14.jan.v1.FinishReason\x12\x1c\n\x05usage\x18\x06 \x01(\x0b\x32\r.jan.v1.Usage\x12\r\n\x05index\x18\x07 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\r\x12\x15\n\rprompt_tokens\x18\t \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\n \x01(\r*}\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x03\x32\xce\x02\n\x10InferenceService\x12\x63\n\nListModels\x12).jan.v1.InferenceServiceListModelsRequest\x1a*.jan.v1.InferenceServiceListModelsResponse\x12?\n\x08Generate\x12\x17.jan.v1.GenerateRequest\x1a\x18.jan.v1.GenerateResponse0\x01\x12L\n\rGenerateWhole\x12\x1c.jan.v1.GenerateWholeRequest\x1a\x1d.jan.v1.GenerateWholeResponse\x12\x46\n\x0b\x43ountTokens\x12\x1a.jan.v1.CountTokensRequest\x1a\x1b.jan.v1.CountTokensResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejan/v1/inference_service.proto\x12\x06jan.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x13jan/v1/access.proto\x1a\x12jan/v1/types.proto\">\n\x12\x43ountTokensRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.jan.v1.GenerateRequest\",\n\x13\x43ountTokensResponse\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\"@\n\x14GenerateWholeRequest\x12(\n\x07request\x18\x01 \x01(\x0b\x32\x17.jan.v1.GenerateRequest\"n\n\x15GenerateWholeResponse\x12*\n\x08response\x18\x01 \x01(\x0b\x32\x18.jan.v1.GenerateResponse\x12)\n\x07\x63hoices\x18\x02 \x03(\x0b\x32\x18.jan.v1.GenerateResponse\"#\n!InferenceServiceListModelsRequest\"I\n\"InferenceServiceListModelsResponse\x12#\n\x06models\x18\x01 \x03(\x0b\x32\x13.jan.v1.ServedModel\"\x91\x01\n\x0bServedModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04root\x18\x02 \x01(\t\x12\x15\n\rmax_model_len\x18\x03 \x01(\r\x12\x0f\n\x07\x63reated\x18\x04 \x01(\r\x12\x10\n\x08owned_by\x18\x05 \x01(\t\x12\x18\n\x10running_requests\x18\x06 \x01(\r\x12\x14\n\x0ctool_calling\x18\x07 \x01(\x08\"\x95\x04\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.jan.v1.ChatMessage\x12\x1b\n\x05tools\x18\x03 \x03(\x0b\x32\x0c.jan.v1.Tool\x12\'\n\x0btool_choice\x18\x04 \x01(\x0b\x32\x12.jan.v1.ToolChoice\x12/\n\x0fresponse_format\x18\x05 \x01(\x0b\x32\x16.jan.v1.ResponseFormat\x12\x35\n\x12structured_outputs\x18\x06 \x01(\x0b\x32\x19.jan.v1.StructuredOutputs\x12(\n\x08sampling\x18\x07 \x01(\x0b\x32\x16.jan.v1.SamplingParams\x12\x35\n\x14\x63hat_template_kwargs\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\t \x01(\t\x12 \n\x13parallel_tool_calls\x18\x0b \x01(\x08H\x00\x88\x01\x01\x12\x1c\n\x14truncatable_messages\x18\x0c \x01(\r\x12\x1a\n\x12\x64\x65\x66\x61ult_max_tokens\x18\r \x01(\r\x12(\n\x0b\x61ttribution\x18\x0e \x01(\x0b\x32\x13.jan.v1.AttributionB\x16\n\x14_parallel_tool_callsJ\x04\x08\n\x10\x0bR\x05whole\"?\n\nToolChoice\x12\x0e\n\x04mode\x18\x01 \x01(\tH\x00\x12\x17\n\rfunction_name\x18\x02 \x01(\tH\x00\x42\x08\n\x06\x63hoice\"\x85\x05\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_k\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x12\n\x05min_p\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x17\n\nmin_tokens\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x0c\n\x04stop\x18\x07 \x03(\t\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x06\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\t \x01(\x01H\x07\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\n \x01(\x01H\x08\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x0b \x01(\x01H\t\x88\x01\x01\x12\x10\n\x08logprobs\x18\x0c \x01(\x08\x12\x19\n\x0ctop_logprobs\x18\r \x01(\x05H\n\x88\x01\x01\x12\x39\n\nlogit_bias\x18\x0e \x03(\x0b\x32%.jan.v1.SamplingParams.LogitBiasEntry\x12\x12\n\nignore_eos\x18\x0f \x01(\x08\x12\x0e\n\x01n\x18\x10 \x01(\x05H\x0b\x88\x01\x01\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x08\n\x06_min_pB\r\n\x0b_max_tokensB\r\n\x0b_min_tokensB\x07\n\x05_seedB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penaltyB\x15\n\x13_repetition_penaltyB\x0f\n\r_top_logprobsB\x04\n\x02_n\"\xbb\x02\n\x10GenerateResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x19\n\x11reasoning_content\x18\x02 \x01(\t\x12)\n\ntool_calls\x18\x03 \x03(\x0b\x32\x15.jan.v1.ToolCallDelta\x12&\n\x08logprobs\x18\x04 \x03(\x0b\x32\x14.jan.v1.TokenLogprob\x12+\n\rfinish_reason\x18\x05 \x01(\x0e\x32\x14.jan.v1.FinishReason\x12\x1c\n\x05usage\x18\x06 \x01(\x0b\x32\r.jan.v1.Usage\x12\r\n\x05index\x18\x07 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x08 \x01(\r\x12\x15\n\rprompt_tokens\x18\t \x01(\r\x12\x1c\n\x14\x63\x61\x63hed_prompt_tokens\x18\n \x01(\r*}\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x03\x32\xe6\x02\n\x10InferenceService\x12i\n\nListModels\x12).jan.v1.InferenceServiceListModelsRequest\x1a*.jan.v1.InferenceServiceListModelsResponse\"\x04\x90\xb5\x18\x08\x12\x45\n\x08Generate\x12\x17.jan.v1.GenerateRequest\x1a\x18.jan.v1.GenerateResponse\"\x04\x90\xb5\x18\x08\x30\x01\x12R\n\rGenerateWhole\x12\x1c.jan.v1.GenerateWholeRequest\x1a\x1d.jan.v1.GenerateWholeResponse\"\x04\x90\xb5\x18\x08\x12L\n\x0b\x43ountTokens\x12\x1a.jan.v1.CountTokensRequest\x1a\x1b.jan.v1.CountTokensResponse\"\x04\x90\xb5\x18\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,32 +36,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._loaded_options = None
   _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._serialized_options = b'8\001'
-  _globals['_FINISHREASON']._serialized_start=2207
-  _globals['_FINISHREASON']._serialized_end=2332
-  _globals['_COUNTTOKENSREQUEST']._serialized_start=92
-  _globals['_COUNTTOKENSREQUEST']._serialized_end=154
-  _globals['_COUNTTOKENSRESPONSE']._serialized_start=156
-  _globals['_COUNTTOKENSRESPONSE']._serialized_end=200
-  _globals['_GENERATEWHOLEREQUEST']._serialized_start=202
-  _globals['_GENERATEWHOLEREQUEST']._serialized_end=266
-  _globals['_GENERATEWHOLERESPONSE']._serialized_start=268
-  _globals['_GENERATEWHOLERESPONSE']._serialized_end=378
-  _globals['_INFERENCESERVICELISTMODELSREQUEST']._serialized_start=380
-  _globals['_INFERENCESERVICELISTMODELSREQUEST']._serialized_end=415
-  _globals['_INFERENCESERVICELISTMODELSRESPONSE']._serialized_start=417
-  _globals['_INFERENCESERVICELISTMODELSRESPONSE']._serialized_end=490
-  _globals['_SERVEDMODEL']._serialized_start=493
-  _globals['_SERVEDMODEL']._serialized_end=638
-  _globals['_GENERATEREQUEST']._serialized_start=641
-  _globals['_GENERATEREQUEST']._serialized_end=1174
-  _globals['_TOOLCHOICE']._serialized_start=1176
-  _globals['_TOOLCHOICE']._serialized_end=1239
-  _globals['_SAMPLINGPARAMS']._serialized_start=1242
-  _globals['_SAMPLINGPARAMS']._serialized_end=1887
-  _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._serialized_start=1665
-  _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._serialized_end=1713
-  _globals['_GENERATERESPONSE']._serialized_start=1890
-  _globals['_GENERATERESPONSE']._serialized_end=2205
-  _globals['_INFERENCESERVICE']._serialized_start=2335
-  _globals['_INFERENCESERVICE']._serialized_end=2669
+  _globals['_INFERENCESERVICE'].methods_by_name['ListModels']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['ListModels']._serialized_options = b'\220\265\030\010'
+  _globals['_INFERENCESERVICE'].methods_by_name['Generate']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['Generate']._serialized_options = b'\220\265\030\010'
+  _globals['_INFERENCESERVICE'].methods_by_name['GenerateWhole']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['GenerateWhole']._serialized_options = b'\220\265\030\010'
+  _globals['_INFERENCESERVICE'].methods_by_name['CountTokens']._loaded_options = None
+  _globals['_INFERENCESERVICE'].methods_by_name['CountTokens']._serialized_options = b'\220\265\030\010'
+  _globals['_FINISHREASON']._serialized_start=2228
+  _globals['_FINISHREASON']._serialized_end=2353
+  _globals['_COUNTTOKENSREQUEST']._serialized_start=113
+  _globals['_COUNTTOKENSREQUEST']._serialized_end=175
+  _globals['_COUNTTOKENSRESPONSE']._serialized_start=177
+  _globals['_COUNTTOKENSRESPONSE']._serialized_end=221
+  _globals['_GENERATEWHOLEREQUEST']._serialized_start=223
+  _globals['_GENERATEWHOLEREQUEST']._serialized_end=287
+  _globals['_GENERATEWHOLERESPONSE']._serialized_start=289
+  _globals['_GENERATEWHOLERESPONSE']._serialized_end=399
+  _globals['_INFERENCESERVICELISTMODELSREQUEST']._serialized_start=401
+  _globals['_INFERENCESERVICELISTMODELSREQUEST']._serialized_end=436
+  _globals['_INFERENCESERVICELISTMODELSRESPONSE']._serialized_start=438
+  _globals['_INFERENCESERVICELISTMODELSRESPONSE']._serialized_end=511
+  _globals['_SERVEDMODEL']._serialized_start=514
+  _globals['_SERVEDMODEL']._serialized_end=659
+  _globals['_GENERATEREQUEST']._serialized_start=662
+  _globals['_GENERATEREQUEST']._serialized_end=1195
+  _globals['_TOOLCHOICE']._serialized_start=1197
+  _globals['_TOOLCHOICE']._serialized_end=1260
+  _globals['_SAMPLINGPARAMS']._serialized_start=1263
+  _globals['_SAMPLINGPARAMS']._serialized_end=1908
+  _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._serialized_start=1686
+  _globals['_SAMPLINGPARAMS_LOGITBIASENTRY']._serialized_end=1734
+  _globals['_GENERATERESPONSE']._serialized_start=1911
+  _globals['_GENERATERESPONSE']._serialized_end=2226
+  _globals['_INFERENCESERVICE']._serialized_start=2356
+  _globals['_INFERENCESERVICE']._serialized_end=2714
 # @@protoc_insertion_point(module_scope)

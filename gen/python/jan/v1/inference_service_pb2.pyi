@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from jan.v1 import access_pb2 as _access_pb2
 from jan.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

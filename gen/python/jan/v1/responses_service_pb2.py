@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from jan.v1 import access_pb2 as jan_dot_v1_dot_access__pb2
 from jan.v1 import types_pb2 as jan_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejan/v1/responses_service.proto\x12\x06jan.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x12jan/v1/types.proto\"\xfc\x0b\n\x0eResponseParams\x12\r\n\x05model\x18\x01 \x01(\t\x12%\n\x05input\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12,\n\x0cinstructions\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1e\n\x11max_output_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x19\n\x0ctop_logprobs\x18\x07 \x01(\x05H\x03\x88\x01\x01\x12&\n\x05tools\x18\x08 \x03(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x0btool_choice\x18\t \x01(\x0b\x32\x16.google.protobuf.Value\x12 \n\x13parallel_tool_calls\x18\n \x01(\x08H\x04\x88\x01\x01\x12%\n\x04text\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\treasoning\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05store\x18\r \x01(\x08H\x05\x88\x01\x01\x12!\n\x14previous_response_id\x18\x0e \x01(\tH\x06\x88\x01\x01\x12,\n\x0c\x63onversation\x18\x0f \x01(\x0b\x32\x16.google.protobuf.Value\x12\x36\n\x08metadata\x18\x10 \x03(\x0b\x32$.jan.v1.ResponseParams.MetadataEntry\x12\x17\n\ntruncation\x18\x11 \x01(\tH\x07\x88\x01\x01\x12\x17\n\nbackground\x18\x12 \x01(\x08H\x08\x88\x01\x01\x12\x11\n\x04user\x18\x13 \x01(\tH\t\x88\x01\x01\x12\x1e\n\x11safety_identifier\x18\x14 \x01(\tH\n\x88\x01\x01\x12\x13\n\x06stream\x18\x15 \x01(\x08H\x0b\x88\x01\x01\x12/\n\x0estream_options\x18\x16 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07include\x18\x17 \x03(\t\x12\x19\n\x0cservice_tier\x18\x18 \x01(\tH\x0c\x88\x01\x01\x12\x1d\n\x10prompt_cache_key\x18\x19 \x01(\tH\r\x88\x01\x01\x12&\n\x06prompt\x18\x1a \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1b\n\x0emax_tool_calls\x18\x1b \x01(\x05H\x0e\x88\x01\x01\x12#\n\x16prompt_cache_retention\x18\x1c \x01(\tH\x0f\x88\x01\x01\x12\x32\n\x12\x63ontext_management\x18\x1d \x01(\x0b\x32\x16.google.protobuf.Value\x12\x35\n\x12structured_outputs\x18\x1e \x01(\x0b\x32\x19.jan.v1.StructuredOutputs\x12\x35\n\x14\x63hat_template_kwargs\x18\x1f \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x39\n\nlogit_bias\x18  \x03(\x0b\x32%.jan.v1.ResponseParams.LogitBiasEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x14\n\x12_max_output_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x0f\n\r_top_logprobsB\x16\n\x14_parallel_tool_callsB\x08\n\x06_storeB\x17\n\x15_previous_response_idB\r\n\x0b_truncationB\r\n\x0b_backgroundB\x07\n\x05_userB\x14\n\x12_safety_identifierB\t\n\x07_streamB\x0f\n\r_service_tierB\x13\n\x11_prompt_cache_keyB\x11\n\x0f_max_tool_callsB\x19\n\x17_prompt_cache_retention\"?\n\x15\x43reateResponseRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"?\n\x15StreamResponseRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"E\n\x1bStreamResponseEventsRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"\xf8\x01\n\rResponseEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x17\n\x0fsequence_number\x18\x02 \x01(\r\x12\x19\n\x0coutput_index\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x07item_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rcontent_index\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x12\n\x05\x64\x65lta\x18\x06 \x01(\tH\x03\x88\x01\x01\x12&\n\x05\x65vent\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x0f\n\r_output_indexB\n\n\x08_item_idB\x10\n\x0e_content_indexB\x08\n\x06_delta\":\n\x12GetResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x0f\n\x07include\x18\x02 \x03(\t\"\xcd\x01\n\x1bStreamStoredResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x1b\n\x0estarting_after\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x0f\n\x07include\x18\x03 \x03(\t\x12\x13\n\x06stream\x18\x04 \x01(\x08H\x01\x88\x01\x01\x12 \n\x13include_obfuscation\x18\x05 \x01(\x08H\x02\x88\x01\x01\x42\x11\n\x0f_starting_afterB\t\n\x07_streamB\x16\n\x14_include_obfuscation\",\n\x15\x44\x65leteResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\"E\n\x16\x44\x65leteResponseResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\",\n\x15\x43\x61ncelResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\"\x81\x01\n\x1dListResponseInputItemsRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x12\n\x05limit\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\x12\x0f\n\x07include\x18\x05 \x03(\tB\x08\n\x06_limit\"~\n\x10ResponseItemList\x12\x0e\n\x06object\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x66irst_id\x18\x03 \x01(\t\x12\x0f\n\x07last_id\x18\x04 \x01(\t\x12\x10\n\x08has_more\x18\x05 \x01(\x08\"I\n\x1f\x43ountResponseInputTokensRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"H\n CountResponseInputTokensResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\r2\xb6\x08\n\x10ResponsesService\x12\x64\n\x0e\x43reateResponse\x12\x1d.jan.v1.CreateResponseRequest\x1a\x14.google.api.HttpBody\"\x1d\x82\xd3\xe4\x93\x02\x17\"\r/v1/responses:\x06params\x12m\n\x0eStreamResponse\x12\x1d.jan.v1.StreamResponseRequest\x1a\x14.google.api.HttpBody\"$\x82\xd3\xe4\x93\x02\x1e\"\x14/v1/responses:stream:\x06params0\x01\x12T\n\x14StreamResponseEvents\x12#.jan.v1.StreamResponseEventsRequest\x1a\x15.jan.v1.ResponseEvent0\x01\x12\x64\n\x0bGetResponse\x12\x1a.jan.v1.GetResponseRequest\x1a\x14.google.api.HttpBody\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/responses/{response_id}\x12\x7f\n\x14StreamStoredResponse\x12#.jan.v1.StreamStoredResponseRequest\x1a\x14.google.api.HttpBody\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/responses/{response_id}:stream0\x01\x12t\n\x0e\x44\x65leteResponse\x12\x1d.jan.v1.DeleteResponseRequest\x1a\x1e.jan.v1.DeleteResponseResponse\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/v1/responses/{response_id}\x12q\n\x0e\x43\x61ncelResponse\x12\x1d.jan.v1.CancelResponseRequest\x1a\x14.google.api.HttpBody\"*\x82\xd3\xe4\x93\x02$\"\"/v1/responses/{response_id}/cancel\x12\x8a\x01\n\x16ListResponseInputItems\x12%.jan.v1.ListResponseInputItemsRequest\x1a\x18.jan.v1.ResponseItemList\"/\x82\xd3\xe4\x93\x02)\x12\'/v1/responses/{response_id}/input_items\x12\x99\x01\n\x18\x43ountResponseInputTokens\x12\'.jan.v1.CountResponseInputTokensRequest\x1a(.jan.v1.CountResponseInputTokensResponse\"*\x82\xd3\xe4\x93\x02$\"\x1a/v1/responses/input_tokens:\x06paramsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejan/v1/responses_service.proto\x12\x06jan.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x13jan/v1/access.proto\x1a\x12jan/v1/types.proto\"\xfc\x0b\n\x0eResponseParams\x12\r\n\x05model\x18\x01 \x01(\t\x12%\n\x05input\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12,\n\x0cinstructions\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1e\n\x11max_output_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x19\n\x0ctop_logprobs\x18\x07 \x01(\x05H\x03\x88\x01\x01\x12&\n\x05tools\x18\x08 \x03(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x0btool_choice\x18\t \x01(\x0b\x32\x16.google.protobuf.Value\x12 \n\x13parallel_tool_calls\x18\n \x01(\x08H\x04\x88\x01\x01\x12%\n\x04text\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\treasoning\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05store\x18\r \x01(\x08H\x05\x88\x01\x01\x12!\n\x14previous_response_id\x18\x0e \x01(\tH\x06\x88\x01\x01\x12,\n\x0c\x63onversation\x18\x0f \x01(\x0b\x32\x16.google.protobuf.Value\x12\x36\n\x08metadata\x18\x10 \x03(\x0b\x32$.jan.v1.ResponseParams.MetadataEntry\x12\x17\n\ntruncation\x18\x11 \x01(\tH\x07\x88\x01\x01\x12\x17\n\nbackground\x18\x12 \x01(\x08H\x08\x88\x01\x01\x12\x11\n\x04user\x18\x13 \x01(\tH\t\x88\x01\x01\x12\x1e\n\x11safety_identifier\x18\x14 \x01(\tH\n\x88\x01\x01\x12\x13\n\x06stream\x18\x15 \x01(\x08H\x0b\x88\x01\x01\x12/\n\x0estream_options\x18\x16 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07include\x18\x17 \x03(\t\x12\x19\n\x0cservice_tier\x18\x18 \x01(\tH\x0c\x88\x01\x01\x12\x1d\n\x10prompt_cache_key\x18\x19 \x01(\tH\r\x88\x01\x01\x12&\n\x06prompt\x18\x1a \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1b\n\x0emax_tool_calls\x18\x1b \x01(\x05H\x0e\x88\x01\x01\x12#\n\x16prompt_cache_retention\x18\x1c \x01(\tH\x0f\x88\x01\x01\x12\x32\n\x12\x63ontext_management\x18\x1d \x01(\x0b\x32\x16.google.protobuf.Value\x12\x35\n\x12structured_outputs\x18\x1e \x01(\x0b\x32\x19.jan.v1.StructuredOutputs\x12\x35\n\x14\x63hat_template_kwargs\x18\x1f \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x39\n\nlogit_bias\x18  \x03(\x0b\x32%.jan.v1.ResponseParams.LogitBiasEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eLogitBiasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x14\n\x12_max_output_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x0f\n\r_top_logprobsB\x16\n\x14_parallel_tool_callsB\x08\n\x06_storeB\x17\n\x15_previous_response_idB\r\n\x0b_truncationB\r\n\x0b_backgroundB\x07\n\x05_userB\x14\n\x12_safety_identifierB\t\n\x07_streamB\x0f\n\r_service_tierB\x13\n\x11_prompt_cache_keyB\x11\n\x0f_max_tool_callsB\x19\n\x17_prompt_cache_retention\"?\n\x15\x43reateResponseRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"?\n\x15StreamResponseRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"E\n\x1bStreamResponseEventsRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"\xf8\x01\n\rResponseEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x17\n\x0fsequence_number\x18\x02 \x01(\r\x12\x19\n\x0coutput_index\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x07item_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\rcontent_index\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x12\n\x05\x64\x65lta\x18\x06 \x01(\tH\x03\x88\x01\x01\x12&\n\x05\x65vent\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x0f\n\r_output_indexB\n\n\x08_item_idB\x10\n\x0e_content_indexB\x08\n\x06_delta\":\n\x12GetResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x0f\n\x07include\x18\x02 \x03(\t\"\xcd\x01\n\x1bStreamStoredResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x1b\n\x0estarting_after\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x0f\n\x07include\x18\x03 \x03(\t\x12\x13\n\x06stream\x18\x04 \x01(\x08H\x01\x88\x01\x01\x12 \n\x13include_obfuscation\x18\x05 \x01(\x08H\x02\x88\x01\x01\x42\x11\n\x0f_starting_afterB\t\n\x07_streamB\x16\n\x14_include_obfuscation\",\n\x15\x44\x65leteResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\"E\n\x16\x44\x65leteResponseResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06object\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\",\n\x15\x43\x61ncelResponseRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\"\x81\x01\n\x1dListResponseInputItemsRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x12\n\x05limit\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\x12\x0f\n\x07include\x18\x05 \x03(\tB\x08\n\x06_limit\"~\n\x10ResponseItemList\x12\x0e\n\x06object\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x66irst_id\x18\x03 \x01(\t\x12\x0f\n\x07last_id\x18\x04 \x01(\t\x12\x10\n\x08has_more\x18\x05 \x01(\x08\"I\n\x1f\x43ountResponseInputTokensRequest\x12&\n\x06params\x18\x01 \x01(\x0b\x32\x16.jan.v1.ResponseParams\"H\n CountResponseInputTokensResponse\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\r2\xdd\x08\n\x10ResponsesService\x12h\n\x0e\x43reateResponse\x12\x1d.jan.v1.CreateResponseRequest\x1a\x14.google.api.HttpBody\"!\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02\x17\"\r/v1/responses:\x06params\x12q\n\x0eStreamResponse\x12\x1d.jan.v1.StreamResponseRequest\x1a\x14.google.api.HttpBody\"(\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02\x1e\"\x14/v1/responses:stream:\x06params0\x01\x12Z\n\x14StreamResponseEvents\x12#.jan.v1.StreamResponseEventsRequest\x1a\x15.jan.v1.ResponseEvent\"\x04\x90\xb5\x18\x03\x30\x01\x12h\n\x0bGetResponse\x12\x1a.jan.v1.GetResponseRequest\x1a\x14.google.api.HttpBody\"\'\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/responses/{response_id}\x12\x83\x01\n\x14StreamStoredResponse\x12#.jan.v1.StreamStoredResponseRequest\x1a\x14.google.api.HttpBody\".\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02$\x12\"/v1/responses/{response_id}:stream0\x01\x12x\n\x0e\x44\x65leteResponse\x12\x1d.jan.v1.DeleteResponseRequest\x1a\x1e.jan.v1.DeleteResponseResponse\"\'\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02\x1d*\x1b/v1/responses/{response_id}\x12u\n\x0e\x43\x61ncelResponse\x12\x1d.jan.v1.CancelResponseRequest\x1a\x14.google.api.HttpBody\".\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02$\"\"/v1/responses/{response_id}/cancel\x12\x8e\x01\n\x16ListResponseInputItems\x12%.jan.v1.ListResponseInputItemsRequest\x1a\x18.jan.v1.ResponseItemList\"3\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02)\x12\'/v1/responses/{response_id}/input_items\x12\x9d\x01\n\x18\x43ountResponseInputTokens\x12\'.jan.v1.CountResponseInputTokensRequest\x1a(.jan.v1.CountResponseInputTokensResponse\".\x90\xb5\x18\x03\x82\xd3\xe4\x93\x02$\"\x1a/v1/responses/input_tokens:\x06paramsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,53 +41,55 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._loaded_options = None
   _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._serialized_options = b'8\001'
   _globals['_RESPONSESSERVICE'].methods_by_name['CreateResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['CreateResponse']._serialized_options = b'\202\323\344\223\002\027\"\r/v1/responses:\006params'
+  _globals['_RESPONSESSERVICE'].methods_by_name['CreateResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002\027\"\r/v1/responses:\006params'
   _globals['_RESPONSESSERVICE'].methods_by_name['StreamResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['StreamResponse']._serialized_options = b'\202\323\344\223\002\036\"\024/v1/responses:stream:\006params'
+  _globals['_RESPONSESSERVICE'].methods_by_name['StreamResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002\036\"\024/v1/responses:stream:\006params'
+  _globals['_RESPONSESSERVICE'].methods_by_name['StreamResponseEvents']._loaded_options = None
+  _globals['_RESPONSESSERVICE'].methods_by_name['StreamResponseEvents']._serialized_options = b'\220\265\030\003'
   _globals['_RESPONSESSERVICE'].methods_by_name['GetResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['GetResponse']._serialized_options = b'\202\323\344\223\002\035\022\033/v1/responses/{response_id}'
+  _globals['_RESPONSESSERVICE'].methods_by_name['GetResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002\035\022\033/v1/responses/{response_id}'
   _globals['_RESPONSESSERVICE'].methods_by_name['StreamStoredResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['StreamStoredResponse']._serialized_options = b'\202\323\344\223\002$\022\"/v1/responses/{response_id}:stream'
+  _globals['_RESPONSESSERVICE'].methods_by_name['StreamStoredResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002$\022\"/v1/responses/{response_id}:stream'
   _globals['_RESPONSESSERVICE'].methods_by_name['DeleteResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['DeleteResponse']._serialized_options = b'\202\323\344\223\002\035*\033/v1/responses/{response_id}'
+  _globals['_RESPONSESSERVICE'].methods_by_name['DeleteResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002\035*\033/v1/responses/{response_id}'
   _globals['_RESPONSESSERVICE'].methods_by_name['CancelResponse']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['CancelResponse']._serialized_options = b'\202\323\344\223\002$\"\"/v1/responses/{response_id}/cancel'
+  _globals['_RESPONSESSERVICE'].methods_by_name['CancelResponse']._serialized_options = b'\220\265\030\003\202\323\344\223\002$\"\"/v1/responses/{response_id}/cancel'
   _globals['_RESPONSESSERVICE'].methods_by_name['ListResponseInputItems']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['ListResponseInputItems']._serialized_options = b'\202\323\344\223\002)\022\'/v1/responses/{response_id}/input_items'
+  _globals['_RESPONSESSERVICE'].methods_by_name['ListResponseInputItems']._serialized_options = b'\220\265\030\003\202\323\344\223\002)\022\'/v1/responses/{response_id}/input_items'
   _globals['_RESPONSESSERVICE'].methods_by_name['CountResponseInputTokens']._loaded_options = None
-  _globals['_RESPONSESSERVICE'].methods_by_name['CountResponseInputTokens']._serialized_options = b'\202\323\344\223\002$\"\032/v1/responses/input_tokens:\006params'
-  _globals['_RESPONSEPARAMS']._serialized_start=150
-  _globals['_RESPONSEPARAMS']._serialized_end=1682
-  _globals['_RESPONSEPARAMS_METADATAENTRY']._serialized_start=1305
-  _globals['_RESPONSEPARAMS_METADATAENTRY']._serialized_end=1352
-  _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._serialized_start=1354
-  _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._serialized_end=1402
-  _globals['_CREATERESPONSEREQUEST']._serialized_start=1684
-  _globals['_CREATERESPONSEREQUEST']._serialized_end=1747
-  _globals['_STREAMRESPONSEREQUEST']._serialized_start=1749
-  _globals['_STREAMRESPONSEREQUEST']._serialized_end=1812
-  _globals['_STREAMRESPONSEEVENTSREQUEST']._serialized_start=1814
-  _globals['_STREAMRESPONSEEVENTSREQUEST']._serialized_end=1883
-  _globals['_RESPONSEEVENT']._serialized_start=1886
-  _globals['_RESPONSEEVENT']._serialized_end=2134
-  _globals['_GETRESPONSEREQUEST']._serialized_start=2136
-  _globals['_GETRESPONSEREQUEST']._serialized_end=2194
-  _globals['_STREAMSTOREDRESPONSEREQUEST']._serialized_start=2197
-  _globals['_STREAMSTOREDRESPONSEREQUEST']._serialized_end=2402
-  _globals['_DELETERESPONSEREQUEST']._serialized_start=2404
-  _globals['_DELETERESPONSEREQUEST']._serialized_end=2448
-  _globals['_DELETERESPONSERESPONSE']._serialized_start=2450
-  _globals['_DELETERESPONSERESPONSE']._serialized_end=2519
-  _globals['_CANCELRESPONSEREQUEST']._serialized_start=2521
-  _globals['_CANCELRESPONSEREQUEST']._serialized_end=2565
-  _globals['_LISTRESPONSEINPUTITEMSREQUEST']._serialized_start=2568
-  _globals['_LISTRESPONSEINPUTITEMSREQUEST']._serialized_end=2697
-  _globals['_RESPONSEITEMLIST']._serialized_start=2699
-  _globals['_RESPONSEITEMLIST']._serialized_end=2825
-  _globals['_COUNTRESPONSEINPUTTOKENSREQUEST']._serialized_start=2827
-  _globals['_COUNTRESPONSEINPUTTOKENSREQUEST']._serialized_end=2900
-  _globals['_COUNTRESPONSEINPUTTOKENSRESPONSE']._serialized_start=2902
-  _globals['_COUNTRESPONSEINPUTTOKENSRESPONSE']._serialized_end=2974
-  _globals['_RESPONSESSERVICE']._serialized_start=2977
-  _globals['_RESPONSESSERVICE']._serialized_end=4055
+  _globals['_RESPONSESSERVICE'].methods_by_name['CountResponseInputTokens']._serialized_options = b'\220\265\030\003\202\323\344\223\002$\"\032/v1/responses/input_tokens:\006params'
+  _globals['_RESPONSEPARAMS']._serialized_start=171
+  _globals['_RESPONSEPARAMS']._serialized_end=1703
+  _globals['_RESPONSEPARAMS_METADATAENTRY']._serialized_start=1326
+  _globals['_RESPONSEPARAMS_METADATAENTRY']._serialized_end=1373
+  _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._serialized_start=1375
+  _globals['_RESPONSEPARAMS_LOGITBIASENTRY']._serialized_end=1423
+  _globals['_CREATERESPONSEREQUEST']._serialized_start=1705
+  _globals['_CREATERESPONSEREQUEST']._serialized_end=1768
+  _globals['_STREAMRESPONSEREQUEST']._serialized_start=1770
+  _globals['_STREAMRESPONSEREQUEST']._serialized_end=1833
+  _globals['_STREAMRESPONSEEVENTSREQUEST']._serialized_start=1835
+  _globals['_STREAMRESPONSEEVENTSREQUEST']._serialized_end=1904
+  _globals['_RESPONSEEVENT']._serialized_start=1907
+  _globals['_RESPONSEEVENT']._serialized_end=2155
+  _globals['_GETRESPONSEREQUEST']._serialized_start=2157
+  _globals['_GETRESPONSEREQUEST']._serialized_end=2215
+  _globals['_STREAMSTOREDRESPONSEREQUEST']._serialized_start=2218
+  _globals['_STREAMSTOREDRESPONSEREQUEST']._serialized_end=2423
+  _globals['_DELETERESPONSEREQUEST']._serialized_start=2425
+  _globals['_DELETERESPONSEREQUEST']._serialized_end=2469
+  _globals['_DELETERESPONSERESPONSE']._serialized_start=2471
+  _globals['_DELETERESPONSERESPONSE']._serialized_end=2540
+  _globals['_CANCELRESPONSEREQUEST']._serialized_start=2542
+  _globals['_CANCELRESPONSEREQUEST']._serialized_end=2586
+  _globals['_LISTRESPONSEINPUTITEMSREQUEST']._serialized_start=2589
+  _globals['_LISTRESPONSEINPUTITEMSREQUEST']._serialized_end=2718
+  _globals['_RESPONSEITEMLIST']._serialized_start=2720
+  _globals['_RESPONSEITEMLIST']._serialized_end=2846
+  _globals['_COUNTRESPONSEINPUTTOKENSREQUEST']._serialized_start=2848
+  _globals['_COUNTRESPONSEINPUTTOKENSREQUEST']._serialized_end=2921
+  _globals['_COUNTRESPONSEINPUTTOKENSRESPONSE']._serialized_start=2923
+  _globals['_COUNTRESPONSEINPUTTOKENSRESPONSE']._serialized_end=2995
+  _globals['_RESPONSESSERVICE']._serialized_start=2998
+  _globals['_RESPONSESSERVICE']._serialized_end=4115
 # @@protoc_insertion_point(module_scope)

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from jan.v1 import access_pb2 as jan_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjan/v1/search_service.proto\x12\x06jan.v1\"\xe8\x01\n\rSearchRequest\x12\t\n\x01q\x18\x01 \x01(\t\x12\x0f\n\x02gl\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0f\n\x02hl\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08location\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x10\n\x03num\x18\x05 \x01(\rH\x03\x88\x01\x01\x12\x10\n\x03tbs\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x11\n\x04page\x18\x07 \x01(\rH\x05\x88\x01\x01\x12\x18\n\x0b\x61utocorrect\x18\x08 \x01(\x08H\x06\x88\x01\x01\x42\x05\n\x03_glB\x05\n\x03_hlB\x0b\n\t_locationB\x06\n\x04_numB\x06\n\x04_tbsB\x07\n\x05_pageB\x0e\n\x0c_autocorrect\"\xfc\x01\n\x0eSearchResponse\x12&\n\x07organic\x18\x01 \x03(\x0b\x32\x15.jan.v1.OrganicResult\x12%\n\nanswer_box\x18\x02 \x01(\x0b\x32\x11.jan.v1.AnswerBox\x12/\n\x0fknowledge_graph\x18\x03 \x01(\x0b\x32\x16.jan.v1.KnowledgeGraph\x12.\n\x0fpeople_also_ask\x18\x04 \x03(\x0b\x32\x15.jan.v1.PeopleAlsoAsk\x12\x18\n\x10related_searches\x18\x05 \x03(\t\x12 \n\x04news\x18\x06 \x03(\x0b\x32\x12.jan.v1.NewsResult\"X\n\nNewsResult\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x04 \x01(\t\x12\x0f\n\x07snippet\x18\x05 \x01(\t\"\x90\x01\n\rOrganicResult\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\x11\n\x04\x64\x61te\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08position\x18\x05 \x01(\r\x12#\n\tsitelinks\x18\x06 \x03(\x0b\x32\x10.jan.v1.SitelinkB\x07\n\x05_date\"\'\n\x08Sitelink\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\"I\n\tAnswerBox\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"\xc2\x01\n\x0eKnowledgeGraph\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07website\x18\x04 \x01(\t\x12:\n\nattributes\x18\x05 \x03(\x0b\x32&.jan.v1.KnowledgeGraph.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\rPeopleAlsoAsk\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x0f\n\x07snippet\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"6\n\rScrapeRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x18\n\x10include_markdown\x18\x02 \x01(\x08\"\xab\x01\n\x0eScrapeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\x08markdown\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x36\n\x08metadata\x18\x03 \x03(\x0b\x32$.jan.v1.ScrapeResponse.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_markdown2\x81\x01\n\rSearchService\x12\x37\n\x06Search\x12\x15.jan.v1.SearchRequest\x1a\x16.jan.v1.SearchResponse\x12\x37\n\x06Scrape\x12\x15.jan.v1.ScrapeRequest\x1a\x16.jan.v1.ScrapeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjan/v1/search_service.proto\x12\x06jan.v1\x1a\x13jan/v1/access.proto\"\xe8\x01\n\rSearchRequest\x12\t\n\x01q\x18\x01 \x01(\t\x12\x0f\n\x02gl\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0f\n\x02hl\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08location\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x10\n\x03num\x18\x05 \x01(\rH\x03\x88\x01\x01\x12\x10\n\x03tbs\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x11\n\x04page\x18\x07 \x01(\rH\x05\x88\x01\x01\x12\x18\n\x0b\x61utocorrect\x18\x08 \x01(\x08H\x06\x88\x01\x01\x42\x05\n\x03_glB\x05\n\x03_hlB\x0b\n\t_locationB\x06\n\x04_numB\x06\n\x04_tbsB\x07\n\x05_pageB\x0e\n\x0c_autocorrect\"\xfc\x01\n\x0eSearchResponse\x12&\n\x07organic\x18\x01 \x03(\x0b\x32\x15.jan.v1.OrganicResult\x12%\n\nanswer_box\x18\x02 \x01(\x0b\x32\x11.jan.v1.AnswerBox\x12/\n\x0fknowledge_graph\x18\x03 \x01(\x0b\x32\x16.jan.v1.KnowledgeGraph\x12.\n\x0fpeople_also_ask\x18\x04 \x03(\x0b\x32\x15.jan.v1.PeopleAlsoAsk\x12\x18\n\x10related_searches\x18\x05 \x03(\t\x12 \n\x04news\x18\x06 \x03(\x0b\x32\x12.jan.v1.NewsResult\"X\n\nNewsResult\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x04 \x01(\t\x12\x0f\n\x07snippet\x18\x05 \x01(\t\"\x90\x01\n\rOrganicResult\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\x11\n\x04\x64\x61te\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08position\x18\x05 \x01(\r\x12#\n\tsitelinks\x18\x06 \x03(\x0b\x32\x10.jan.v1.SitelinkB\x07\n\x05_date\"\'\n\x08Sitelink\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\"I\n\tAnswerBox\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x02 \x01(\t\x12\x0f\n\x07snippet\x18\x03 \x01(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"\xc2\x01\n\x0eKnowledgeGraph\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07website\x18\x04 \x01(\t\x12:\n\nattributes\x18\x05 \x03(\x0b\x32&.jan.v1.KnowledgeGraph.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\rPeopleAlsoAsk\x12\x10\n\x08question\x18\x01 \x01(\t\x12\x0f\n\x07snippet\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"6\n\rScrapeRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x18\n\x10include_markdown\x18\x02 \x01(\x08\"\xab\x01\n\x0eScrapeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\x08markdown\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x36\n\x08metadata\x18\x03 \x03(\x0b\x32$.jan.v1.ScrapeResponse.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0b\n\t_markdown2\x8d\x01\n\rSearchService\x12=\n\x06Search\x12\x15.jan.v1.SearchRequest\x1a\x16.jan.v1.SearchResponse\"\x04\x90\xb5\x18\x08\x12=\n\x06Scrape\x12\x15.jan.v1.ScrapeRequest\x1a\x16.jan.v1.ScrapeResponse\"\x04\x90\xb5\x18\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,30 +36,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KNOWLEDGEGRAPH_ATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_SCRAPERESPONSE_METADATAENTRY']._loaded_options = None
   _globals['_SCRAPERESPONSE_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_SEARCHREQUEST']._serialized_start=40
-  _globals['_SEARCHREQUEST']._serialized_end=272
-  _globals['_SEARCHRESPONSE']._serialized_start=275
-  _globals['_SEARCHRESPONSE']._serialized_end=527
-  _globals['_NEWSRESULT']._serialized_start=529
-  _globals['_NEWSRESULT']._serialized_end=617
-  _globals['_ORGANICRESULT']._serialized_start=620
-  _globals['_ORGANICRESULT']._serialized_end=764
-  _globals['_SITELINK']._serialized_start=766
-  _globals['_SITELINK']._serialized_end=805
-  _globals['_ANSWERBOX']._serialized_start=807
-  _globals['_ANSWERBOX']._serialized_end=880
-  _globals['_KNOWLEDGEGRAPH']._serialized_start=883
-  _globals['_KNOWLEDGEGRAPH']._serialized_end=1077
-  _globals['_KNOWLEDGEGRAPH_ATTRIBUTESENTRY']._serialized_start=1028
-  _globals['_KNOWLEDGEGRAPH_ATTRIBUTESENTRY']._serialized_end=1077
-  _globals['_PEOPLEALSOASK']._serialized_start=1079
-  _globals['_PEOPLEALSOASK']._serialized_end=1158
-  _globals['_SCRAPEREQUEST']._serialized_start=1160
-  _globals['_SCRAPEREQUEST']._serialized_end=1214
-  _globals['_SCRAPERESPONSE']._serialized_start=1217
-  _globals['_SCRAPERESPONSE']._serialized_end=1388
-  _globals['_SCRAPERESPONSE_METADATAENTRY']._serialized_start=1328
-  _globals['_SCRAPERESPONSE_METADATAENTRY']._serialized_end=1375
-  _globals['_SEARCHSERVICE']._serialized_start=1391
-  _globals['_SEARCHSERVICE']._serialized_end=1520
+  _globals['_SEARCHSERVICE'].methods_by_name['Search']._loaded_options = None
+  _globals['_SEARCHSERVICE'].methods_by_name['Search']._serialized_options = b'\220\265\030\010'
+  _globals['_SEARCHSERVICE'].methods_by_name['Scrape']._loaded_options = None
+  _globals['_SEARCHSERVICE'].methods_by_name['Scrape']._serialized_options = b'\220\265\030\010'
+  _globals['_SEARCHREQUEST']._serialized_start=61
+  _globals['_SEARCHREQUEST']._serialized_end=293
+  _globals['_SEARCHRESPONSE']._serialized_start=296
+  _globals['_SEARCHRESPONSE']._serialized_end=548
+  _globals['_NEWSRESULT']._serialized_start=550
+  _globals['_NEWSRESULT']._serialized_end=638
+  _globals['_ORGANICRESULT']._serialized_start=641
+  _globals['_ORGANICRESULT']._serialized_end=785
+  _globals['_SITELINK']._serialized_start=787
+  _globals['_SITELINK']._serialized_end=826
+  _globals['_ANSWERBOX']._serialized_start=828
+  _globals['_ANSWERBOX']._serialized_end=901
+  _globals['_KNOWLEDGEGRAPH']._serialized_start=904
+  _globals['_KNOWLEDGEGRAPH']._serialized_end=1098
+  _globals['_KNOWLEDGEGRAPH_ATTRIBUTESENTRY']._serialized_start=1049
+  _globals['_KNOWLEDGEGRAPH_ATTRIBUTESENTRY']._serialized_end=1098
+  _globals['_PEOPLEALSOASK']._serialized_start=1100
+  _globals['_PEOPLEALSOASK']._serialized_end=1179
+  _globals['_SCRAPEREQUEST']._serialized_start=1181
+  _globals['_SCRAPEREQUEST']._serialized_end=1235
+  _globals['_SCRAPERESPONSE']._serialized_start=1238
+  _globals['_SCRAPERESPONSE']._serialized_end=1409
+  _globals['_SCRAPERESPONSE_METADATAENTRY']._serialized_start=1349
+  _globals['_SCRAPERESPONSE_METADATAENTRY']._serialized_end=1396
+  _globals['_SEARCHSERVICE']._serialized_start=1412
+  _globals['_SEARCHSERVICE']._serialized_end=1553
 # @@protoc_insertion_point(module_scope)

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from jan.v1 import access_pb2 as jan_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ajan/v1/usage_service.proto\x12\x06jan.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"\x92\x02\n\x1aGetCompletionsUsageRequest\x12\x12\n\nstart_time\x18\x01 \x01(\x03\x12\x15\n\x08\x65nd_time\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x0c\x62ucket_width\x18\x03 \x01(\t\x12\x13\n\x0bproject_ids\x18\x04 \x03(\t\x12\x10\n\x08user_ids\x18\x05 \x03(\t\x12\x13\n\x0b\x61pi_key_ids\x18\x06 \x03(\t\x12\x0e\n\x06models\x18\x07 \x03(\t\x12\x12\n\x05\x62\x61tch\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x10\n\x08group_by\x18\t \x03(\t\x12\x12\n\x05limit\x18\n \x01(\x05H\x02\x88\x01\x01\x12\x0c\n\x04page\x18\x0b \x01(\tB\x0b\n\t_end_timeB\x08\n\x06_batchB\x08\n\x06_limit2\x8b\x01\n\x0cUsageService\x12{\n\x13GetCompletionsUsage\x12\".jan.v1.GetCompletionsUsageRequest\x1a\x14.google.api.HttpBody\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/organization/usage/completionsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ajan/v1/usage_service.proto\x12\x06jan.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x13jan/v1/access.proto\"\x92\x02\n\x1aGetCompletionsUsageRequest\x12\x12\n\nstart_time\x18\x01 \x01(\x03\x12\x15\n\x08\x65nd_time\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x14\n\x0c\x62ucket_width\x18\x03 \x01(\t\x12\x13\n\x0bproject_ids\x18\x04 \x03(\t\x12\x10\n\x08user_ids\x18\x05 \x03(\t\x12\x13\n\x0b\x61pi_key_ids\x18\x06 \x03(\t\x12\x0e\n\x06models\x18\x07 \x03(\t\x12\x12\n\x05\x62\x61tch\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x10\n\x08group_by\x18\t \x03(\t\x12\x12\n\x05limit\x18\n \x01(\x05H\x02\x88\x01\x01\x12\x0c\n\x04page\x18\x0b \x01(\tB\x0b\n\t_end_timeB\x08\n\x06_batchB\x08\n\x06_limit2\x8f\x01\n\x0cUsageService\x12\x7f\n\x13GetCompletionsUsage\x12\".jan.v1.GetCompletionsUsageRequest\x1a\x14.google.api.HttpBody\".\x90\xb5\x18\x07\x82\xd3\xe4\x93\x02$\x12\"/v1/organization/usage/completionsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +35,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jan.v1.usage_service_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USAGESERVICE'].methods_by_name['GetCompletionsUsage']._loaded_options = None
-  _globals['_USAGESERVICE'].methods_by_name['GetCompletionsUsage']._serialized_options = b'\202\323\344\223\002$\022\"/v1/organization/usage/completions'
-  _globals['_GETCOMPLETIONSUSAGEREQUEST']._serialized_start=96
-  _globals['_GETCOMPLETIONSUSAGEREQUEST']._serialized_end=370
-  _globals['_USAGESERVICE']._serialized_start=373
-  _globals['_USAGESERVICE']._serialized_end=512
+  _globals['_USAGESERVICE'].methods_by_name['GetCompletionsUsage']._serialized_options = b'\220\265\030\007\202\323\344\223\002$\022\"/v1/organization/usage/completions'
+  _globals['_GETCOMPLETIONSUSAGEREQUEST']._serialized_start=117
+  _globals['_GETCOMPLETIONSUSAGEREQUEST']._serialized_end=391
+  _globals['_USAGESERVICE']._serialized_start=394
+  _globals['_USAGESERVICE']._serialized_end=537
 # @@protoc_insertion_point(module_scope)
