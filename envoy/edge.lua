@@ -35,6 +35,7 @@ local MAX_BODY_KEYS_BYTES = 4096
 local HEALTH_TARGETS = {
   ["jan.v1.SignInService"] = "auth",
   ["jan.v1.OrganizationService"] = "auth",
+  ["jan.v1.ProjectControlsService"] = "auth",
   ["jan.v1.ChatService"] = "chat",
   ["jan.v1.ResponsesService"] = "chat",
   ["jan.v1.UsageService"] = "chat",

@@ -16,8 +16,21 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
 from jan.v1 import organization_service_pb2 as org_pb
+from jan.v1 import project_controls_service_pb2 as controls_pb
 from jan.v1 import sign_in_service_pb2 as sign_in_pb
-from services.auth.domain import ApiKey, Invite, Member, Page, Project, ServiceAccount, SessionTokens, User
+from services.auth.domain import (
+    ApiKey,
+    Invite,
+    Member,
+    Page,
+    Project,
+    ProjectControls,
+    RateLimit,
+    ServiceAccount,
+    SessionTokens,
+    User,
+)
+from services.auth.project_controls import RATE_LIMIT_PREFIX
 from services.auth.rate_limit import RateLimited
 from services.common import errors
 from services.common.identity import IDENTITY_HEADERS, Caller, sign_identity
@@ -300,4 +313,48 @@ def check_denied(error: errors.JanError, *, grpc_caller: bool = False) -> extern
         denied_response=external_auth_pb2.DeniedHttpResponse(
             status=http_status_pb2.HttpStatus(code=kind.http_status), headers=headers, body=error.message
         ),
+    )
+
+
+# -- project controls ------------------------------------------------------------------------------------
+
+
+def rate_limit(limit: RateLimit) -> controls_pb.ProjectRateLimit:
+    return controls_pb.ProjectRateLimit(
+        object="project.rate_limit",
+        id=f"{RATE_LIMIT_PREFIX}{limit.model}",
+        model=limit.model,
+        max_requests_per_1_minute=limit.max_requests_per_1_minute,
+        max_tokens_per_1_minute=limit.max_tokens_per_1_minute,
+        max_requests_per_1_day=limit.max_requests_per_1_day,
+    )
+
+
+def model_permissions(controls: ProjectControls) -> controls_pb.ProjectModelPermissions:
+    """No permissions set reads as an empty deny list: every model."""
+    return controls_pb.ProjectModelPermissions(
+        object="project.model_permissions",
+        mode=controls.model_mode or "deny_list",
+        model_ids=list(controls.model_ids),
+    )
+
+
+def hosted_tools(controls: ProjectControls) -> controls_pb.ProjectHostedToolPermissions:
+    off = controls_pb.HostedToolPermission(enabled=False)
+    return controls_pb.ProjectHostedToolPermissions(
+        file_search=off,
+        web_search=controls_pb.HostedToolPermission(enabled=controls.web_search_enabled),
+        image_generation=off,
+        mcp=off,
+        code_interpreter=off,
+    )
+
+
+def project_controls(controls: ProjectControls) -> controls_pb.ProjectControls:
+    return controls_pb.ProjectControls(
+        project_id=controls.project_id,
+        rate_limits=[rate_limit(limit) for limit in controls.rate_limits],
+        model_mode=controls.model_mode or "",
+        model_ids=list(controls.model_ids),
+        web_search_enabled=controls.web_search_enabled,
     )

@@ -119,3 +119,24 @@ class KeyRecord:
     org_role: str | None  # the owning user's organization role
     project_role: str | None  # the owner's (user's or service account's) role in the key's project
     usable: bool  # not revoked, project not archived, owner still has access
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A project's limits for one model; 0 is no limit."""
+
+    model: str
+    max_requests_per_1_minute: int = 0
+    max_tokens_per_1_minute: int = 0
+    max_requests_per_1_day: int = 0
+
+
+@dataclass(frozen=True)
+class ProjectControls:
+    """What a project's API keys may use (ProjectControlsService); the defaults allow everything."""
+
+    project_id: str
+    rate_limits: tuple[RateLimit, ...] = ()
+    model_mode: str | None = None  # "allow_list", "deny_list", or None: every model
+    model_ids: tuple[str, ...] = ()
+    web_search_enabled: bool = True

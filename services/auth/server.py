@@ -3,7 +3,7 @@ the HTTP endpoint Envoy's ext_authz asks (authz_http.py).
 
 `AuthApp` wires the parts (also used by the tests and the benchmark): one store over the pool, the
 invalidation listener, the caches and the domain objects, the servicers of jan.v1.SignInService,
-jan.v1.OrganizationService and ext_authz.
+jan.v1.OrganizationService, jan.v1.ProjectControlsService and ext_authz.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from jan.v1 import (
     organization_service_pb2,
     organization_service_pb2_grpc,
+    project_controls_service_pb2,
+    project_controls_service_pb2_grpc,
     sign_in_service_pb2,
     sign_in_service_pb2_grpc,
 )
@@ -33,12 +35,16 @@ from services.auth.key_last_used import KeyLastUsed
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
 from services.auth.policy import Access, Policy
+from services.auth.project_controls import ProjectControlsAdmin, ServedModels
+from services.auth.project_controls_servicer import ProjectControlsServicer
 from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit
 from services.auth.routes import RouteTable
+from services.auth.served_models import InferenceModels
 from services.auth.servicer import CookiePolicy, SignInServicer
 from services.auth.settings import AuthSettings
 from services.auth.store import Store
 from services.auth.tokens import AccessTokens, ApiKeySecrets
+from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
 from services.common.server import JanServer, run
@@ -47,6 +53,7 @@ from services.common.tracing import configure_tracing
 SERVICE = "jan-auth"
 SIGN_IN_SERVICE = sign_in_service_pb2.DESCRIPTOR.services_by_name["SignInService"].full_name
 ORGANIZATION_SERVICE = organization_service_pb2.DESCRIPTOR.services_by_name["OrganizationService"].full_name
+PROJECT_CONTROLS_SERVICE = project_controls_service_pb2.DESCRIPTOR.services_by_name["ProjectControlsService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -95,6 +102,10 @@ class AuthApp:
             self.accounts, self.google, self.organization, cookies, self.bootstrap, s.identity_key
         )
         self.organization_servicer = OrganizationServicer(self.organization, self.api_keys, s.identity_key)
+        self._inference_channel = insecure_channel(s.inference_target, s.max_message_bytes, traced=s.tracing)
+        served_models = ServedModels(InferenceModels(self._inference_channel).ids)
+        self.project_controls = ProjectControlsAdmin(self.store, org_id, served_models)
+        self.project_controls_servicer = ProjectControlsServicer(self.project_controls, s.identity_key)
         self.authz_servicer = AuthorizationServicer(self.authorizer)
         self._dsn = s.database.url
         self.printed_bootstrap_token: str | None = None  # one create() made (and logged), for the tests
@@ -115,6 +126,7 @@ class AuthApp:
     async def stop(self) -> None:
         await self.key_last_used.stop()  # writes the last-used times still pending
         await self.hub.close()
+        await self._inference_channel.close()
 
     def register(self, server: JanServer) -> None:
         server.add_service(
@@ -124,6 +136,11 @@ class AuthApp:
             organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server,
             self.organization_servicer,
             ORGANIZATION_SERVICE,
+        )
+        server.add_service(
+            project_controls_service_pb2_grpc.add_ProjectControlsServiceServicer_to_server,
+            self.project_controls_servicer,
+            PROJECT_CONTROLS_SERVICE,
         )
         server.add_service(
             external_auth_pb2_grpc.add_AuthorizationServicer_to_server,

@@ -87,6 +87,9 @@ class AuthSettings(ServerSettings, IdentitySettings):
         "owner", validation_alias="JAN_INTERNAL_SERVICES_ACCESS", pattern="^(owner|api)$"
     )
 
+    # The inference service, asked for the served models (a project's rate limits list one per model).
+    inference_target: str = Field("127.0.0.1:50053", validation_alias="JAN_INFERENCE_TARGET")
+
     cookie_secure: bool = Field(True, validation_alias="JAN_COOKIE_SECURE")  # false only for local plain http
     cookie_domain: str | None = Field(None, validation_alias="JAN_COOKIE_DOMAIN")
     cookie_samesite: str = Field("Lax", validation_alias="JAN_COOKIE_SAMESITE", pattern="^(Lax|Strict|None)$")

@@ -22,6 +22,7 @@ from jan.v1 import (
     chat_service_pb2,
     inference_service_pb2,
     organization_service_pb2,
+    project_controls_service_pb2,
     responses_service_pb2,
     search_service_pb2,
     sign_in_service_pb2,
@@ -40,6 +41,7 @@ API_SERVICES = tuple(
     for module, name in (
         (sign_in_service_pb2, "SignInService"),
         (organization_service_pb2, "OrganizationService"),
+        (project_controls_service_pb2, "ProjectControlsService"),
         (chat_service_pb2, "ChatService"),
         (responses_service_pb2, "ResponsesService"),
         (usage_service_pb2, "UsageService"),

@@ -22,6 +22,8 @@ checks it): global.identity.existingSecret, else the Secret holding the signing 
 
 {{- define "auth.env" -}}
 {{- include "jan-common.databaseEnv" . }}
+- name: JAN_INFERENCE_TARGET
+  value: {{ .Values.inferenceTarget | default (printf "%s:50053" (include "jan-common.siblingHost" (list . "inference"))) | quote }}
 - name: JAN_JWT_SECRET
   valueFrom:
     secretKeyRef:

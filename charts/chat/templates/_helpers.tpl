@@ -27,6 +27,8 @@ this release (<release>-auth), which generates it.
   value: {{ .Values.inferenceTarget | default (printf "%s:50053" (include "jan-common.siblingHost" (list . "inference"))) | quote }}
 - name: JAN_SEARCH_TARGET
   value: {{ .Values.searchTarget | default (printf "%s:50054" (include "jan-common.siblingHost" (list . "search"))) | quote }}
+- name: JAN_AUTH_TARGET
+  value: {{ .Values.authTarget | default (printf "%s:50051" (include "jan-common.siblingHost" (list . "auth"))) | quote }}
 {{- with .Values.webSearchMaxSteps }}
 - name: JAN_WEB_SEARCH_MAX_STEPS
   value: {{ . | quote }}
