@@ -169,6 +169,8 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         "JAN_RESPONSES_STALE_SECONDS": "3",
         # Metered usage is written often, so a test reads what it just spent within a moment.
         "JAN_USAGE_FLUSH_SECONDS": "0.2",
+        # Projects' controls reach chat quickly after an admin changes them (test_project_controls_envoy).
+        "JAN_PROJECT_CONTROLS_POLL_SECONDS": "0.2",
     }
 
 

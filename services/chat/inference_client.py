@@ -3,27 +3,29 @@
 Cancelling the iteration (the client went away) cancels the gRPC call, and the inference service aborts
 the engine request. gRPC failures become domain errors (unreachable inference → Unavailable → 503), with
 the callee's message, param and code kept, so a bad field reads the same through chat as directly.
-Every generation is metered here (usage.py): its final usage, or what a stream cut short had made.
+Every generation's tokens are counted here (`on_usage`: usage metering, rate limits): its final usage, or what
+a stream cut short had made.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from jan.v1 import inference_service_pb2 as pb
 from jan.v1 import inference_service_pb2_grpc, types_pb2
-from services.chat.usage import UsageMeter
 from services.common.grpc_errors import from_rpc_error
 
 _LIST_MODELS_TIMEOUT_SECONDS = 10
+# Told each generation's tokens (who they count against, the model, the usage): metering and rate limits.
+OnUsage = Callable[[types_pb2.Attribution, str, types_pb2.Usage], None]
 
 
 class InferenceClient:
-    def __init__(self, channel: grpc.aio.Channel, meter: UsageMeter | None = None) -> None:
+    def __init__(self, channel: grpc.aio.Channel, on_usage: OnUsage | None = None) -> None:
         self._stub = inference_service_pb2_grpc.InferenceServiceStub(channel)
-        self._meter = meter
+        self._on_usage = on_usage
 
     async def list_models(self) -> list[pb.ServedModel]:
         try:
@@ -41,8 +43,8 @@ class InferenceClient:
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc) from None
         answers = list(reply.choices) or [reply.response]
-        if self._meter is not None and answers[0].HasField("usage"):
-            self._meter.record(request.attribution, request.model, answers[0].usage)
+        if self._on_usage is not None and answers[0].HasField("usage"):
+            self._on_usage(request.attribution, request.model, answers[0].usage)
         return answers
 
     async def count_tokens(self, request: pb.GenerateRequest) -> int:
@@ -63,8 +65,8 @@ class InferenceClient:
             raise from_rpc_error(exc) from None
         finally:
             call.cancel()  # no-op when the call already ended; aborts the engine request otherwise
-            if self._meter is not None and counted.started:
-                self._meter.record(request.attribution, request.model, counted.usage())
+            if self._on_usage is not None and counted.started:
+                self._on_usage(request.attribution, request.model, counted.usage())
 
 
 class _StreamCount:

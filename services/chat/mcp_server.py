@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, Protocol
 
 import uvicorn
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jan.v1 import search_service_pb2 as search_pb
 from services.chat.search_loop import Search
 from services.common.errors import JanError, openai_error_body
-from services.common.identity import caller_from_metadata
+from services.common.identity import Caller, caller_from_metadata
 
 MCP_PATH = "/v1/mcp"
 
@@ -77,8 +77,9 @@ def build_server(search: Scraper) -> MCPServer:
     return server
 
 
-def build_app(search: Scraper, identity_secret: bytes) -> ASGIApp:
-    """The Streamable HTTP app at MCP_PATH, behind a check that auth's ext_authz identified the caller."""
+def build_app(search: Scraper, identity_secret: bytes, allowed: Callable[[Caller], bool]) -> ASGIApp:
+    """The Streamable HTTP app at MCP_PATH, behind a check that auth's ext_authz identified the caller and
+    that `allowed` lets them search (a project's hosted tool permissions)."""
     server = build_server(search)
     # DNS rebinding protection checks Host/Origin for servers browsers can reach directly; this one is
     # only reached through Envoy, which authenticates every call.
@@ -86,30 +87,38 @@ def build_app(search: Scraper, identity_secret: bytes) -> ASGIApp:
     # Plain JSON answers to calls (the transport allows them) instead of an SSE stream per call: the tools
     # stream nothing, and it measured 0.6 ms less per tools/call (bench/web_search_overhead.py).
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, json_response=True)
-    return _RequireIdentity(app, identity_secret)
+    return _RequireIdentity(app, identity_secret, allowed)
 
 
 class _RequireIdentity:
     """Answers 401 in OpenAI's error shape when the request lacks the signed identity auth's ext_authz sets
-    (unsigned, badly signed or expired identity is none)."""
+    (unsigned, badly signed or expired identity is none), and 403 when the caller may not search."""
 
-    def __init__(self, app: ASGIApp, identity_secret: bytes) -> None:
+    def __init__(self, app: ASGIApp, identity_secret: bytes, allowed: Callable[[Caller], bool]) -> None:
         self._app = app
         self._identity_secret = identity_secret
+        self._allowed = allowed
 
-    def _identified(self, scope: Scope) -> bool:
+    def _caller(self, scope: Scope) -> Caller:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-        return caller_from_metadata(headers, self._identity_secret).authenticated
+        return caller_from_metadata(headers, self._identity_secret)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._identified(scope):
-            body = json.dumps(openai_error_body("Missing bearer authentication in header", "authentication_error"))
-            await send(
-                {"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]}
-            )
-            await send({"type": "http.response.body", "body": body.encode()})
-            return
+        if scope["type"] == "http":
+            caller = self._caller(scope)
+            if not caller.authenticated:
+                await _refuse(send, 401, "Missing bearer authentication in header", "authentication_error")
+                return
+            if not self._allowed(caller):
+                await _refuse(send, 403, "web search is not enabled for this project", "permission_error")
+                return
         await self._app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, message: str, kind: str) -> None:
+    body = json.dumps(openai_error_body(message, kind))
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 class McpHttpServer:

@@ -26,6 +26,7 @@ from jan.v1 import types_pb2
 from services.chat import items as item_shapes
 from services.chat import limits, web_search
 from services.chat.completions import HISTORY_BYTES_PER_TOKEN, ChatCompletions, clean_start
+from services.chat.controls import Governance
 from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Item, NewItem, Owner, new_id
 from services.chat.inference_client import InferenceClient
@@ -56,9 +57,11 @@ class Responses:
         search_loop: SearchLoop,
         conversations: Conversations,
         store: ResponseStore,
+        governance: Governance,
         limits: Limits | None = None,
     ) -> None:
         self._limits = limits or Limits()
+        self._governance = governance
         self._completions = completions
         self._inference = inference
         self._search_loop = search_loop
@@ -74,6 +77,8 @@ class Responses:
         tokens are counted against."""
         request = parse(params, stream=stream)
         request.generate.attribution.CopyFrom(attribution)
+        searching = "tools" if request.web_search is not None else None
+        self._governance.admit(attribution.project_id, request.model, web_search_param=searching)
         limit = self._limits.output_tokens(owner.guest)
         limits.bound_output(request.generate, 1, limit, guest=owner.guest, param="max_output_tokens")
         for i, item in enumerate(request.input_items):

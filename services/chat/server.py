@@ -8,17 +8,20 @@ then the gRPC server.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import asyncpg
 import grpc
 
-from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc, usage_service_pb2_grpc
+from jan.v1 import chat_service_pb2_grpc, responses_service_pb2_grpc, types_pb2, usage_service_pb2_grpc
 from services.chat.completions import ChatCompletions
+from services.chat.controls import Governance, ProjectControls
 from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
+from services.chat.rate_limits import RateLimiter
 from services.chat.responses import Responses
 from services.chat.responses_servicer import ResponsesServicer
 from services.chat.responses_worker import BackgroundRunner, RunnerSettings
@@ -32,9 +35,12 @@ from services.chat.usage import Usage, UsageMeter
 from services.chat.usage_servicer import UsageServicer
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
+from services.common.errors import JanError
 from services.common.logs import configure_logging
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
 
 SERVICE = "jan-chat"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,27 +52,37 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
+        auth_channel: grpc.aio.Channel,
         settings: ChatSettings,
     ) -> None:
         self.settings = settings
         limits = settings.limits()
         identity = settings.identity_key
         self.usage_meter = UsageMeter(UsageStore(pool), settings.usage_flush_seconds)
-        inference = InferenceClient(inference_channel, self.usage_meter)
+        self.rate_limiter = RateLimiter(pool, settings.rate_limit_sync_seconds)
+        self.project_controls = ProjectControls(auth_channel, settings.project_controls_poll_seconds)
+        governance = Governance(self.project_controls, self.rate_limiter)
+        inference = InferenceClient(inference_channel, self._count_usage)
         search = SearchClient(search_channel)
         self.conversations = Conversations(ConversationStore(pool), limits)
         search_loop = SearchLoop(inference, search, settings.web_search_max_steps)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
         response_store = ResponseStore(pool)
-        self.responses = Responses(self.completions, inference, search_loop, self.conversations, response_store, limits)
-        self.servicer = ChatServicer(self.completions, self.conversations, identity, limits)
+        self.responses = Responses(
+            self.completions, inference, search_loop, self.conversations, response_store, governance, limits
+        )
+        self.servicer = ChatServicer(self.completions, self.conversations, identity, limits, governance)
         self.responses_servicer = ResponsesServicer(self.responses, identity)
         self.usage_servicer = UsageServicer(Usage(UsageStore(pool)), identity)
         runner = RunnerSettings(
             concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
         )
         self.runner = BackgroundRunner(self.responses, response_store, pool, runner)
-        self.mcp_app = build_mcp_app(search, identity)
+        self.mcp_app = build_mcp_app(search, identity, governance.allows_web_search)
+
+    def _count_usage(self, attribution: types_pb2.Attribution, model: str, usage: types_pb2.Usage) -> None:
+        self.usage_meter.record(attribution, model, usage)
+        self.rate_limiter.count_tokens(attribution.project_id, model, usage.prompt_tokens + usage.completion_tokens)
 
     @classmethod
     async def create(
@@ -74,10 +90,11 @@ class ChatApp:
         pool: asyncpg.Pool,
         inference_channel: grpc.aio.Channel,
         search_channel: grpc.aio.Channel,
+        auth_channel: grpc.aio.Channel,
         settings: ChatSettings,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, inference_channel, search_channel, settings)
+        return cls(pool, inference_channel, search_channel, auth_channel, settings)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -91,7 +108,14 @@ class ChatApp:
         )
 
     async def start(self) -> None:
-        """The background work: metering's flushes and (unless turned off) the background responses' runner."""
+        """The background work: the projects' controls (loaded once before serving, then polled), rate limit
+        syncs, metering's flushes and (unless turned off) the background responses' runner."""
+        try:
+            await self.project_controls.refresh()
+        except JanError as error:  # auth not up yet: the poll catches up; until then, the defaults
+            log.warning("starting without project controls: %s", error.message)
+        await self.project_controls.start()
+        await self.rate_limiter.start()
         await self.usage_meter.start()
         if self.settings.background_runner:
             await self.runner.start()
@@ -102,14 +126,17 @@ class ChatApp:
         await self.completions.drain()
         await self.responses.drain()
         await self.usage_meter.stop()
+        await self.rate_limiter.stop()
+        await self.project_controls.stop()
 
 
 async def serve(settings: ChatSettings) -> None:
     pool = await create_pool(settings.database)
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
+    auth_channel = insecure_channel(settings.auth_target, settings.max_message_bytes, traced=settings.tracing)
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel, settings)
+        app = await ChatApp.create(pool, inference_channel, search_channel, auth_channel, settings)
         server = JanServer(settings)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
@@ -124,6 +151,7 @@ async def serve(settings: ChatSettings) -> None:
     finally:
         await inference_channel.close()
         await search_channel.close()
+        await auth_channel.close()
         await pool.close()
 
 

@@ -12,11 +12,12 @@ from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import chat_service_pb2_grpc
 from services.chat import convert, openai_json
 from services.chat.completions import ChatCompletions, new_completion_id
+from services.chat.controls import Governance
 from services.chat.conversations import Conversations
 from services.chat.domain import ChatRequest, Owner, StreamFailed, StreamHeader
 from services.chat.limits import Limits
 from services.chat.validation import check_include, reject_unknown_fields
-from services.common.errors import InvalidArgument, Unauthenticated
+from services.common.errors import InvalidArgument, NotFound, Unauthenticated
 from services.common.identity import Caller, caller_from_metadata
 
 BODY_KEYS_HEADER = "x-jan-body-keys"  # set by envoy/edge.lua: the top-level keys of the REST body
@@ -55,12 +56,18 @@ async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRe
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     def __init__(
-        self, completions: ChatCompletions, conversations: Conversations, identity_secret: bytes, limits: Limits
+        self,
+        completions: ChatCompletions,
+        conversations: Conversations,
+        identity_secret: bytes,
+        limits: Limits,
+        governance: Governance,
     ) -> None:
         self._completions = completions
         self._conversations = conversations
         self._identity_secret = identity_secret
         self._limits = limits
+        self._governance = governance
 
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
         return caller_of(context, self._identity_secret)
@@ -81,6 +88,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         limit = self._limits.output_tokens(caller.guest)
         chat = convert.chat_request(params, completion_id, stream=stream, max_output_tokens=limit, guest=caller.guest)
         chat.generate.attribution.CopyFrom(convert.attribution(caller))
+        searching = "web_search_options" if chat.web_search is not None else None
+        self._governance.admit(caller.project_id or "", chat.model, web_search_param=searching)
         return chat
 
     async def _with_conversation(
@@ -93,9 +102,13 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(object="list", data=[convert.model(m) for m in await self._completions.models()])
+        project = self._caller(context).project_id or ""
+        models = [m for m in await self._completions.models() if self._governance.allows_model(project, m.id)]
+        return pb.ListModelsResponse(object="list", data=[convert.model(m) for m in models])
 
     async def GetModel(self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext) -> pb.Model:
+        if not self._governance.allows_model(self._caller(context).project_id or "", request.model):
+            raise NotFound(f"The model '{request.model[:256]}' does not exist", param="model", code="model_not_found")
         return convert.model(await self._completions.model(request.model))
 
     async def _complete(

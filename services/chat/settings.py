@@ -28,6 +28,13 @@ class ChatSettings(ServerSettings, IdentitySettings):
     max_item_bytes: int = Field(1_048_576, validation_alias="JAN_MAX_ITEM_BYTES", ge=1024)
     max_conversation_items: int = Field(10_000, validation_alias="JAN_MAX_CONVERSATION_ITEMS", ge=1)
     guest_max_conversation_items: int = Field(1_000, validation_alias="JAN_GUEST_MAX_CONVERSATION_ITEMS", ge=0)
+    # The auth service: projects' rate limits and model and tool permissions (services/chat/controls.py).
+    auth_target: str = Field("127.0.0.1:50051", validation_alias="JAN_AUTH_TARGET")
+    # How often the projects' controls are refreshed from auth (a change reaches requests within this).
+    project_controls_poll_seconds: float = Field(1.0, validation_alias="JAN_PROJECT_CONTROLS_POLL_SECONDS", gt=0, le=60)
+    # How often rate limit counts are shared with the other replicas (rate_limits.py): a limit holds across
+    # replicas to within what they admit in this time.
+    rate_limit_sync_seconds: float = Field(0.25, validation_alias="JAN_RATE_LIMIT_SYNC_SECONDS", gt=0, le=10)
     # Metered usage is written in one statement this often (a replica that dies loses at most this much).
     usage_flush_seconds: float = Field(5.0, validation_alias="JAN_USAGE_FLUSH_SECONDS", gt=0, le=300)
     # Whether this replica runs background responses (any replica can queue them; false: API-only replicas).

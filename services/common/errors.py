@@ -83,15 +83,23 @@ class FailedPrecondition(JanError):
 
 class ResourceExhausted(JanError):
     """Over a limit; `retry_after` (whole seconds, if known) reaches REST clients as `retry-after` and gRPC
-    clients as a google.rpc.RetryInfo detail."""
+    clients as a google.rpc.RetryInfo detail; `headers` (e.g. OpenAI's x-ratelimit-*) reach both, as
+    response headers and trailing metadata."""
 
     kind = RESOURCE_EXHAUSTED
 
     def __init__(
-        self, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, param=param, code=code)
         self.retry_after = retry_after
+        self.headers = headers or {}
 
 
 class Unavailable(JanError):

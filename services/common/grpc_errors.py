@@ -67,6 +67,8 @@ def trailing_metadata(error: errors.JanError) -> tuple[tuple[str, str | bytes], 
     )
     if retry_after is not None:
         metadata += ((errors.RETRY_AFTER_METADATA_KEY, str(retry_after)),)
+    if isinstance(error, errors.ResourceExhausted):
+        metadata += tuple(error.headers.items())
     return metadata
 
 

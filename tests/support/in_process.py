@@ -94,12 +94,13 @@ async def chat_service(
     database_url: str,
     inference_channel: grpc.aio.Channel,
     search_channel: grpc.aio.Channel | None = None,
+    auth_channel: grpc.aio.Channel | None = None,
     **env: str | float | bool,
 ) -> AsyncIterator[grpc.aio.Channel]:
     """The chat service on a database (several may share one, as replicas do), calling the given inference
-    (and search) channels; yields a channel to it. Without a search channel, searches find no service
-    (UNAVAILABLE). `env`: ChatSettings variables (e.g. JAN_RESPONSES_BACKGROUND_RUNNER=False: this replica
-    takes no background responses)."""
+    (and search, auth) channels; yields a channel to it. Without a search channel, searches find no service
+    (UNAVAILABLE); without an auth channel, every project has the default controls. `env`: ChatSettings
+    variables (e.g. JAN_RESPONSES_BACKGROUND_RUNNER=False: this replica takes no background responses)."""
     settings = ChatSettings(
         database=DatabaseSettings(DATABASE_URL=database_url),
         JAN_CHAT_LISTEN="127.0.0.1:0",
@@ -110,9 +111,11 @@ async def chat_service(
     )
     # as services.common.db.create_pool makes it; one connection listens for queued responses
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6, reset=keep_session)
-    unreachable = grpc.aio.insecure_channel("127.0.0.1:1") if search_channel is None else None
+    unreachable = grpc.aio.insecure_channel("127.0.0.1:1")
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel or unreachable, settings)  # type: ignore[arg-type]
+        app = await ChatApp.create(
+            pool, inference_channel, search_channel or unreachable, auth_channel or unreachable, settings
+        )
         server, channel = await _serve(app.register, settings)
         await app.start()
         await server.set_serving(True)
@@ -122,6 +125,5 @@ async def chat_service(
             await Running(server, channel).stop()
             await app.stop()
     finally:
-        if unreachable is not None:
-            await unreachable.close()
+        await unreachable.close()
         await pool.close()
