@@ -61,7 +61,10 @@ def test_only_the_callers_reach_each_service(values: Path | None, helm_home: Pat
         selected = {component(w) for w in workloads if _selects(spec["podSelector"], _pod_labels(w))}
         assert selected == {name}
         assert spec["policyTypes"] == ["Ingress"]
-        (rule,) = spec["ingress"]
+        rule, *scrapers = spec["ingress"]  # the callers, then Prometheus on the metrics port (test_metrics_chart.py)
+        assert len(scrapers) == 1 and [p["port"] for p in scrapers[0]["ports"]] == [
+            p["containerPort"] for p in _container(result, name)["ports"] if p["name"] == "metrics"
+        ]
         for peer in rule["from"]:
             assert set(peer) == {"podSelector"}, peer  # pods of this namespace only
         allowed = {
@@ -87,9 +90,9 @@ def test_policies_turn_off_for_the_release_or_one_chart(helm_home: Path) -> None
 def test_callers_can_be_replaced_or_added_to(helm_home: Path) -> None:
     """inference installed apart from chat names chat's pods itself; chat's policy adds a debugging namespace to
     Envoy's pods, on its own MCP port."""
-    (rule,) = _policies(render("inference", helm_home, [VALUES / "inference-options.yaml"]))["inference"]["spec"][
-        "ingress"
-    ]
+    rule, _scrapers = _policies(render("inference", helm_home, [VALUES / "inference-options.yaml"]))["inference"][
+        "spec"
+    ]["ingress"]
     assert rule["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jan-api"}},
