@@ -32,6 +32,7 @@ bench: bootstrap
 	$(PY) -m bench.inference_overhead
 	$(PY) -m bench.gateway_overhead
 	$(PY) -m bench.search_overhead
+	$(PY) -m bench.responses_overhead
 
 clean:
 	rm -f .venv .tools

@@ -6,7 +6,8 @@ State: `previous_response_id` replays that response chain's input and output bef
 `conversation` replays the conversation's items and appends the new input and the output to it; both are
 read within a byte budget, and with `truncation: "auto"` the engine cuts them to the context. A foreground
 response is written once, when it ends. A background one is queued (responses_worker.py runs it on any
-replica) and its events are logged so that any replica can stream them, from any sequence number.
+replica) and its events are logged so that any replica can stream them, from any sequence number
+(stored_responses.py: reading, following and cancelling stored responses).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,23 +27,17 @@ from services.chat import items as item_shapes
 from services.chat import limits, web_search
 from services.chat.completions import HISTORY_BYTES_PER_TOKEN, ChatCompletions, clean_start
 from services.chat.conversations import Conversations
-from services.chat.domain import ChatRequest, Item, NewItem, Owner, Page, new_id
+from services.chat.domain import ChatRequest, Item, NewItem, Owner, new_id
 from services.chat.inference_client import InferenceClient
 from services.chat.limits import Limits
 from services.chat.responses_output import TERMINAL_EVENTS, Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest, parse
 from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
 from services.chat.store import ResponseStore
-from services.chat.validation import check_page
-from services.common.errors import InvalidArgument, JanError, NotFound
+from services.chat.stored_responses import StoredResponses
+from services.common.errors import JanError, NotFound
 
 log = logging.getLogger(__name__)
-FOLLOW_POLL_SECONDS = 0.1  # how often a follower of a background response looks for new events
-_TERMINAL_STATUSES = ("completed", "incomplete", "failed", "cancelled")
-
-
-def _not_found(response_id: str) -> NotFound:
-    return NotFound(f"No response found with id '{response_id[:64]}'", param="response_id")
 
 
 def output_items(response: dict[str, Any]) -> list[NewItem]:
@@ -70,6 +64,7 @@ class Responses:
         self._search_loop = search_loop
         self._conversations = conversations
         self.store = store
+        self.stored = StoredResponses(store)
         self._recording: set[asyncio.Task[None]] = set()  # streams cut short, stored in the background
 
     def parse(
@@ -236,7 +231,7 @@ class Responses:
         request = self.parse(params, owner, attribution, stream=True)
         if request.background:
             queued = await self.enqueue(params, request, owner)
-            async for event in self.follow(queued["id"], owner, -1):
+            async for event in self.stored.follow(queued["id"], owner, -1):
                 yield event
             return
         builder = ResponseBuilder(new_id("resp"), request.echo)
@@ -281,78 +276,6 @@ class Responses:
         await self.store.notify_queued(builder.response["id"])
         return builder.response
 
-    async def follow(self, response_id: str, owner: Owner, after: int) -> AsyncIterator[Event]:
-        """A stored response's events after `after`, following one still being made until it ends."""
-        stored = await self.store.get(response_id, owner)
-        if stored is None:
-            raise _not_found(response_id)
-        if not stored.response.get("background"):
-            for event in replay(stored.response):
-                if event["sequence_number"] > after:
-                    yield event
-            return
-        while True:
-            events = await self.store.events_after(response_id, after)
-            for event in events:
-                after = event["sequence_number"]
-                yield event
-                if event["type"] in TERMINAL_EVENTS:
-                    return
-            if not events:
-                current = await self.store.get(response_id, owner)
-                if current is None:
-                    return  # deleted
-                if current.status in _TERMINAL_STATUSES:  # it ended since the read above: what it logged last
-                    for event in await self.store.events_after(response_id, after):
-                        yield event
-                    return
-                await asyncio.sleep(FOLLOW_POLL_SECONDS)
-
-    async def cancel(self, response_id: str, owner: Owner) -> dict[str, Any]:
-        stored = await self.store.get(response_id, owner)
-        if stored is None:
-            raise _not_found(response_id)
-        if not stored.response.get("background"):
-            raise InvalidArgument("only background responses can be cancelled", param="response_id")
-        if stored.status in ("completed", "incomplete", "failed"):
-            return stored.response
-        await self.store.request_cancel(response_id, owner)
-        deadline = time.monotonic() + 2.0  # the runner notices within a heartbeat
-        while time.monotonic() < deadline:
-            current = await self.store.get(response_id, owner)
-            if current is None or current.status in _TERMINAL_STATUSES:
-                break
-            await asyncio.sleep(0.1)
-        current = await self.store.get(response_id, owner)
-        if current is None:
-            raise _not_found(response_id)
-        return current.response
-
-    # -- stored ones ----------------------------------------------------------------------------------
-
-    async def retrieve(self, response_id: str, owner: Owner) -> dict[str, Any]:
-        stored = await self.store.get(response_id, owner)
-        if stored is None:
-            raise _not_found(response_id)
-        return stored.response
-
-    async def delete(self, response_id: str, owner: Owner) -> None:
-        if not await self.store.delete(response_id, owner):
-            raise _not_found(response_id)
-
-    async def input_items(
-        self, response_id: str, owner: Owner, limit: int | None, after: str, order: str
-    ) -> Page[Item]:
-        size, newest_first = check_page(limit, order)
-        if await self.store.get(response_id, owner) is None:
-            raise _not_found(response_id)
-        after_seq = None
-        if after:
-            after_seq = await self.store.input_item_position(response_id, after)
-            if after_seq is None:
-                raise InvalidArgument(f"after names no input item of this response: '{after[:64]}'", param="after")
-        return await self.store.input_items(response_id, size, after_seq, newest_first)
-
 
 def background_request(params: pb.ResponseParams, attribution: types_pb2.Attribution) -> dict[str, Any]:
     """What a background response is run from: the create body and who it is counted against."""
@@ -367,28 +290,6 @@ def run_request(stored: dict[str, Any]) -> ResponseRequest:
     request = parse(json_format.ParseDict(stored["params"], pb.ResponseParams()), stream=True)
     json_format.ParseDict(stored["attribution"], request.generate.attribution)
     return request
-
-
-def replay(response: dict[str, Any]) -> list[Event]:
-    """The events of a foreground response rebuilt from what was stored (one delta per text)."""
-    builder = ResponseBuilder(response["id"], {})
-    builder.response = {**copy.deepcopy(response), "status": "in_progress", "output": []}
-    builder.response.pop("usage", None)
-    events = builder.started()
-    for item in response["output"]:
-        step = inference_pb.GenerateResponse()
-        if item["type"] == "reasoning":
-            step.reasoning_content = "".join(p.get("text", "") for p in item.get("content", []))
-        elif item["type"] == "message":
-            step.content = "".join(p.get("text", "") for p in item.get("content", []))
-        elif item["type"] == "function_call":
-            piece = step.tool_calls.add(index=len(builder.response["output"]), id=item["call_id"])
-            piece.function.name, piece.function.arguments = item["name"], item["arguments"]
-        else:
-            continue
-        events += builder.step(step)
-    events += builder.replayed_end(response)
-    return events
 
 
 class _Steps:

@@ -84,32 +84,32 @@ class ResponsesServicer(responses_service_pb2_grpc.ResponsesServiceServicer):
     async def GetResponse(
         self, request: pb.GetResponseRequest, context: grpc.aio.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return convert.response_body(await self._responses.retrieve(request.response_id, self._owner(context)))
+        return convert.response_body(await self._responses.stored.retrieve(request.response_id, self._owner(context)))
 
     async def StreamStoredResponse(
         self, request: pb.StreamStoredResponseRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
         after = request.starting_after if request.HasField("starting_after") else -1
-        events = self._responses.follow(request.response_id, self._owner(context), after)
+        events = self._responses.stored.follow(request.response_id, self._owner(context), after)
         async for event in _with_error_event(events):
             yield convert.response_sse(event)
 
     async def DeleteResponse(
         self, request: pb.DeleteResponseRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteResponseResponse:
-        await self._responses.delete(request.response_id, self._owner(context))
+        await self._responses.stored.delete(request.response_id, self._owner(context))
         return pb.DeleteResponseResponse(id=request.response_id, object="response.deleted", deleted=True)
 
     async def CancelResponse(
         self, request: pb.CancelResponseRequest, context: grpc.aio.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return convert.response_body(await self._responses.cancel(request.response_id, self._owner(context)))
+        return convert.response_body(await self._responses.stored.cancel(request.response_id, self._owner(context)))
 
     async def ListResponseInputItems(
         self, request: pb.ListResponseInputItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResponseItemList:
         limit = request.limit if request.HasField("limit") else None
-        page = await self._responses.input_items(
+        page = await self._responses.stored.input_items(
             request.response_id, self._owner(context), limit, request.after, request.order
         )
         return convert.response_item_list(page.data, page.has_more)

@@ -21,7 +21,6 @@ from typing import Any
 from vllm.config import StructuredOutputsConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
-from vllm.entrypoints.serve.engine.protocol import ErrorResponse
 from vllm.entrypoints.serve.utils.api_utils import get_max_tokens
 from vllm.exceptions import GracefulHTTPError, VLLMClientError, VLLMValidationError
 from vllm.outputs import RequestOutput
@@ -35,7 +34,6 @@ from vllm.v1.metrics.stats import RequestStateStats
 
 from jan.v1 import inference_service_pb2 as pb
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
-from services.inference import truncation
 from services.inference.answers import (
     PreparedRequest,
     StreamedAnswer,
@@ -47,11 +45,11 @@ from services.inference.answers import (
 )
 from services.inference.domain import answer_count
 from services.inference.engine_config import EngineConfig
-from services.inference.inline_render import inline_rendering, request_chars
 from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
+from services.inference.prompt import check_lengths, render_to_fit
 from services.inference.validation import validate_request
-from services.inference.vllm_adapter import CONTEXT_LENGTH_EXCEEDED, invalid_argument, to_chat_request
+from services.inference.vllm_adapter import invalid_argument, to_chat_request
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +288,18 @@ class InferenceEngine:
         _, prompt_ids, _ = await self._render_to_fit(req, chat, renderer, requested_max, stream=False)
         return len(prompt_ids)
 
+    async def _render_to_fit(
+        self,
+        req: pb.GenerateRequest,
+        chat: ChatCompletionRequest,
+        renderer: OnlineRenderer,
+        max_tokens: int | None,
+        *,
+        stream: bool,
+    ) -> tuple[ChatCompletionRequest, list[int], Any]:
+        limit, inline = self._max_model_len(), self.config.inline_render_max_chars
+        return await render_to_fit(req, chat, renderer, limit, max_tokens, stream=stream, inline_max_chars=inline)
+
     async def _prepare(self, req: pb.GenerateRequest, *, stream: bool) -> PreparedRequest:
         self.check_request(req)
         llm, renderer = self._ready()
@@ -305,8 +315,17 @@ class InferenceEngine:
         ]
         parser = parsers[0]
         requested_max = req.sampling.max_tokens if req.sampling.HasField("max_tokens") else None
-        chat, prompt_ids, engine_input = await self._render_to_fit(req, chat, renderer, requested_max, stream=stream)
-        self._check_lengths(len(prompt_ids), requested_max)
+        limit = self._max_model_len()
+        chat, prompt_ids, engine_input = await render_to_fit(
+            req,
+            chat,
+            renderer,
+            limit,
+            requested_max,
+            stream=stream,
+            inline_max_chars=self.config.inline_render_max_chars,
+        )
+        check_lengths(len(prompt_ids), requested_max, limit)
         bound = self._override_max_tokens  # a bound that yields to the context's room, unlike max_tokens
         if requested_max is None and req.default_max_tokens:  # the caller's limit (the chat service's)
             bound = min(bound or req.default_max_tokens, req.default_max_tokens)
@@ -336,89 +355,6 @@ class InferenceEngine:
             named_tool=req.tool_choice.WhichOneof("choice") == "function_name",
             tokenizer=llm.renderer.tokenizer,
         )
-
-    async def _render_to_fit(
-        self,
-        req: pb.GenerateRequest,
-        chat: ChatCompletionRequest,
-        renderer: OnlineRenderer,
-        max_tokens: int | None,
-        *,
-        stream: bool,
-    ) -> tuple[ChatCompletionRequest, list[int], Any]:
-        """Renders the request; when it does not fit and has replayed history, renders it again with the
-        oldest turns dropped (the fewest that make it fit, found by bisection over the possible cuts)."""
-
-        cuts = truncation.cut_points(req)
-        limit = self._max_model_len()
-        room = truncation.answer_room(limit, max_tokens)
-
-        async def render(candidate: pb.GenerateRequest) -> tuple[ChatCompletionRequest, list[int], Any]:
-            """The rendered candidate; a prompt longer than the whole context (which vLLM's renderer refuses
-            outright) counts as too long while there are cuts left to try."""
-            candidate_chat = chat if candidate is req else to_chat_request(candidate, stream=stream)
-            small = request_chars(candidate) <= self.config.inline_render_max_chars
-            try:
-                engine_input = (await self._render(renderer, candidate_chat, inline=small))[0]
-            except InvalidArgument as e:
-                if e.code != CONTEXT_LENGTH_EXCEEDED or not cuts:
-                    raise
-                return candidate_chat, [0] * (limit + 1), None
-            return candidate_chat, list(engine_input["prompt_token_ids"]), engine_input
-
-        whole = await render(req)
-        if len(whole[1]) + room <= limit or not cuts:
-            return whole
-        best = None
-        low, high = 0, len(cuts) - 1
-        while low <= high:
-            middle = (low + high) // 2
-            attempt = await render(truncation.without_history_before(req, cuts[middle]))
-            if len(attempt[1]) + room <= limit:
-                best, high = attempt, middle - 1
-            else:
-                low = middle + 1
-        if best is not None:
-            return best
-        # Even without any history it does not fit: rendered once more so that the length checks say why.
-        last_cut, cuts = cuts[-1], []
-        return await render(truncation.without_history_before(req, last_cut))
-
-    @staticmethod
-    async def _render(renderer: OnlineRenderer, chat: ChatCompletionRequest, *, inline: bool) -> list[Any]:
-        """Chat template (with tools) + tokenization; also applies the tool parser's request adjustments.
-        `inline`: on the event loop rather than in vLLM's renderer pool (see inline_render)."""
-        try:
-            with inline_rendering(inline):
-                rendered = await renderer.render_chat(chat)
-        except VLLMValidationError as e:
-            raise invalid_argument(e, "messages") from None
-        except Exception as e:
-            # ValueError/TypeError from vLLM's message parsing, jinja2 errors raised by the template itself
-            # (e.g. "roles must alternate"): all mean the messages cannot be rendered for this model.
-            if isinstance(e, (ValueError, TypeError)) or type(e).__module__.startswith("jinja2"):
-                raise InvalidArgument(f"messages could not be rendered: {e}", param="messages") from None
-            raise
-        if isinstance(rendered, ErrorResponse):
-            raise InvalidArgument(rendered.error.message, param=rendered.error.param)
-        return rendered[1]
-
-    def _check_lengths(self, prompt_tokens: int, max_tokens: int | None) -> None:
-        limit = self._max_model_len()
-        if prompt_tokens >= limit:
-            raise InvalidArgument(
-                f"This model's maximum context length is {limit} tokens, and the messages take {prompt_tokens} "
-                "tokens after the chat template, leaving no room for an answer. Shorten the messages.",
-                param="messages",
-                code="context_length_exceeded",
-            )
-        if max_tokens is not None and prompt_tokens + max_tokens > limit:
-            raise InvalidArgument(
-                f"max_tokens={max_tokens} does not fit: this model's maximum context length is {limit} tokens and "
-                f"the messages take {prompt_tokens}, so at most {limit - prompt_tokens} tokens can be generated.",
-                param="max_tokens",
-                code="context_length_exceeded",
-            )
 
     # ---- helpers ---------------------------------------------------------------------------------------
 

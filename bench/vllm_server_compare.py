@@ -1,0 +1,304 @@
+"""The whole stack against vLLM's own OpenAI-compatible server, on the same model and settings, in one run:
+what a team gives up (or not) by running Jan Server instead of `vllm serve`.
+
+    .venv/bin/python -m bench.vllm_server_compare [--model tiny|smollm2] [--concurrency 1,8,32] [--rounds 3]
+        [--requests 32] [--max-tokens 64]
+
+Systems (both loaded before measuring, on loopback, stopped by PID at the end):
+  vllm  `python -m vllm.entrypoints.openai.api_server` (vLLM's own server; the `vllm` console script fails with
+        the CPU wheel) on the model folder, with the engine settings the inference service uses (float32,
+        eager mode, the same context length, KV cache bytes, batch size and parsers).
+  jan   the whole stack from devstack.Stack (embedded PostgreSQL, auth, chat, inference, search, Envoy) on the
+        same model, called through Envoy's REST surface with a guest's token (guest limits off for the run).
+Both are called by the official `openai` SDK (AsyncOpenAI, one client per system, keep-alive) with the same
+bodies: one of 8 prompts in turn, temperature 0, `ignore_eos` and max_tokens (so both generate exactly the
+same number of tokens; checked from the usage counts), streamed (with include_usage) and not.
+
+Per round, for each concurrency level and mode, each system runs in turn (the order alternates by round), c
+closed-loop clients sending max(--requests, 4 c) requests in all. Reported per round and as medians over
+rounds: aggregate output tokens/s, time to first token p50/p99 (streams: until the first content chunk),
+end to end p50/p99, CPU seconds per request by process tree (vLLM's server; Envoy, auth, chat, inference
+with its engine processes, search; the load generator), and peak RSS by process tree during the level.
+Goal (issue 17): the stack gives >= 0.95 of vLLM's server's tokens per second and adds <= 5 ms to its first
+token at every level (streaming), on both models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bench.common import CpuMeter, machine_load, ms, percentile, python_env, spawn, table
+from bench.inference_overhead import PROMPTS, engine_env
+from devstack.ports import free_port
+from devstack.stack import stop_process_group
+
+MODES = ("stream", "unary")
+
+
+@dataclass
+class Level:
+    tokens_per_s: float
+    ttft_p50: float
+    ttft_p99: float
+    e2e_p50: float
+    e2e_p99: float
+    cpu_per_request: dict[str, float]
+    peak_rss_mb: dict[str, float]
+    tokens: int
+
+
+@dataclass
+class PeakRss:
+    """Samples the RSS of process trees every 0.25 s while running."""
+
+    pids: dict[str, int]
+    peaks: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> PeakRss:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, pid in self.pids.items():
+                total = 0
+                try:
+                    root = psutil.Process(pid)
+                    for proc in [root, *root.children(recursive=True)]:
+                        try:
+                            total += proc.memory_info().rss
+                        except psutil.Error:
+                            pass
+                except psutil.Error:
+                    continue
+                self.peaks[name] = max(self.peaks.get(name, 0.0), total / 2**20)
+            self._stop.wait(0.25)
+
+
+def vllm_args(env: dict[str, str], port: int) -> list[str]:
+    """vLLM's server with the engine settings the inference service reads from `env`."""
+    import sys
+
+    args = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", env["JAN_MODEL"], "--served-model-name", env["JAN_SERVED_MODEL_NAME"],
+        "--dtype", env["JAN_DTYPE"], "--max-model-len", env["JAN_MAX_MODEL_LEN"],
+        "--kv-cache-memory-bytes", env["JAN_KV_CACHE_BYTES"], "--max-num-seqs", env["JAN_MAX_NUM_SEQS"],
+        "--host", "127.0.0.1", "--port", str(port), "--disable-log-stats", "--uvicorn-log-level", "warning",
+    ]  # fmt: skip
+    if env.get("JAN_ENFORCE_EAGER") == "true":
+        args.append("--enforce-eager")
+    if env.get("JAN_TOOL_CALL_PARSER", "hermes") != "none":
+        args += ["--enable-auto-tool-choice", "--tool-call-parser", env.get("JAN_TOOL_CALL_PARSER", "hermes")]
+    if env.get("JAN_REASONING_PARSER", "qwen3") != "none":
+        args += ["--reasoning-parser", env.get("JAN_REASONING_PARSER", "qwen3")]
+    return args
+
+
+async def wait_http(url: str, process: subprocess.Popen, seconds: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"vLLM's server exited with {process.returncode}")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"{url} not ready in {seconds:.0f} s")
+
+
+async def one_request(client, model: str, i: int, max_tokens: int, stream: bool) -> tuple[float, float, int]:
+    """(time to first content, end to end, output tokens) of one chat completion."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "extra_body": {"ignore_eos": True, "chat_template_kwargs": {"enable_thinking": False}},
+    }
+    t0 = time.perf_counter()
+    if not stream:
+        completion = await client.chat.completions.create(**body)
+        elapsed = time.perf_counter() - t0
+        return elapsed, elapsed, completion.usage.completion_tokens
+    first, tokens = 0.0, 0
+    chunks = await client.chat.completions.create(**body, stream=True, stream_options={"include_usage": True})
+    async for chunk in chunks:
+        if not first and chunk.choices and (chunk.choices[0].delta.content or "").strip():
+            first = time.perf_counter() - t0
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    return first or (time.perf_counter() - t0), time.perf_counter() - t0, tokens
+
+
+async def run_level(
+    client, model: str, c: int, requests: int, max_tokens: int, stream: bool, pids: dict[str, int]
+) -> Level:
+    queue = list(range(max(requests, 4 * c)))
+    samples: list[tuple[float, float, int]] = []
+
+    async def worker() -> None:
+        while queue:
+            samples.append(await one_request(client, model, queue.pop(), max_tokens, stream))
+
+    meter = CpuMeter(pids)
+    meter.start()
+    with PeakRss({k: v for k, v in pids.items() if k != "loadgen"}) as rss:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(c)))
+        wall = time.perf_counter() - t0
+    cpu = meter.stop()
+    tokens = sum(s[2] for s in samples)
+    ttfts, e2es = [s[0] for s in samples], [s[1] for s in samples]
+    return Level(
+        tokens_per_s=tokens / wall,
+        ttft_p50=ms(percentile(ttfts, 50)),
+        ttft_p99=ms(percentile(ttfts, 99)),
+        e2e_p50=ms(percentile(e2es, 50)),
+        e2e_p99=ms(percentile(e2es, 99)),
+        cpu_per_request={k: ms(v) / len(samples) for k, v in cpu.items()},
+        peak_rss_mb=dict(rss.peaks),
+        tokens=tokens,
+    )
+
+
+async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, dict[str, int]]]) -> dict:
+    import openai
+
+    clients = {
+        name: openai.AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=300)
+        for name, (url, key, _) in systems.items()
+    }
+    model = args.served_name
+    for client in clients.values():  # warm-up at the top level
+        await asyncio.gather(*(one_request(client, model, i, args.max_tokens, True) for i in range(args.levels[-1])))
+    results: dict = {}
+    for round_ in range(args.rounds):
+        order = list(systems) if round_ % 2 == 0 else list(reversed(systems))
+        for c in args.levels:
+            for mode in MODES:
+                for name in order:
+                    pids = {**systems[name][2], "loadgen": psutil.Process().pid}
+                    level = await run_level(
+                        clients[name], model, c, args.requests, args.max_tokens, mode == "stream", pids
+                    )
+                    results.setdefault((c, mode), {}).setdefault(name, []).append(level)
+                    print(
+                        f"round {round_ + 1} c={c:<2} {mode:<6} {name:<4} {level.tokens_per_s:8.1f} tok/s"
+                        f"  ttft p50 {level.ttft_p50:7.1f} ms  e2e p50 {level.e2e_p50:8.1f} ms"
+                        f"  cpu/req {sum(v for k, v in level.cpu_per_request.items() if k != 'loadgen'):6.1f} ms",
+                        flush=True,
+                    )
+                    await asyncio.sleep(1.5)  # vLLM's engine core spins for 1 s after its last message
+    for client in clients.values():
+        await client.close()
+    return results
+
+
+def report(results: dict) -> bool:
+    rows, met = [], True
+    for (c, mode), by_system in sorted(results.items()):
+        med = {
+            name: {
+                f: statistics.median(getattr(level, f) for level in levels)
+                for f in ("tokens_per_s", "ttft_p50", "ttft_p99", "e2e_p50", "e2e_p99")
+            }
+            for name, levels in by_system.items()
+        }
+        ratio = med["jan"]["tokens_per_s"] / med["vllm"]["tokens_per_s"]
+        added = med["jan"]["ttft_p50"] - med["vllm"]["ttft_p50"]
+        ok = ratio >= 0.95 and (mode == "unary" or added <= 5.0)
+        met = met and ok
+        for name in ("vllm", "jan"):
+            m = med[name]
+            rows.append([
+                f"c={c} {mode}", name, round(m["tokens_per_s"], 1), round(m["ttft_p50"], 1), round(m["ttft_p99"], 1),
+                round(m["e2e_p50"], 1), round(m["e2e_p99"], 1),
+                f"{ratio:.3f}, {added:+.1f} ms {'MET' if ok else 'MISSED'}" if name == "jan" else "",
+            ])  # fmt: skip
+    print(table(["level", "system", "tok/s", "TTFT p50", "TTFT p99", "e2e p50", "e2e p99", "jan / vllm"], rows))
+    cpu_rows = []
+    for (c, mode), by_system in sorted(results.items()):
+        for name, levels in by_system.items():
+            names = sorted(levels[0].cpu_per_request)
+            cpu = {k: statistics.median(level.cpu_per_request[k] for level in levels) for k in names}
+            rss = {k: max(level.peak_rss_mb.get(k, 0.0) for level in levels) for k in levels[0].peak_rss_mb}
+            cpu_rows.append([
+                f"c={c} {mode}", name, ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()),
+                ", ".join(f"{k} {v:.0f}" for k, v in rss.items()),
+            ])  # fmt: skip
+    print(table(["level", "system", "CPU ms per request", "peak RSS MB"], cpu_rows))
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny")
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+    args.levels = [int(x) for x in args.concurrency.split(",")]
+
+    from devstack.stack import Stack, StackConfig
+    from tests.conftest import guest_login
+
+    env = {**engine_env(args.model), "JAN_MAX_NUM_SEQS": str(max(args.levels))}
+    args.served_name = env["JAN_SERVED_MODEL_NAME"]
+    run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-vllm-"))
+    print(f"logs in {run_dir}\nbefore: {machine_load()}", flush=True)
+    stack_env = {
+        **env,
+        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
+        "JAN_GUEST_MAX_OUTPUT_TOKENS": "0",
+        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=stack_env))
+    port = free_port()
+    server = spawn(vllm_args(env, port), python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)
+    try:
+        stack.start(timeout=600)
+        asyncio.run(wait_http(f"http://127.0.0.1:{port}/health", server, 600))
+        token = guest_login(stack)
+        jan_pids = {name: proc.pid for name, proc in stack.processes.items()}
+        systems = {
+            "vllm": (f"http://127.0.0.1:{port}/v1", "unused", {"vllm": server.pid}),
+            "jan": (f"{stack.http_url}/v1", token, jan_pids),
+        }
+        results = asyncio.run(measure(args, systems))
+    finally:
+        stop_process_group(server)
+        stack.stop()
+    met = report(results)
+    print(f"\ngoal (>= 0.95 of vLLM's tokens/s, <= +5 ms first token, every level): {'MET' if met else 'MISSED'}")
+    print(f"after: {machine_load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
