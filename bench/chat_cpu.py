@@ -8,7 +8,8 @@ The whole stack runs from devstack.Stack with the inference service on its INSTA
 (JAN_ENGINE=instant: canned tokens at once, never a default), so the chat process's CPU time is what chat
 itself does: receive, validate and convert the request, call inference, render the answer. Measured from
 /proc (user + system time of the chat process) over --requests calls at --concurrency, in --rounds rounds
-per path; the median round is reported:
+per path; the median round is reported (--metrics both: two stacks, the services' Prometheus metrics off in
+one and on in the other, taking turns each round, and the difference):
   grpc-unary   jan.v1.ChatService/CreateChatCompletion on chat's own port (native gRPC, no Envoy)
   grpc-stream  jan.v1.ChatService/StreamChatCompletion, the same request streamed (typed chunks)
   rest-unary   POST /v1/chat/completions through Envoy with a guest's token (what the SDKs do)
@@ -27,8 +28,12 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import CpuMeter, machine_load, table
+
+if TYPE_CHECKING:
+    from devstack.stack import Stack
 
 MODEL = "instant"
 TOKENS = 16
@@ -158,37 +163,49 @@ def guest_token(base: str) -> str:
         return json.loads(response.read())["access_token"]
 
 
-async def measure(stack, args: argparse.Namespace) -> dict[str, list[float]]:
+async def measure(stacks: dict[str, Stack], args: argparse.Namespace) -> dict[tuple[str, str], list[float]]:
+    """Chat CPU per request (ms) for each (stack, path), the stacks taking turns within each round."""
+    import contextlib
+
     import aiohttp
     import grpc
 
-    meter = CpuMeter({"chat": stack.processes["chat"].pid}, alone=frozenset({"chat"}))
-    token = guest_token(stack.http_url)
-    per_request: dict[str, list[float]] = {}
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
-    async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.service_ports['chat']}") as channel,
-        aiohttp.ClientSession(connector=connector) as session,
-    ):
-        calls = {**grpc_calls(channel), **rest_calls(session, stack.http_url, token)}
-        for name, call in calls.items():
-            if await run_calls(call, 50, args.concurrency):  # warm-up; also proves the path works
-                raise RuntimeError(f"{name}: warm-up calls failed (see the stack's logs)")
-        for _ in range(args.rounds):
+    per_request: dict[tuple[str, str], list[float]] = {}
+    async with contextlib.AsyncExitStack() as exits:
+        setups = {}
+        for label, stack in stacks.items():
+            meter = CpuMeter({"chat": stack.processes["chat"].pid}, alone=frozenset({"chat"}))
+            token = guest_token(stack.http_url)
+            channel = await exits.enter_async_context(
+                grpc.aio.insecure_channel(f"127.0.0.1:{stack.config.service_ports['chat']}")
+            )
+            session = await exits.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
+            )
+            calls = {**grpc_calls(channel), **rest_calls(session, stack.http_url, token)}
             for name, call in calls.items():
-                meter.start()
-                t0 = time.perf_counter()
-                failed = await run_calls(call, args.requests, args.concurrency)
-                seconds = time.perf_counter() - t0
-                cpu = meter.stop()["chat"]
-                if failed:
-                    raise RuntimeError(f"{name}: {failed} of {args.requests} calls failed")
-                per_request.setdefault(name, []).append(cpu / args.requests * 1000)
-                print(
-                    f"  {name:12s} chat CPU {cpu / args.requests * 1000:.3f} ms/request "
-                    f"({args.requests / seconds:,.0f} requests/s)",
-                    flush=True,
-                )
+                if await run_calls(call, 50, args.concurrency):  # warm-up; also proves the path works
+                    raise RuntimeError(f"{label} {name}: warm-up calls failed (see the stack's logs)")
+            setups[label] = (meter, calls)
+        labels = list(setups)
+        for round_number in range(args.rounds):
+            turn = labels[round_number % len(labels) :] + labels[: round_number % len(labels)]
+            for label in turn:
+                meter, calls = setups[label]
+                for name, call in calls.items():
+                    meter.start()
+                    t0 = time.perf_counter()
+                    failed = await run_calls(call, args.requests, args.concurrency)
+                    seconds = time.perf_counter() - t0
+                    cpu = meter.stop()["chat"]
+                    if failed:
+                        raise RuntimeError(f"{label} {name}: {failed} of {args.requests} calls failed")
+                    per_request.setdefault((label, name), []).append(cpu / args.requests * 1000)
+                    print(
+                        f"  {label:11s} {name:12s} chat CPU {cpu / args.requests * 1000:.3f} ms/request "
+                        f"({args.requests / seconds:,.0f} requests/s)",
+                        flush=True,
+                    )
     return per_request
 
 
@@ -197,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="calls per path per round")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--metrics",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the services' Prometheus metrics; both: two stacks, one each way, taking turns (what metrics add)",
+    )
     args = parser.parse_args(argv)
 
     import uvloop
@@ -213,19 +236,39 @@ def main(argv: list[str] | None = None) -> int:
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
     }
-    stack = Stack(
-        StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pgdata", durable_postgres=False, env=env)
-    )
+    states = {"on": ["metrics on"], "off": ["metrics off"], "both": ["metrics off", "metrics on"]}[args.metrics]
+    stacks = {
+        label: Stack(
+            StackConfig.on_free_ports(
+                run_dir=run_dir / label.replace(" ", "-"),
+                data_dir=run_dir / label.replace(" ", "-") / "pgdata",
+                durable_postgres=False,
+                env=env,
+                metrics=label == "metrics on",
+            )
+        )
+        for label in states
+    }
     print(f"logs in {run_dir}; the inference service runs the INSTANT TEST ENGINE, not a model")
     print(f"before: {machine_load()}", flush=True)
     try:
-        stack.start(timeout=300)
-        results = uvloop.run(measure(stack, args))
+        for stack in stacks.values():
+            stack.start(timeout=300)
+        results = uvloop.run(measure(stacks, args))
     finally:
-        stack.stop()
-    rows = [[name, statistics.median(v), min(v), max(v)] for name, v in results.items()]
+        for stack in stacks.values():
+            stack.stop()
+    paths = list(dict.fromkeys(name for _, name in results))
     print(f"\nchat CPU per request, 7 messages + 2 tools, {TOKENS} tokens, median of {args.rounds} rounds (ms)")
-    print(table(["path", "median", "min", "max"], rows))
+    if args.metrics == "both":
+        rows = []
+        for name in paths:
+            off, on = (statistics.median(results[label, name]) for label in ("metrics off", "metrics on"))
+            rows.append([name, off, on, on - off])
+        print(table(["path", "metrics off", "metrics on", "added"], rows))
+    else:
+        rows = [[name, statistics.median(v), min(v), max(v)] for (_, name), v in results.items()]
+        print(table(["path", "median", "min", "max"], rows))
     print(f"\nafter: {machine_load()}")
     return 0
 

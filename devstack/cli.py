@@ -74,6 +74,7 @@ def up(args: argparse.Namespace) -> int:
         admin_port=_port("JAN_ENVOY_ADMIN_PORT", 9901),
         service_ports={s: _port(f"JAN_{s.upper()}_PORT", 50051 + i) for i, s in enumerate(SERVICES)},
         authz_port=_port("JAN_AUTH_AUTHZ_PORT", 50061),
+        metrics_ports={s: _port(f"JAN_{s.upper()}_METRICS_PORT", 50071 + i) for i, s in enumerate(SERVICES)},
         database_url=os.environ.get("DATABASE_URL") or None,
         postgres_port=_port("JAN_POSTGRES_PORT", 54329),
         logs_to_console=True,
@@ -107,6 +108,7 @@ def up(args: argparse.Namespace) -> int:
         print(
             f"\nJan Server is ready: {stack.http_url}/v1 (OpenAI base URL), native gRPC on {stack.grpc_target}. "
             "Ctrl-C stops it.\n"
+            f"Prometheus metrics: {', '.join(stack.metrics_url(s) for s in SERVICES)}\n"
             "First start? Register an account, then POST /v1/auth/bootstrap with the ONE-TIME BOOTSTRAP TOKEN the "
             "auth service printed above (or the JAN_BOOTSTRAP_TOKEN you set) to make it the organization's owner.\n",
             flush=True,

@@ -36,6 +36,10 @@ class StackConfig:
     )
     authz_port: int = 50061  # the auth service's HTTP ext_authz endpoint (Envoy asks it for every request)
     mcp_port: int = 50062  # the chat service's MCP endpoint (HTTP, behind Envoy's /v1/mcp)
+    # Each service's Prometheus metrics (HTTP GET /metrics, not through Envoy); a service left out serves none.
+    metrics_ports: dict[str, int] = field(
+        default_factory=lambda: {"auth": 50071, "chat": 50072, "inference": 50073, "search": 50074}
+    )
     database_url: str | None = None  # external PostgreSQL; embedded when None
     database_name: str = "jan"
     postgres_port: int | None = None  # embedded PostgreSQL's port; a free one when None
@@ -46,7 +50,7 @@ class StackConfig:
     envoy_listen_address: str = "127.0.0.1"
 
     @classmethod
-    def on_free_ports(cls, run_dir: Path, data_dir: Path, **kwargs: object) -> StackConfig:
+    def on_free_ports(cls, run_dir: Path, data_dir: Path, *, metrics: bool = True, **kwargs: object) -> StackConfig:
         return cls(
             run_dir=run_dir,
             data_dir=data_dir,
@@ -55,6 +59,7 @@ class StackConfig:
             service_ports={s: free_port() for s in SERVICES},
             authz_port=free_port(),
             mcp_port=free_port(),
+            metrics_ports={s: free_port() for s in SERVICES} if metrics else {},
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -86,6 +91,9 @@ class Stack:
 
     def service_target(self, service: str) -> str:
         return f"127.0.0.1:{self.config.service_ports[service]}"
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.config.metrics_ports[service]}/metrics"
 
     def log_path(self, name: str) -> Path:
         return self.config.run_dir / "logs" / f"{name}.log"
@@ -124,6 +132,9 @@ class Stack:
             env[f"JAN_{service.upper()}_TARGET"] = self.service_target(service)
         env["JAN_AUTH_AUTHZ_LISTEN"] = f"127.0.0.1:{self.config.authz_port}"
         env["JAN_CHAT_MCP_LISTEN"] = f"127.0.0.1:{self.config.mcp_port}"
+        for service in SERVICES:
+            port = self.config.metrics_ports.get(service)
+            env[f"JAN_{service.upper()}_METRICS_LISTEN"] = f"127.0.0.1:{port}" if port else ""
         return env
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:

@@ -108,7 +108,9 @@ class Accounts:
                 # (Clamped: a parallel attempt's transaction may have opened the window a moment after ours began.)
                 wait = min(max(1, math.ceil(remaining)), math.ceil(limit.window_seconds))
                 raise errors.ResourceExhausted(
-                    f"too many failed sign-ins for this email; try again in {wait} seconds", retry_after=wait
+                    f"too many failed sign-ins for this email; try again in {wait} seconds",
+                    retry_after=wait,
+                    over_limit="login_failures",
                 )
         found = await self._store.user_by_email(email, self.org_id)
         user, password_hash = found if found else (None, None)

@@ -23,6 +23,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 
 from services.auth import convert
 from services.auth.authn import Authenticator, Principal
+from services.auth.metrics import AuthzMetrics
 from services.auth.policy import Access, Policy
 from services.auth.rate_limit import RequestRateLimit
 from services.common import errors
@@ -51,6 +52,7 @@ class Authorizer:
         guest_rate_limit: RequestRateLimit | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        metrics: AuthzMetrics | None = None,
     ) -> None:
         self._policy = policy
         self._authn = authenticator
@@ -58,6 +60,7 @@ class Authorizer:
         self._rate_limit = rate_limit
         self._guest_rate_limit = guest_rate_limit  # for guest accounts, on top of rate_limit
         self._clock = clock
+        self._metrics = metrics  # counts the gRPC Check's decisions (the HTTP endpoint counts its own)
         # The same identity gets the same (immutable) answer until its signature's expiry moves on (every
         # 30 s): each is built and signed once.
         self._signed = functools.lru_cache(maxsize=10_000)(self._sign)
@@ -105,5 +108,9 @@ class Authorizer:
                 http.method, http.path, headers.get("authorization"), headers.get("openai-project")
             )
         except errors.JanError as exc:
+            if self._metrics is not None:
+                self._metrics.denied(exc)
             return convert.check_denied(exc, grpc_caller=convert.is_grpc(headers.get("content-type")))
+        if self._metrics is not None:
+            self._metrics.allowed(principal is None)
         return self._check_allowed(principal.caller() if principal else None, signature_expiry(self._clock()))

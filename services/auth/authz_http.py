@@ -15,12 +15,14 @@ The gRPC Authorization service stays for Envoys configured for it.
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 from opentelemetry import propagate, trace
 
 from services.auth.authz import Authorizer
 from services.auth.convert import denial_headers, denial_kind, is_grpc
+from services.auth.metrics import AuthzMetrics
 from services.common import errors
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,11 @@ def split_listen_address(address: str) -> tuple[str, int]:
 
 
 class AuthzHttpServer:
-    def __init__(self, authorizer: Authorizer, listen_address: str, *, traced: bool = False) -> None:
+    def __init__(
+        self, authorizer: Authorizer, listen_address: str, *, traced: bool = False, metrics: AuthzMetrics | None = None
+    ) -> None:
         self._authorizer = authorizer
+        self._metrics = metrics  # decisions by outcome, and their time
         self._traced = traced  # a span per check in the caller's trace (Envoy passes traceparent on)
         self._host, self._port = split_listen_address(listen_address)
         self._runner: web.ServerRunner | None = None
@@ -65,6 +70,7 @@ class AuthzHttpServer:
 
     async def decide(self, request: web.BaseRequest) -> web.Response:
         headers = request.headers
+        started = time.perf_counter() if self._metrics is not None else None
         try:
             principal = await self._authorizer.decide(
                 request.method, request.raw_path, headers.get("authorization"), headers.get("openai-project")
@@ -73,7 +79,11 @@ class AuthzHttpServer:
             if not isinstance(exc, errors.JanError):  # e.g. the database went away: retry, nothing passes
                 log.exception("ext_authz check failed")
                 exc = errors.Unavailable("The authorization service could not check the credential")
+            if self._metrics is not None:
+                self._metrics.denied(exc, started)
             return denial(exc, grpc_caller=is_grpc(headers.get("content-type")))
+        if self._metrics is not None:
+            self._metrics.allowed(principal is None, started)
         values, removed = self._authorizer.identity_headers(principal.caller() if principal else None)
         answer = {**values, HEADERS_TO_REMOVE: ",".join(removed)} if removed else values
         return web.Response(status=200, headers=answer)

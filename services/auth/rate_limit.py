@@ -24,12 +24,14 @@ _WINDOW_SECONDS = 60.0
 class RateLimited(errors.ResourceExhausted):
     """Over the limit; `retry_after` seconds until the next request would pass."""
 
-    def __init__(self, limit: int, retry_after: float, note: str = "") -> None:
+    def __init__(self, limit: int, retry_after: float, note: str = "", *, guest: bool = False) -> None:
         wait = max(1, math.ceil(retry_after))
         super().__init__(
             f"Rate limit reached: {limit} requests per minute{note}. Please try again in {wait}s.",
             code="rate_limit_exceeded",
             retry_after=wait,
+            over_limit="requests_per_minute",
+            guest_limit=guest,
         )
         self.limit = limit
 
@@ -46,11 +48,13 @@ class RequestRateLimit:
         clock: Callable[[], float] = time.monotonic,
         max_callers: int = 100_000,
         note: str = "",
+        guest: bool = False,
     ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         self.per_minute = per_minute
         self._note = note  # added to the refusal's message after the limit
+        self._guest = guest  # the guests' own limit (counted apart in the metrics)
         self._interval = _WINDOW_SECONDS / per_minute
         self._clock = clock
         self._max_callers = max_callers
@@ -63,7 +67,7 @@ class RequestRateLimit:
         full_at = max(self._full_at.get(caller, now), now) + self._interval
         backlog = full_at - now
         if backlog > _WINDOW_SECONDS + 1e-9:
-            raise RateLimited(self.per_minute, backlog - _WINDOW_SECONDS, self._note)
+            raise RateLimited(self.per_minute, backlog - _WINDOW_SECONDS, self._note, guest=self._guest)
         if caller not in self._full_at and len(self._full_at) >= self._max_callers:
             self._forget_full(now)
         self._full_at[caller] = full_at

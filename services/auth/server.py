@@ -32,6 +32,7 @@ from services.auth.bootstrap import OwnerBootstrap
 from services.auth.cache import Invalidations
 from services.auth.google_oauth import GoogleSignIn
 from services.auth.key_last_used import KeyLastUsed
+from services.auth.metrics import AuthzMetrics
 from services.auth.organization import Organization
 from services.auth.passwords import Passwords
 from services.auth.policy import Access, Policy
@@ -47,6 +48,7 @@ from services.auth.tokens import AccessTokens, ApiKeySecrets
 from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
+from services.common.metrics import ServiceMetrics, metrics_for
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 
@@ -59,9 +61,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class AuthApp:
     def __init__(
-        self, settings: AuthSettings, pool: asyncpg.Pool, org_id: str, passwords: Passwords | None = None
+        self,
+        settings: AuthSettings,
+        pool: asyncpg.Pool,
+        org_id: str,
+        passwords: Passwords | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         s = settings
+        self.authz_metrics = AuthzMetrics(metrics) if metrics is not None else None
         self.hub = Invalidations()
         self.store = Store(pool, self.hub.publish)  # its committed invalidations reach this replica's caches
         self.access_tokens = AccessTokens(s.jwt_secret.get_secret_value(), s.jwt_issuer, s.access_token_ttl_seconds)
@@ -79,11 +87,15 @@ class AuthApp:
         )
         rate_limit = RequestRateLimit(s.rate_limit_requests_per_minute) if s.rate_limit_requests_per_minute else None
         guest_limit = (
-            RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE) if s.guest_requests_per_minute else None
+            RequestRateLimit(s.guest_requests_per_minute, note=GUEST_NOTE, guest=True)
+            if s.guest_requests_per_minute
+            else None
         )
         internal = Access.API if s.internal_services_access == "api" else Access.INTERNAL
         policy = Policy(RouteTable(), internal=internal)
-        self.authorizer = Authorizer(policy, self.authenticator, s.identity_key, rate_limit, guest_limit)
+        self.authorizer = Authorizer(
+            policy, self.authenticator, s.identity_key, rate_limit, guest_limit, metrics=self.authz_metrics
+        )
         self.accounts = Accounts(
             self.store,
             self.access_tokens,
@@ -111,10 +123,16 @@ class AuthApp:
         self.printed_bootstrap_token: str | None = None  # one create() made (and logged), for the tests
 
     @classmethod
-    async def create(cls, settings: AuthSettings, pool: asyncpg.Pool, passwords: Passwords | None = None) -> AuthApp:
+    async def create(
+        cls,
+        settings: AuthSettings,
+        pool: asyncpg.Pool,
+        passwords: Passwords | None = None,
+        metrics: ServiceMetrics | None = None,
+    ) -> AuthApp:
         """Migrates, wires, and (while the organization has no owner) prepares the bootstrap token."""
         await apply_migrations(pool, "auth", MIGRATIONS)
-        app = cls(settings, pool, await Store(pool).org_id(), passwords)
+        app = cls(settings, pool, await Store(pool).org_id(), passwords, metrics)
         configured = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
         app.printed_bootstrap_token = await app.bootstrap.prepare(configured)
         return app
@@ -151,13 +169,16 @@ class AuthApp:
 
 async def serve(settings: AuthSettings) -> None:
     pool = await create_pool(settings.database)
+    metrics = metrics_for(settings.metrics_listen_address)
     try:
-        app = await AuthApp.create(settings, pool)
+        app = await AuthApp.create(settings, pool, metrics=metrics)
         await app.start()
         try:
-            server = JanServer(settings)
+            server = JanServer(settings, metrics=metrics)
             app.register(server)
-            authz_http = AuthzHttpServer(app.authorizer, settings.authz_listen_address, traced=settings.tracing)
+            authz_http = AuthzHttpServer(
+                app.authorizer, settings.authz_listen_address, traced=settings.tracing, metrics=app.authz_metrics
+            )
             await authz_http.start()  # before the gRPC server reports SERVING
             try:
                 await server.start()

@@ -15,7 +15,14 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.auth.emails import canonical_email
-from services.common.settings import DatabaseSettings, IdentitySettings, JanSettings, ServerSettings, long_enough_secret
+from services.common.settings import (
+    METRICS_LISTEN,
+    DatabaseSettings,
+    IdentitySettings,
+    JanSettings,
+    ServerSettings,
+    long_enough_secret,
+)
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 
@@ -57,6 +64,8 @@ class AuthSettings(ServerSettings, IdentitySettings):
     listen_address: str = Field("127.0.0.1:50051", validation_alias="JAN_AUTH_LISTEN")
     # Envoy's ext_authz asks here, over HTTP/1.1 (authz_http.py); the gRPC Check stays on listen_address.
     authz_listen_address: str = Field("127.0.0.1:50061", validation_alias="JAN_AUTH_AUTHZ_LISTEN")
+    # Prometheus metrics over HTTP (services/common/metrics.py), on a port of their own; empty: off.
+    metrics_listen_address: str = Field("", validation_alias="JAN_AUTH_METRICS_LISTEN", pattern=METRICS_LISTEN)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     google: GoogleSettings = Field(default_factory=GoogleSettings)
 

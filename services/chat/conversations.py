@@ -51,6 +51,8 @@ def _full(owner: Owner, limit: int, param: str) -> InvalidArgument:
         f"conversation.{after}",
         param=param,
         code="conversation_full",
+        over_limit="conversation_items",
+        guest_limit=owner.guest,
     )
 
 

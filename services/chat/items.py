@@ -57,7 +57,8 @@ def check_size(item: NewItem, max_bytes: int, param: str) -> NewItem:
     never truncated."""
     size = item_bytes(item)
     if size > max_bytes:
-        raise _fail(f"{param} is {size} bytes of JSON; an item may be at most {max_bytes} bytes", param)
+        message = f"{param} is {size} bytes of JSON; an item may be at most {max_bytes} bytes"
+        raise InvalidArgument(message, param=param, over_limit="item_bytes")
     return item
 
 

@@ -52,7 +52,12 @@ def bound_output(generate: inference_pb.GenerateRequest, n: int, limit: int, *, 
         return
     after = f" {SIGN_UP}" if guest else ""
     if n > limit:
-        raise InvalidArgument(f"n may be at most {limit}{_whose(guest)} (each answer takes a token).{after}", param="n")
+        raise InvalidArgument(
+            f"n may be at most {limit}{_whose(guest)} (each answer takes a token).{after}",
+            param="n",
+            over_limit="output_tokens",
+            guest_limit=guest,
+        )
     sampling = generate.sampling
     if not sampling.HasField("max_tokens"):
         generate.default_max_tokens = limit // n
@@ -63,4 +68,6 @@ def bound_output(generate: inference_pb.GenerateRequest, n: int, limit: int, *, 
         raise InvalidArgument(
             f"{param} × n may be at most {limit} tokens per request{_whose(guest)}; got {times}.{after}",
             param=param,
+            over_limit="output_tokens",
+            guest_limit=guest,
         )

@@ -53,6 +53,11 @@ class BackgroundRunner:
         self._loops: list[asyncio.Task[None]] = []
         self._listener: asyncpg.pool.PoolConnectionProxy | None = None
 
+    @property
+    def running(self) -> int:
+        """Background responses this replica is running now."""
+        return len(self._runs)
+
     def _notified(self, *_: object) -> None:
         self._wake.set()
 

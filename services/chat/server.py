@@ -21,6 +21,7 @@ from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
+from services.chat.metrics import GenerationMetrics, ResponsesQueueMetrics
 from services.chat.rate_limits import RateLimiter
 from services.chat.responses import Responses
 from services.chat.responses_servicer import ResponsesServicer
@@ -37,6 +38,7 @@ from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.errors import JanError
 from services.common.logs import configure_logging
+from services.common.metrics import ServiceMetrics, metrics_for
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 
@@ -54,6 +56,7 @@ class ChatApp:
         search_channel: grpc.aio.Channel,
         auth_channel: grpc.aio.Channel,
         settings: ChatSettings,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.settings = settings
         limits = settings.limits()
@@ -62,7 +65,8 @@ class ChatApp:
         self.rate_limiter = RateLimiter(pool, settings.rate_limit_sync_seconds)
         self.project_controls = ProjectControls(auth_channel, settings.project_controls_poll_seconds)
         governance = Governance(self.project_controls, self.rate_limiter)
-        inference = InferenceClient(inference_channel, self._count_usage)
+        generation_metrics = GenerationMetrics(metrics) if metrics is not None else None
+        inference = InferenceClient(inference_channel, self._count_usage, generation_metrics)
         search = SearchClient(search_channel)
         self.conversations = Conversations(ConversationStore(pool), limits)
         search_loop = SearchLoop(inference, search, settings.web_search_max_steps)
@@ -78,6 +82,8 @@ class ChatApp:
             concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
         )
         self.runner = BackgroundRunner(self.responses, response_store, pool, runner)
+        if metrics is not None:
+            ResponsesQueueMetrics(metrics, response_store.queue_depth, lambda: self.runner.running)
         self.mcp_app = build_mcp_app(search, identity, governance.allows_web_search)
 
     def _count_usage(self, attribution: types_pb2.Attribution, model: str, usage: types_pb2.Usage) -> None:
@@ -92,9 +98,10 @@ class ChatApp:
         search_channel: grpc.aio.Channel,
         auth_channel: grpc.aio.Channel,
         settings: ChatSettings,
+        metrics: ServiceMetrics | None = None,
     ) -> ChatApp:
         await apply_migrations(pool, "chat", MIGRATIONS)
-        return cls(pool, inference_channel, search_channel, auth_channel, settings)
+        return cls(pool, inference_channel, search_channel, auth_channel, settings, metrics)
 
     def register(self, server: JanServer) -> None:
         server.add_service(chat_service_pb2_grpc.add_ChatServiceServicer_to_server, self.servicer, "jan.v1.ChatService")
@@ -135,9 +142,10 @@ async def serve(settings: ChatSettings) -> None:
     inference_channel = insecure_channel(settings.inference_target, settings.max_message_bytes, traced=settings.tracing)
     search_channel = insecure_channel(settings.search_target, settings.max_message_bytes, traced=settings.tracing)
     auth_channel = insecure_channel(settings.auth_target, settings.max_message_bytes, traced=settings.tracing)
+    metrics = metrics_for(settings.metrics_listen_address)
     try:
-        app = await ChatApp.create(pool, inference_channel, search_channel, auth_channel, settings)
-        server = JanServer(settings)
+        app = await ChatApp.create(pool, inference_channel, search_channel, auth_channel, settings, metrics)
+        server = JanServer(settings, metrics=metrics)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
         await mcp.start()  # before the gRPC server reports SERVING

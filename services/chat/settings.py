@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.chat.limits import Limits
-from services.common.settings import DatabaseSettings, IdentitySettings, ServerSettings
+from services.common.settings import METRICS_LISTEN, DatabaseSettings, IdentitySettings, ServerSettings
 
 
 class ChatSettings(ServerSettings, IdentitySettings):
@@ -14,6 +14,8 @@ class ChatSettings(ServerSettings, IdentitySettings):
     model_config = SettingsConfigDict(**ServerSettings.model_config, hide_input_in_errors=True)
 
     listen_address: str = Field("127.0.0.1:50052", validation_alias="JAN_CHAT_LISTEN")
+    # Prometheus metrics over HTTP (services/common/metrics.py), on a port of their own; empty: off.
+    metrics_listen_address: str = Field("", validation_alias="JAN_CHAT_METRICS_LISTEN", pattern=METRICS_LISTEN)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     inference_target: str = Field("127.0.0.1:50053", validation_alias="JAN_INFERENCE_TARGET")
     search_target: str = Field("127.0.0.1:50054", validation_alias="JAN_SEARCH_TARGET")

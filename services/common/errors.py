@@ -43,15 +43,27 @@ INTERNAL = ErrorKind("INTERNAL", 500, "server_error")
 
 
 class JanError(Exception):
-    """An error meant for the caller: its message, param and code are shown to them."""
+    """An error meant for the caller: its message, param and code are shown to them. `over_limit` names the
+    configured limit that refused the request, if one did (and `guest_limit`, whether it was the guests' own),
+    for the metrics (jan_limit_denials_total); the caller never sees them."""
 
     kind: ErrorKind = INTERNAL
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        over_limit: str | None = None,
+        guest_limit: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = clip_message(message)
         self.param = param[:_MAX_PARAM_CHARS] if param else param
         self.code = code
+        self.over_limit = over_limit
+        self.guest_limit = guest_limit
 
     def openai_body(self) -> dict:
         return openai_error_body(self.message, self.kind.openai_type, self.param, self.code)
@@ -96,8 +108,10 @@ class ResourceExhausted(JanError):
         code: str | None = None,
         retry_after: int | None = None,
         headers: dict[str, str] | None = None,
+        over_limit: str | None = None,
+        guest_limit: bool = False,
     ) -> None:
-        super().__init__(message, param=param, code=code)
+        super().__init__(message, param=param, code=code, over_limit=over_limit, guest_limit=guest_limit)
         self.retry_after = retry_after
         self.headers = headers or {}
 

@@ -1,8 +1,9 @@
 """The gRPC server bootstrap every service runs on.
 
 A `JanServer` is a grpc.aio server with error mapping (and tracing when enabled), grpc.health.v1, server
-reflection, and a graceful stop: on SIGTERM or SIGINT health turns NOT_SERVING, new calls are refused,
-calls in flight get `shutdown_grace_seconds` to finish, then the process exits.
+reflection, Prometheus metrics on a port of their own when given (services/common/metrics.py), and a graceful
+stop: on SIGTERM or SIGINT health turns NOT_SERVING, new calls are refused, calls in flight get
+`shutdown_grace_seconds` to finish, then the process exits.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jan.v1 import (
 )
 from services.common import tracing
 from services.common.grpc_errors import ErrorMapped, TolerantRegistration
+from services.common.metrics import MetricsEndpoint, ServiceMetrics
 from services.common.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,16 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
 
 
 class JanServer:
-    def __init__(self, settings: ServerSettings, interceptors: Iterable[grpc.aio.ServerInterceptor] = ()) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self._settings = settings
+        self.metrics = metrics  # counts every call of the services added; served at settings.metrics_listen_address
+        self._metrics_endpoint: MetricsEndpoint | None = None
+        self.metrics_port: int | None = None
         self._server = grpc.aio.server(
             interceptors=[
                 *tracing.server_interceptors(settings.tracing),
@@ -86,7 +96,8 @@ class JanServer:
 
     def add_service(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
         # Requests whose bytes do not parse reach ErrorMapped, which answers INVALID_ARGUMENT (not gRPC's UNKNOWN).
-        register(ErrorMapped(servicer, full_name), TolerantRegistration(self._server))
+        rpc = self.metrics.rpc if self.metrics is not None else None
+        register(ErrorMapped(servicer, full_name, rpc), TolerantRegistration(self._server))
         self._service_names.append(full_name)
 
     async def set_serving(self, serving: bool, service: str | None = None) -> None:
@@ -105,6 +116,9 @@ class JanServer:
         self.port = self._server.add_insecure_port(self._settings.listen_address)
         if self.port == 0:
             raise RuntimeError(f"cannot listen on {self._settings.listen_address}")
+        if self.metrics is not None and self._settings.metrics_listen_address:
+            self._metrics_endpoint = MetricsEndpoint(self.metrics, self._settings.metrics_listen_address)
+            self.metrics_port = await self._metrics_endpoint.start()
         await self.set_serving(serving)
         await self._server.start()
         loop = asyncio.get_running_loop()
@@ -128,6 +142,8 @@ class JanServer:
         log.info("shutting down", extra={"grace_seconds": grace})
         await self._health.enter_graceful_shutdown()
         await self._server.stop(grace)
+        if self._metrics_endpoint is not None:  # after the drain: the last calls are counted
+            await self._metrics_endpoint.stop()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_CHARS = 32
+# A metrics listen address: empty (off) or host:port ("127.0.0.1:50071", "[::]:50071", ":50071").
+METRICS_LISTEN = r"^(|\S*:\d+)$"
 
 
 class JanSettings(BaseSettings):
@@ -21,9 +23,11 @@ class JanSettings(BaseSettings):
 
 class ServerSettings(JanSettings):
     """What every gRPC service needs to run. Each service's subclass re-declares `listen_address` with its
-    own variable (JAN_AUTH_LISTEN, ...) and default port."""
+    own variable (JAN_AUTH_LISTEN, ...) and default port, and `metrics_listen_address` with its own
+    (JAN_AUTH_METRICS_LISTEN, ...): Prometheus metrics over HTTP, off when empty."""
 
     listen_address: str = "127.0.0.1:0"
+    metrics_listen_address: str = ""
     log_level: str = Field("INFO", validation_alias="JAN_LOG_LEVEL")
     log_format: str = Field("json", validation_alias="JAN_LOG_FORMAT", pattern="^(json|text)$")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="JAN_SHUTDOWN_GRACE_SECONDS", ge=0)

@@ -30,6 +30,7 @@ from vllm.renderers.chat_utils import load_chat_template
 from vllm.renderers.online_renderer import OnlineRenderer
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
+from vllm.v1.metrics.stats import RequestStateStats
 
 from jan.v1 import inference_service_pb2 as pb
 from services.common.errors import Internal, InvalidArgument, NotFound, Unavailable
@@ -92,7 +93,9 @@ class InferenceEngine:
             "max_num_seqs": c.max_num_seqs,
             "seed": c.seed,
             "enable_log_requests": c.log_requests,
-            "disable_log_stats": True,
+            # On with the service's metrics: vLLM then keeps its Prometheus metrics (vllm:*, queue, KV cache,
+            # time to first token) in prometheus_client's default registry, which the metrics endpoint serves.
+            "disable_log_stats": not c.log_stats,
             # The engine core uses the reasoning parser to start a grammar only after </think>.
             "structured_outputs_config": StructuredOutputsConfig(
                 # vLLM allows compact JSON only with a named backend; xgrammar is the one that works on CPU.
@@ -226,6 +229,9 @@ class InferenceEngine:
         outputs_in_order = sorted(final.outputs, key=lambda o: o.index)
         answers = [whole_answer(p, out, prompt_ids, auto_tools=auto_tools) for out in outputs_in_order]
         answers[0].usage.CopyFrom(usage(p, final, [list(out.token_ids) for out in final.outputs]))
+        stats = final.metrics  # vLLM's timings of the request, kept when its stat logging is on (metrics)
+        if isinstance(stats, RequestStateStats) and stats.first_token_ts:
+            answers[0].decode_seconds = max(0.0, stats.last_token_ts - stats.first_token_ts)
         return answers
 
     async def _engine_stream(self, p: PreparedRequest) -> AsyncGenerator[RequestOutput]:

@@ -35,4 +35,6 @@ class EngineConfig:
     # of vLLM's renderer thread pool (services/inference/inline_render.py); 0 sends every request to the pool.
     inline_render_max_chars: int = 4096
     log_requests: bool = False
+    # vLLM's stat logging, and with it its Prometheus metrics (on when the service's metrics are).
+    log_stats: bool = False
     owned_by: str = "jan"

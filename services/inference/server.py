@@ -11,6 +11,7 @@ import logging
 
 from jan.v1 import inference_service_pb2_grpc
 from services.common.logs import configure_logging
+from services.common.metrics import metrics_for
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
 from services.inference.domain import Engine
@@ -65,7 +66,7 @@ class InferenceApp:
 
 async def serve(settings: InferenceSettings) -> int:
     app = InferenceApp(settings)
-    server = JanServer(settings)
+    server = JanServer(settings, metrics=metrics_for(settings.metrics_listen_address))
     app.register(server)
     await server.start(serving=False)
     loader = asyncio.create_task(app.load(server))

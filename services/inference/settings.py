@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.common.settings import ServerSettings
+from services.common.settings import METRICS_LISTEN, ServerSettings
 from services.inference.engine_config import EngineConfig
 
 
 class InferenceSettings(ServerSettings):
     listen_address: str = Field("127.0.0.1:50053", validation_alias="JAN_INFERENCE_LISTEN")
+    # Prometheus metrics over HTTP (services/common/metrics.py; with vLLM's), on a port of their own; empty: off.
+    metrics_listen_address: str = Field("", validation_alias="JAN_INFERENCE_METRICS_LISTEN", pattern=METRICS_LISTEN)
     # "vllm", or "instant": a canned-answer engine for overhead benchmarks only (never a default).
     engine: str = Field("vllm", validation_alias="JAN_ENGINE", pattern="^(vllm|instant)$")
     # Defaults match the system we replace on GPU: Jan-v1-4B served as jan-v1-4b.
@@ -50,4 +52,5 @@ class InferenceSettings(ServerSettings):
             structured_outputs_in_reasoning=self.structured_outputs_in_reasoning,
             compact_json=self.compact_json,
             inline_render_max_chars=self.inline_render_max_chars,
+            log_stats=bool(self.metrics_listen_address),
         )

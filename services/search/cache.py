@@ -68,6 +68,11 @@ class ResultCache(Generic[V]):
         return len(self._entries)
 
     @property
+    def size(self) -> int:
+        """The entries' total size (by `size_of`; 0 without it)."""
+        return self._size
+
+    @property
     def in_flight(self) -> int:
         return len(self._flights)
 

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from services.common import errors
 from services.search.cache import ResultCache
 from services.search.domain import ScrapeQuery, ScrapeResult, SearchQuery, SearchResult
+from services.search.metrics import SearchMetrics
 from services.search.serper_wire import parse_scrape, parse_search, scrape_payload, search_payload
 from services.search.validation import validate_scrape, validate_search
 
@@ -113,8 +114,15 @@ def _upstream_message(response: httpx.Response) -> str:
 class SerperClient:
     """Search and scrape through Serper. Takes the process's shared httpx client; does not close it."""
 
-    def __init__(self, http: httpx.AsyncClient, config: SerperConfig, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        config: SerperConfig,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: SearchMetrics | None = None,
+    ):
         self._http = http
+        self._metrics = metrics
         self._config = config
         self._api_key = config.api_key
         self.cache: ResultCache[Any] = ResultCache(
@@ -124,6 +132,8 @@ class SerperClient:
             size_of=lambda value: value.approx_size(),
             clock=clock,
         )
+        if metrics is not None:
+            metrics.watch_cache(self.cache)
 
     def __repr__(self) -> str:
         return f"SerperClient(search_url={self._config.search_url!r}, configured={self.configured})"
@@ -213,7 +223,10 @@ class SerperClient:
                     with attempt:
                         attempts += 1
                         span.set_attribute("serper.attempts", attempts)
-                        return await self._attempt(url, payload)
+                        body = await self._attempt(url, payload)
+                        if self._metrics is not None:
+                            self._metrics.upstream(endpoint, "ok", attempts, time.monotonic() - started)
+                        return body
             except _UpstreamFailure as failure:
                 if failure.status:
                     span.set_attribute("http.response.status_code", failure.status)
@@ -229,7 +242,10 @@ class SerperClient:
                         "duration_ms": round((time.monotonic() - started) * 1000),
                     },
                 )
-                raise self._error(failure, attempts) from None
+                error = self._error(failure, attempts)
+                if self._metrics is not None:
+                    self._metrics.upstream(endpoint, error.code or "error", attempts, time.monotonic() - started)
+                raise error from None
         raise AssertionError("unreachable")
 
     async def _attempt(self, url: str, payload: dict[str, Any]) -> dict[str, Any]:

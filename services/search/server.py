@@ -12,8 +12,10 @@ import httpx
 
 from jan.v1 import search_service_pb2_grpc
 from services.common.logs import configure_logging
+from services.common.metrics import ServiceMetrics, metrics_for
 from services.common.server import JanServer, run
 from services.common.tracing import configure_tracing
+from services.search.metrics import SearchMetrics
 from services.search.serper import SerperClient, SerperConfig, create_http_client
 from services.search.servicer import SearchServicer
 from services.search.settings import SearchSettings
@@ -36,8 +38,11 @@ def serper_config(settings: SearchSettings) -> SerperConfig:
 
 
 class SearchApp:
-    def __init__(self, settings: SearchSettings, http: httpx.AsyncClient) -> None:
-        self.client = SerperClient(http, serper_config(settings))
+    def __init__(
+        self, settings: SearchSettings, http: httpx.AsyncClient, metrics: ServiceMetrics | None = None
+    ) -> None:
+        search_metrics = SearchMetrics(metrics) if metrics is not None else None
+        self.client = SerperClient(http, serper_config(settings), metrics=search_metrics)
         self.servicer = SearchServicer(self.client)
 
     def register(self, server: JanServer) -> None:
@@ -51,8 +56,9 @@ async def serve(settings: SearchSettings) -> None:
         log.warning("SERPER_API_KEY is not set: Search and Scrape will answer FAILED_PRECONDITION")
     # The HTTP client outlives the gRPC server: calls draining during shutdown still reach Serper.
     async with create_http_client(settings.timeout_seconds, settings.max_connections) as http:
-        server = JanServer(settings)
-        SearchApp(settings, http).register(server)
+        metrics = metrics_for(settings.metrics_listen_address)
+        server = JanServer(settings, metrics=metrics)
+        SearchApp(settings, http, metrics).register(server)
         await server.start()
         await server.serve_until_stopped()
 

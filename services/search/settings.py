@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from services.common.settings import ServerSettings
+from services.common.settings import METRICS_LISTEN, ServerSettings
 
 
 class SearchSettings(ServerSettings):
     listen_address: str = Field("127.0.0.1:50054", validation_alias="JAN_SEARCH_LISTEN")
+    # Prometheus metrics over HTTP (services/common/metrics.py), on a port of their own; empty: off.
+    metrics_listen_address: str = Field("", validation_alias="JAN_SEARCH_METRICS_LISTEN", pattern=METRICS_LISTEN)
     # Empty is allowed: the service still starts and Search/Scrape answer FAILED_PRECONDITION.
     serper_api_key: SecretStr = Field(SecretStr(""), validation_alias="SERPER_API_KEY")
     serper_search_url: str = Field(

@@ -41,6 +41,7 @@ pytestmark = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} is missing; s
 CASES = [(chart, None) for chart in APP_CHARTS] + [(chart, VALUES / f"{chart}-options.yaml") for chart in APP_CHARTS]
 CASE_IDS = [f"{chart}-{'options' if values else 'defaults'}" for chart, values in CASES]
 DOMAIN = "cluster.local"
+CUSTOM_API_VERSIONS = {"monitoring.coreos.com/v1"}
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +83,9 @@ def test_lint_strict_with_options(chart: str, helm_home: Path) -> None:
 @pytest.mark.parametrize(("chart", "values"), CASES, ids=CASE_IDS)
 def test_manifests_match_kubernetes_schemas(chart: str, values: Path | None, rendered: dict, tmp_path: Path) -> None:
     path = tmp_path / "manifests.yaml"
-    path.write_text(rendered[chart, values].text)
+    # Custom resources (the ServiceMonitors) have no Kubernetes schema: test_metrics_chart.py checks them.
+    manifests = [m for m in rendered[chart, values].manifests if m["apiVersion"] not in CUSTOM_API_VERSIONS]
+    path.write_text(yaml.safe_dump_all(manifests))
     assert validate_manifests(path) == []
 
 
@@ -158,7 +161,8 @@ def test_grpc_services_probe_their_health_by_name(chart: str, values: Path | Non
         extra = EXTRA_PORTS.get(name, {})
         (container,) = _pod_spec(workload)["containers"]
         container_ports = {p["name"]: p for p in container["ports"]}
-        assert list(container_ports) == ["grpc", *extra]
+        metrics = ["metrics"] if "metrics" in container_ports else []  # tests/deploy/test_metrics_chart.py
+        assert list(container_ports) == ["grpc", *extra, *metrics]
         assert container_ports["grpc"] == {"name": "grpc", "containerPort": port, "protocol": "TCP"}
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"] == {"port": port, "service": grpc_service}, probe
@@ -171,7 +175,8 @@ def test_grpc_services_probe_their_health_by_name(chart: str, values: Path | Non
         assert {s["spec"].get("clusterIP") for s in services} == {None, "None"}  # one ClusterIP, one headless
         for service in services:
             ports = {p["name"]: p for p in service["spec"]["ports"]}
-            assert list(ports) == ["grpc", *extra]
+            headless = service["spec"].get("clusterIP") == "None"
+            assert list(ports) == ["grpc", *extra, *([] if headless else metrics)]
             assert ports["grpc"]["port"] == port
             assert ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
             for port_name, (_env, _default, protocol) in extra.items():
@@ -392,10 +397,11 @@ def test_auth_serves_ext_authz_on_its_own_port(
     """Envoy's ext_authz asks auth over plain HTTP/1.1 on a second port (authzPort): the container listens on it
     (JAN_AUTH_AUTHZ_LISTEN) and both Services expose it, named authz."""
     ports, env, services = _auth_ports(rendered[chart, values])
-    assert ports == {"grpc": 50051, "authz": authz_port}
+    metrics = {"metrics": 9090}  # the ClusterIP Service's only (test_metrics_chart.py)
+    assert ports == {"grpc": 50051, "authz": authz_port, **metrics}
     assert env["JAN_AUTH_LISTEN"] == "[::]:50051"
     assert env["JAN_AUTH_AUTHZ_LISTEN"] == f"[::]:{authz_port}"
-    assert services == [{"grpc": 50051, "authz": authz_port}] * 2
+    assert services == [{"grpc": 50051, "authz": authz_port, **metrics}, {"grpc": 50051, "authz": authz_port}]
 
 
 def test_auth_refuses_a_short_bootstrap_token(helm_home: Path) -> None:

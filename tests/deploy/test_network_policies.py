@@ -1,5 +1,6 @@
 """Who may reach the services in a cluster: each service chart's NetworkPolicy lets in only the pods that call it
-(Envoy for auth and chat, on each one's ports; chat and Envoy for inference and search), the policies select the
+(Envoy and chat for auth, Envoy for chat, on each one's ports; auth, chat and Envoy for inference; chat and Envoy
+for search), the policies select the
 pods the umbrella really renders, and they can be refined or turned off. Also the key the identity headers are
 signed with: auth's Secret holds it and chat reads the same Secret and key."""
 
@@ -16,9 +17,10 @@ pytestmark = pytest.mark.skipif(not HELM.exists(), reason=f"{HELM} is missing; s
 
 # service -> (the components whose pods may call it, the names of its container ports they may use)
 CALLERS = {
-    "auth": ({"envoy"}, ["grpc", "authz"]),
+    "auth": ({"chat", "envoy"}, ["grpc", "authz"]),  # chat polls projects' controls
     "chat": ({"envoy"}, ["grpc", "mcp"]),
-    "inference": ({"chat", "envoy"}, ["grpc"]),  # Envoy health-checks it and passes admin keys' native calls on
+    # Envoy health-checks it and passes admin keys' native calls on; auth asks which models are served
+    "inference": ({"auth", "chat", "envoy"}, ["grpc"]),
     "search": ({"chat", "envoy"}, ["grpc"]),
 }
 UMBRELLA_CASES = [None, VALUES / "jan-server-options.yaml"]
@@ -61,7 +63,10 @@ def test_only_the_callers_reach_each_service(values: Path | None, helm_home: Pat
         selected = {component(w) for w in workloads if _selects(spec["podSelector"], _pod_labels(w))}
         assert selected == {name}
         assert spec["policyTypes"] == ["Ingress"]
-        (rule,) = spec["ingress"]
+        rule, *scrapers = spec["ingress"]  # the callers, then Prometheus on the metrics port (test_metrics_chart.py)
+        assert len(scrapers) == 1 and [p["port"] for p in scrapers[0]["ports"]] == [
+            p["containerPort"] for p in _container(result, name)["ports"] if p["name"] == "metrics"
+        ]
         for peer in rule["from"]:
             assert set(peer) == {"podSelector"}, peer  # pods of this namespace only
         allowed = {
@@ -87,9 +92,9 @@ def test_policies_turn_off_for_the_release_or_one_chart(helm_home: Path) -> None
 def test_callers_can_be_replaced_or_added_to(helm_home: Path) -> None:
     """inference installed apart from chat names chat's pods itself; chat's policy adds a debugging namespace to
     Envoy's pods, on its own MCP port."""
-    (rule,) = _policies(render("inference", helm_home, [VALUES / "inference-options.yaml"]))["inference"]["spec"][
-        "ingress"
-    ]
+    rule, _scrapers = _policies(render("inference", helm_home, [VALUES / "inference-options.yaml"]))["inference"][
+        "spec"
+    ]["ingress"]
     assert rule["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jan-api"}},

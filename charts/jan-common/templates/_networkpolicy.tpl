@@ -10,7 +10,9 @@ cluster off their ports in the first place. Args (dict):
 Values: networkPolicy.enabled (and global.networkPolicy.enabled, an off switch for the whole release);
 networkPolicy.from replaces the default callers with your own NetworkPolicyPeer entries (charts installed under
 other release names, or callers in other namespaces); networkPolicy.extraFrom adds peers to them.
-Kubelet probes come from the node: network plugins let them through without a rule.
+Kubelet probes come from the node: network plugins let them through without a rule. With metrics.enabled, a
+second rule lets metrics.allowFrom (NetworkPolicyPeer entries, templated; any pod in the cluster by default)
+reach the metrics port, and only that port.
 */}}
 {{- define "jan-common.networkPolicy" -}}
 {{- $ctx := .ctx -}}
@@ -43,5 +45,13 @@ spec:
         - protocol: TCP
           port: {{ . }}
         {{- end }}
+    {{- $metrics := $ctx.Values.metrics | default dict }}
+    {{- if $metrics.enabled }}
+    - from:
+        {{- tpl (toYaml ($metrics.allowFrom | default (list (dict "namespaceSelector" dict)))) $ctx | nindent 8 }}
+      ports:
+        - protocol: TCP
+          port: {{ $metrics.port }}
+    {{- end }}
 {{- end -}}
 {{- end -}}

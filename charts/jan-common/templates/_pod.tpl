@@ -84,13 +84,15 @@ A pod template for one Jan gRPC service. Args (dict):
   annotations    more pod annotations (dict)                             optional
   extraPorts     more ports than grpc: a list of dicts with name, port   optional
                  and optionally listenEnv (a variable set to "[::]:<port>") and appProtocol (for the
-                 Services: give jan-common.service and jan-common.headlessService the same list)
+                 Services: give jan-common.service and jan-common.headlessService the same list); the
+                 metrics port (jan-common.metricsPorts) is added to it when metrics.enabled
 The root filesystem is read-only; /tmp is an emptyDir.
 */}}
 {{- define "jan-common.grpcPodTemplate" -}}
 {{- $ctx := .ctx -}}
 {{- $values := $ctx.Values -}}
 {{- $annotations := merge (dict) ($values.podAnnotations | default dict) (.annotations | default dict) -}}
+{{- $extraPorts := concat (.extraPorts | default list) (include "jan-common.metricsPorts" $ctx | fromYamlArray) -}}
 metadata:
   labels:
     {{- include "jan-common.selectorLabels" $ctx | nindent 4 }}
@@ -119,7 +121,7 @@ spec:
         - name: grpc
           containerPort: {{ $values.port }}
           protocol: TCP
-        {{- range .extraPorts }}
+        {{- range $extraPorts }}
         - name: {{ .name }}
           containerPort: {{ .port }}
           protocol: TCP
@@ -127,7 +129,7 @@ spec:
       env:
         - name: {{ .listenEnv }}
           value: "[::]:{{ $values.port }}"
-        {{- range $port := .extraPorts }}
+        {{- range $port := $extraPorts }}
         {{- with $port.listenEnv }}
         - name: {{ . }}
           value: "[::]:{{ $port.port }}"

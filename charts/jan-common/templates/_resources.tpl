@@ -14,7 +14,8 @@ spec:
   selector:
     {{- include "jan-common.selectorLabels" $ctx | nindent 4 }}
   ports:
-    {{- include "jan-common.servicePorts" . | nindent 4 }}
+    {{- $metrics := include "jan-common.metricsPorts" $ctx | fromYamlArray }}
+    {{- include "jan-common.servicePorts" (dict "ctx" $ctx "extraPorts" (concat (.extraPorts | default list) $metrics)) | nindent 4 }}
 {{- end -}}
 
 {{/*

@@ -198,6 +198,14 @@ class ResponseStore:
         )
         return _stored(row) if row else None
 
+    async def queue_depth(self) -> tuple[int, float]:
+        """Queued responses (all replicas') and the oldest one's wait in seconds (0 when none): the metrics'."""
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS queued, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest"
+            " FROM chat.responses WHERE status = 'queued'"
+        )
+        return int(row["queued"]), float(row["oldest"])
+
     async def notify_queued(self, response_id: str) -> None:
         await self._pool.execute("SELECT pg_notify($1, $2)", QUEUE_CHANNEL, response_id)
 
