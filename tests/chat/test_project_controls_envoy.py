@@ -152,6 +152,7 @@ def second_replicas(stack: Stack) -> Iterator[str]:
     yields the second chat replica's gRPC target."""
     env = stack.service_env()
     auth_port, chat_port = free_port(), free_port()
+    env = {**env, "JAN_AUTH_METRICS_LISTEN": "", "JAN_CHAT_METRICS_LISTEN": ""}  # the stack's replicas have those
     env_auth = {**env, "JAN_AUTH_LISTEN": f"127.0.0.1:{auth_port}", "JAN_AUTH_AUTHZ_LISTEN": f"127.0.0.1:{free_port()}"}
     env_chat = {
         **env,
