@@ -24,6 +24,7 @@ from services.auth.authz import Authorizer
 from services.auth.convert import denial_headers, denial_kind, is_grpc
 from services.auth.metrics import AuthzMetrics
 from services.common import errors
+from services.common.settings import split_listen_address
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -38,14 +39,6 @@ def denial(error: errors.JanError, *, grpc_caller: bool = False) -> web.Response
         text=error.message,
         headers=denial_headers(error, grpc_caller=grpc_caller),
     )
-
-
-def split_listen_address(address: str) -> tuple[str, int]:
-    """ "127.0.0.1:50061", "[::]:50061" or ":50061" → (host, port), the form gRPC's listen addresses use."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address {address!r} is not host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class AuthzHttpServer:

@@ -23,6 +23,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
+from services.common.settings import split_listen_address
+
 log = logging.getLogger(__name__)
 
 # Seconds; calls here take from a fraction of a millisecond (a cached lookup) to minutes (a long stream).
@@ -133,14 +135,6 @@ class ServiceMetrics:
 def metrics_for(listen_address: str) -> ServiceMetrics | None:
     """The service's metrics when they are served (a listen address is set), else None: nothing is recorded."""
     return ServiceMetrics() if listen_address else None
-
-
-def split_listen_address(address: str) -> tuple[str, int]:
-    """ "127.0.0.1:50071", "[::]:50071" or ":50071" → (host, port), the form gRPC's listen addresses use."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address {address!r} is not host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class MetricsEndpoint:

@@ -21,6 +21,15 @@ class JanSettings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
+def split_listen_address(address: str) -> tuple[str, int]:
+    """ "127.0.0.1:50061", "[::]:50061" or ":50061" → (host, port), the form gRPC's listen addresses use; for the
+    services' plain-HTTP listeners (ext_authz, metrics), which take a gRPC-style listen address setting."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"listen address {address!r} is not host:port")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
 class ServerSettings(JanSettings):
     """What every gRPC service needs to run. Each service's subclass re-declares `listen_address` with its
     own variable (JAN_AUTH_LISTEN, ...) and default port, and `metrics_listen_address` with its own

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from services.auth.authz_http import HEADERS_TO_REMOVE, AuthzHttpServer, split_listen_address
+from services.auth.authz_http import HEADERS_TO_REMOVE, AuthzHttpServer
 from services.auth.server import AuthApp
 from services.common.identity import IDENTITY_HEADERS, Caller
+from services.common.settings import split_listen_address
 from tests.auth.conftest import PASSWORD, unique_email, verified
 
 
