@@ -7,7 +7,7 @@ CREATE TABLE auth.audit_logs (
     id              text PRIMARY KEY,                      -- "audit_log-..."
     org_id          text NOT NULL,
     type            text NOT NULL,                         -- OpenAI's event type, e.g. "project.created"
-    effective_at    timestamptz NOT NULL DEFAULT now(),
+    effective_at    timestamptz NOT NULL DEFAULT clock_timestamp(),  -- (events of one transaction in order)
     project_id      text,
     project_name    text,
     resource_id     text,                                  -- the id in the details, if any
