@@ -203,10 +203,16 @@ class AuditLogQuery:
     resource_ids: tuple[str, ...] = ()
 
 
-def _bound(value: int | None, name: str) -> int | None:
-    if value is not None and not 0 <= value <= 2**40:
-        raise errors.InvalidArgument(f"effective_at[{name}] must be Unix seconds", param=f"effective_at[{name}]")
-    return value
+def _inclusive(bounds: dict[str, int | None], shift: dict[str, int]) -> list[int]:
+    """The given bounds as inclusive ones (a strict bound moves by `shift` seconds)."""
+    out = []
+    for name, value in bounds.items():
+        if value is None:
+            continue
+        if not 0 <= value <= 2**37:  # (year 6325: within what datetime holds)
+            raise errors.InvalidArgument(f"effective_at[{name}] must be Unix seconds", param=f"effective_at[{name}]")
+        out.append(value + shift.get(name, 0))
+    return out
 
 
 def _values(values: list[str], name: str) -> tuple[str, ...]:
@@ -242,8 +248,8 @@ def audit_log_query(
             f"unknown event type '{unknown[0][:64]}'; this server records: {', '.join(EVENT_TYPES)}",
             param="event_types",
         )
-    lows = [b for b in (_bound(gte, "gte"), None if gt is None else (_bound(gt, "gt") or 0) + 1) if b is not None]
-    highs = [b for b in (_bound(lte, "lte"), None if lt is None else (_bound(lt, "lt") or 0) - 1) if b is not None]
+    lows = _inclusive({"gte": gte, "gt": gt}, {"gt": 1})
+    highs = _inclusive({"lte": lte, "lt": lt}, {"lt": -1})
     return AuditLogQuery(
         limit=page_limit(limit or 0),
         after=after,
