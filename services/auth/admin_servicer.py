@@ -1,5 +1,5 @@
 """gRPC servicer for jan.v1.OrganizationService, the organization admin API in OpenAI's shapes (projects,
-members, service accounts, API keys, admin keys, invites): converts protos to domain calls and back
+members, service accounts, API keys, admin keys, invites, the audit log): converts protos to domain calls and back
 (convert.py). Identity comes from the x-jan-* metadata ext_authz set and signed, as for the sign-in RPCs
 (servicer.py)."""
 
