@@ -3,7 +3,8 @@
 -- On requests:
 --   * drop client-supplied identity headers (x-jan-*); only the auth service's ext_authz answer sets them;
 --   * list query parameters as the OpenAI SDKs send them (emails[]=a&emails[]=b, percent-encoded or not)
---     become the repeated form the transcoder reads (emails=a&emails=b);
+--     become the repeated form the transcoder reads (emails=a&emails=b), and object ones
+--     (effective_at[gt]=1) the nested field form (effective_at.gt=1);
 --   * POST /v1/chat/completions and /v1/responses (and /v1/responses/input_tokens): read the top-level keys
 --     of the JSON body; with "stream": true, send the request to the server-sent-events RPC
 --     (/v1/chat/completions:stream, /v1/responses:stream); pass the key list on in
@@ -97,19 +98,29 @@ local function scan_top_level(body)
   return keys, stream
 end
 
--- Returns true when the path's query had list parameters (key[]=v) and was rewritten to key=v.
+-- Returns true when the path's query had list parameters (key[]=v) or object parameters (key[field]=v, as
+-- in effective_at[gt]=v) and was rewritten to key=v or key.field=v, the forms the transcoder reads.
 local function normalize_list_query(headers)
   local path = headers:get(":path") or ""
   local query = path:find("?", 1, true)
   if not query then
     return false
   end
-  local fixed, encoded = path:sub(query + 1):gsub("%%5[Bb]%%5[Dd]=", "=")
-  local fixed_again, plain = fixed:gsub("%[%]=", "=")
-  if encoded + plain == 0 then
+  local q, changed = path:sub(query + 1), 0
+  local n
+  for _, form in ipairs({ { "%%5[Bb]", "%%5[Dd]" }, { "%[", "%]" } }) do
+    local open, close = form[1], form[2]
+    q, n = q:gsub(open .. close .. "=", "=")
+    changed = changed + n
+    -- Only at a key's start (after ? or &): a value may hold brackets of its own.
+    q, n = ("&" .. q):gsub("&([%w_]+)" .. open .. "([%w_]+)" .. close .. "=", "&%1.%2=")
+    q = q:sub(2)
+    changed = changed + n
+  end
+  if changed == 0 then
     return false
   end
-  headers:replace(":path", path:sub(1, query) .. fixed_again)
+  headers:replace(":path", path:sub(1, query) .. q)
   return true
 end
 

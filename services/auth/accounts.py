@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from services.auth import tokens
+from services.auth import audit, tokens
 from services.auth.domain import SessionTokens, User
 from services.auth.emails import normalize_email
 from services.auth.invalidation import SessionChanged, UserChanged
@@ -100,8 +100,26 @@ class Accounts:
             user = await self._settle_role(tx, user_id, new_member=guest is None)
             return await self._start_session(tx, user)
 
-    async def login(self, email: str, password: str) -> SessionTokens:
+    async def login(self, email: str, password: str, client_ip: str | None = None) -> SessionTokens:
+        """A password sign-in; the attempt is recorded in the audit log, a failed one on its own."""
         (email, password), limit = sign_in_credentials(email, password), self._login_limit
+        try:
+            return await self._login(email, password, limit, client_ip)
+        except errors.JanError as failure:
+            await self.record_login_failure(email, failure, client_ip)
+            raise
+
+    async def record_login_failure(self, email: str | None, failure: errors.JanError, client_ip: str | None) -> None:
+        """A failed sign-in changes nothing: its audit event is written on its own (the user, if the email
+        names one, is looked up by the store)."""
+        user_id = None
+        if email:
+            found = await self._store.user_by_email(email, self.org_id)
+            user_id = found[0].id if found else None
+        actor = audit.session_actor(user_id, email, client_ip)
+        await self._store.record_audit_event(self.org_id, audit.login_failed(actor, failure))
+
+    async def _login(self, email: str, password: str, limit: LoginLimit, client_ip: str | None) -> SessionTokens:
         if limit.enabled:  # unknown emails count too: the answer must not tell them apart
             attempts, remaining = await self._store.count_login_attempt(email, limit.window_seconds)
             if attempts > limit.max_failures:
@@ -122,10 +140,20 @@ class Accounts:
             await self._store.update_user(user.id, password_hash=await self._passwords.hash(password))
         async with self._store.transaction() as tx:
             user = await self._settle_role(tx, user.id, new_member=False)
+            await tx.record_audit_event(
+                self.org_id, audit.login_succeeded(audit.session_actor(user.id, None, client_ip))
+            )
             return await self._start_session(tx, user)
 
     async def sign_in_external(
-        self, *, google_sub: str, email: str, email_verified: bool, name: str, caller: Caller
+        self,
+        *,
+        google_sub: str,
+        email: str,
+        email_verified: bool,
+        name: str,
+        caller: Caller,
+        client_ip: str | None = None,
     ) -> SessionTokens:
         """Finds the account by Google subject, then by email; else upgrades the calling guest in place;
         else creates one. The provider must have verified the email: it links accounts and may make an owner."""
@@ -155,6 +183,9 @@ class Accounts:
                     user = await tx.insert_user(tokens.new_id("user"), email, name, False, None, google_sub)
                     new_member = True
             user = await self._settle_role(tx, user.id, new_member=new_member, verified_email=email)
+            await tx.record_audit_event(
+                self.org_id, audit.login_succeeded(audit.session_actor(user.id, None, client_ip))
+            )
             return await self._start_session(tx, user)
 
     async def _calling_guest(self, tx: Store, caller: Caller) -> User | None:
@@ -233,18 +264,23 @@ class Accounts:
 
     async def logout(self, refresh_token: str, caller: Caller) -> bool:
         """Revokes the session of the refresh token and/or of the calling access token."""
-        sessions = set()
+        sessions, user_id = set(), None
         if caller.key_type == "session" and caller.key_id:
             sessions.add(caller.key_id)
+            user_id = caller.user_id
         if refresh_token:
             state = await self._store.lock_refresh_token(tokens.sha256(refresh_token))
             if state is not None:
                 sessions.add(state["session_id"])
+                user_id = user_id or state["user_id"]
         revoked = False
         async with self._store.transaction() as tx:
             for session_id in sessions:
                 revoked = await tx.revoke_session(session_id) or revoked
             await tx.invalidate(*(SessionChanged(s) for s in sessions))
+            if revoked:
+                actor = audit.session_actor(user_id, None, caller.client_ip)
+                await tx.record_audit_event(self.org_id, audit.logout_succeeded(actor))
         return revoked
 
     # -- the caller ----------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """gRPC servicer for jan.v1.OrganizationService, the organization admin API in OpenAI's shapes (projects,
-members, service accounts, API keys, admin keys, invites): converts protos to domain calls and back
+members, service accounts, API keys, admin keys, invites, the audit log): converts protos to domain calls and back
 (convert.py). Identity comes from the x-jan-* metadata ext_authz set and signed, as for the sign-in RPCs
 (servicer.py)."""
 
 from __future__ import annotations
 
 import grpc
+from google.api import httpbody_pb2
 
 from jan.v1 import organization_service_pb2 as pb
 from jan.v1 import organization_service_pb2_grpc
@@ -24,6 +25,22 @@ class OrganizationServicer(organization_service_pb2_grpc.OrganizationServiceServ
     def _caller(self, context: grpc.aio.ServicerContext) -> Caller:
         """Who is calling: the identity ext_authz set, if its signature holds (else nobody)."""
         return caller_from_metadata(context.invocation_metadata(), self._identity_secret)
+
+    # -- audit log -----------------------------------------------------------------------------------
+    async def ListAuditLogs(
+        self, request: pb.ListAuditLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAuditLogsResponse:
+        page = await self._org.list_audit_logs(
+            self._caller(context), convert.audit_log_query(request), tenant_only=request.tenant_only
+        )
+        return convert.page(pb.ListAuditLogsResponse, page, convert.audit_log)
+
+    async def ListAuditLogsJson(
+        self, request: pb.ListAuditLogsJsonRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        # The two requests share their fields and numbers: one is the other's bytes.
+        native = pb.ListAuditLogsRequest.FromString(request.SerializeToString())
+        return convert.audit_logs_json(await self.ListAuditLogs(native, context))
 
     # -- projects ------------------------------------------------------------------------------------
     async def ListProjects(

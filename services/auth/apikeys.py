@@ -1,7 +1,8 @@
 """API keys and service accounts: project keys (owned by a member), service-account keys, admin keys.
 
 A key's secret exists only in the response that created it; the database keeps its HMAC digest and a
-redacted hint. Revoking, re-dating or orphaning a key invalidates the authz caches everywhere.
+redacted hint. Revoking, re-dating or orphaning a key invalidates the authz caches everywhere. Every change
+is recorded in the audit log in its transaction (audit.py).
 Project members see and manage their own keys; project owners and organization owners see all of them.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.auth import tokens
+from services.auth import audit, tokens
 from services.auth.domain import ApiKey, Page, ServiceAccount
 from services.auth.invalidation import ApiKeyChanged, ProjectChanged
 from services.auth.rights import ProjectAccess, project_access, require_org_owner
@@ -70,10 +71,15 @@ class ApiKeys:
         )
         return key_id, value
 
-    async def _revoke(self, key_id: str) -> None:
+    async def _revoke(self, caller: Caller, key_id: str, project_id: str | None) -> None:
         async with self._store.transaction() as tx:
             await tx.revoke_api_key(key_id)
             await tx.invalidate(ApiKeyChanged(key_id))
+            await self._record(tx, audit.api_key_deleted(audit.actor_of(caller), key_id, project_id))
+
+    async def _record(self, tx: Store, *events: audit.AuditEvent) -> None:
+        for event in events:
+            await tx.record_audit_event(self.org_id, event)
 
     # -- project keys --------------------------------------------------------------------------------
     async def create_project_key(
@@ -93,6 +99,7 @@ class ApiKeys:
                 None,
                 _expiry(expires_in_seconds),
             )
+            await self._record(tx, audit.api_key_created(audit.actor_of(caller), key_id, project_id))
         key = await self._store.api_key(project_id, PROJECT_KINDS, key_id)
         assert key is not None
         return replace(key, value=value)
@@ -119,11 +126,12 @@ class ApiKeys:
             async with self._store.transaction() as tx:
                 await tx.set_api_key_expiry(key_id, _expiry(expires_in_seconds))
                 await tx.invalidate(ApiKeyChanged(key_id))
+                await self._record(tx, audit.api_key_updated(audit.actor_of(caller), key_id, project_id))
         return await self.get_project_key(caller, project_id, key_id)
 
     async def delete_project_key(self, caller: Caller, project_id: str, key_id: str) -> None:
         await self.get_project_key(caller, project_id, key_id)
-        await self._revoke(key_id)
+        await self._revoke(caller, key_id, project_id)
 
     # -- service accounts ----------------------------------------------------------------------------
     async def create_service_account(
@@ -135,6 +143,12 @@ class ApiKeys:
             sa = await tx.insert_service_account(tokens.new_id("svc_acct"), project_id, name, "member")
             key_id, value = await self._mint(
                 tx, "service_account", "Secret Key", project_id, None, sa.id, _expiry(expires_in_seconds)
+            )
+            actor = audit.actor_of(caller)
+            await self._record(
+                tx,
+                audit.service_account_created(actor, sa.id, project_id, sa.role),
+                audit.api_key_created(actor, key_id, project_id),
             )
         key = await self._store.api_key(project_id, PROJECT_KINDS, key_id)
         assert key is not None
@@ -163,6 +177,7 @@ class ApiKeys:
         async with self._store.transaction() as tx:
             await tx.update_service_account(project_id, sa_id, (name or "").strip()[:MAX_NAME_CHARS] or None, role)
             await tx.invalidate(ProjectChanged(project_id))  # its keys carry the role
+            await self._record(tx, audit.service_account_updated(audit.actor_of(caller), sa_id, project_id, role))
         return await self.get_service_account(caller, project_id, sa_id)
 
     async def delete_service_account(self, caller: Caller, project_id: str, sa_id: str) -> None:
@@ -170,6 +185,12 @@ class ApiKeys:
         async with self._store.transaction() as tx:
             key_ids = await tx.delete_service_account(project_id, sa_id)
             await tx.invalidate(*(ApiKeyChanged(k) for k in key_ids))
+            actor = audit.actor_of(caller)
+            await self._record(
+                tx,
+                audit.service_account_deleted(actor, sa_id, project_id),
+                *(audit.api_key_deleted(actor, k, project_id) for k in key_ids),
+            )
 
     # -- admin keys ----------------------------------------------------------------------------------
     async def create_admin_key(self, caller: Caller, name: str, expires_in_seconds: int | None) -> ApiKey:
@@ -178,6 +199,7 @@ class ApiKeys:
             key_id, value = await self._mint(
                 tx, "admin", name.strip() or "Admin key", None, user_id, None, _expiry(expires_in_seconds)
             )
+            await self._record(tx, audit.api_key_created(audit.actor_of(caller), key_id, None))
         return replace(await self.get_admin_key(caller, key_id), value=value)
 
     async def list_admin_keys(self, caller: Caller, limit: int, after: str, order: str) -> Page[ApiKey]:
@@ -196,4 +218,4 @@ class ApiKeys:
 
     async def delete_admin_key(self, caller: Caller, key_id: str) -> None:
         await self.get_admin_key(caller, key_id)
-        await self._revoke(key_id)
+        await self._revoke(caller, key_id, None)

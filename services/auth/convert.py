@@ -5,6 +5,7 @@ reason). Pure functions; both servicers (servicer.py, admin_servicer.py) convert
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -12,12 +13,16 @@ from typing import Protocol, TypeVar
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 from envoy.type.v3 import http_status_pb2
+from google.api import httpbody_pb2
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
 from jan.v1 import organization_service_pb2 as org_pb
 from jan.v1 import project_controls_service_pb2 as controls_pb
 from jan.v1 import sign_in_service_pb2 as sign_in_pb
+from services.auth import audit
+from services.auth.audit import AuditLog, AuditLogQuery
 from services.auth.domain import (
     ApiKey,
     Invite,
@@ -63,6 +68,22 @@ def optional_str(request: Message, field: str) -> str | None:
 def invite_projects(request: org_pb.CreateInviteRequest) -> list[tuple[str, str]]:
     """(project id, role) of each project the invite adds the invitee to."""
     return [(p.id, p.role) for p in request.projects]
+
+
+def audit_log_query(request: org_pb.ListAuditLogsRequest) -> AuditLogQuery:
+    """OpenAI's list-audit-logs parameters, checked (audit.audit_log_query)."""
+    bounds = request.effective_at
+    return audit.audit_log_query(
+        limit=optional_int(request, "limit"),
+        after=request.after,
+        before=request.before,
+        **{op: optional_int(bounds, op) for op in ("gt", "gte", "lt", "lte")},
+        project_ids=list(request.project_ids),
+        event_types=list(request.event_types),
+        actor_ids=list(request.actor_ids),
+        actor_emails=list(request.actor_emails),
+        resource_ids=list(request.resource_ids),
+    )
 
 
 # -- responses ---------------------------------------------------------------------------------------
@@ -358,3 +379,45 @@ def project_controls(controls: ProjectControls) -> controls_pb.ProjectControls:
         model_ids=list(controls.model_ids),
         web_search_enabled=controls.web_search_enabled,
     )
+
+
+# -- the audit log -----------------------------------------------------------------------------------
+def _audit_actor(a: audit.Actor) -> dict:
+    user = {"id": a.id, "email": a.email}
+    if a.type == "session":
+        return {"type": "session", "session": {"user": user, "ip_address": a.ip_address}}
+    owner = {"service_account": {"id": a.id}} if a.key_type == "service_account" else {"user": user}
+    return {"type": "api_key", "api_key": {"id": a.key_id, "type": a.key_type, **owner}}
+
+
+def _without_none(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def audit_log(log: AuditLog) -> org_pb.AuditLog:
+    """A recorded event; its details go in the oneof member named after its type ("project.created" ->
+    project_created)."""
+    body = {
+        "id": log.id,
+        "type": log.type,
+        "effective_at": ts(log.effective_at),
+        "actor": _audit_actor(log.actor),
+        "project": {"id": log.project_id, "name": log.project_name} if log.project_id else None,
+        log.type.replace(".", "_"): log.details,
+    }
+    return json_format.ParseDict(_without_none(body), org_pb.AuditLog(), ignore_unknown_fields=True)
+
+
+def audit_logs_json(response: org_pb.ListAuditLogsResponse) -> httpbody_pb2.HttpBody:
+    """The page as OpenAI's JSON: each event's details under the key its type names ("project.created")."""
+    body = json_format.MessageToDict(response, preserving_proto_field_name=True)
+    for item, message in zip(body.get("data", []), response.data, strict=True):
+        member = message.WhichOneof("details")
+        if member:
+            item[message.type] = item.pop(member, {})
+    body.update(data=body.get("data", []), has_more=response.has_more)
+    body.setdefault("first_id", None)
+    body.setdefault("last_id", None)
+    return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(body).encode())

@@ -85,8 +85,16 @@ class GoogleSignIn:
         await self._store.insert_oauth_state(tokens.sha256(state), flow.code_verifier, nonce, expires_at)
         return url, state
 
-    async def callback(self, code: str, state: str, caller: Caller) -> SessionTokens:
+    async def callback(self, code: str, state: str, caller: Caller, client_ip: str | None = None) -> SessionTokens:
+        """Finishes a Google sign-in; a failed one is recorded in the audit log (login.failed)."""
         self._require_configured()
+        try:
+            return await self._callback(code, state, caller, client_ip)
+        except errors.JanError as failure:
+            await self._accounts.record_login_failure(None, failure, client_ip)
+            raise
+
+    async def _callback(self, code: str, state: str, caller: Caller, client_ip: str | None) -> SessionTokens:
         if not code or not state:
             raise errors.InvalidArgument("code and state are required", param="code" if not code else "state")
         pending = await self._store.take_oauth_state(tokens.sha256(state))
@@ -104,6 +112,7 @@ class GoogleSignIn:
             email_verified=claims.get("email_verified") in (True, "true"),  # linking and owners depend on it
             name=str(claims.get("name") or ""),
             caller=caller,
+            client_ip=client_ip,
         )
 
     def _trust_ca_bundle(self, session: requests.Session) -> requests.Session:

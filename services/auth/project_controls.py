@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+from services.auth import audit
 from services.auth.domain import ProjectControls, RateLimit
 from services.auth.rights import project_access, require_org_owner
 from services.auth.store import Store
@@ -75,14 +76,16 @@ class ProjectControlsAdmin:
         model = rate_limit_id.removeprefix(RATE_LIMIT_PREFIX)
         if not rate_limit_id.startswith(RATE_LIMIT_PREFIX) or model not in await self._served.ids():
             raise errors.NotFound(f"No rate limit found with id '{rate_limit_id[:128]}'", param="rate_limit_id")
-        for name, value in (
-            ("max_requests_per_1_minute", rpm),
-            ("max_tokens_per_1_minute", tpm),
-            ("max_requests_per_1_day", rpd),
-        ):
-            if value is not None and not 0 <= value <= _MAX_LIMIT:
+        asked = {"max_requests_per_1_minute": rpm, "max_tokens_per_1_minute": tpm, "max_requests_per_1_day": rpd}
+        changes = {name: value for name, value in asked.items() if value is not None}
+        for name, value in changes.items():
+            if not 0 <= value <= _MAX_LIMIT:
                 raise errors.InvalidArgument(f"{name} must be between 0 (no limit) and {_MAX_LIMIT}", param=name)
-        return await self._store.update_rate_limit(project_id, model, rpm, tpm, rpd)
+        event = audit.rate_limit_updated(audit.actor_of(caller), rate_limit_id, project_id, changes)
+        async with self._store.transaction() as tx:  # the store's own transaction nests as a savepoint
+            limit = await tx.update_rate_limit(project_id, model, rpm, tpm, rpd)
+            await tx.record_audit_event(self._org_id, event)
+        return limit
 
     # -- model permissions ---------------------------------------------------------------------------
     async def model_permissions(self, caller: Caller, project_id: str) -> ProjectControls:

@@ -23,7 +23,7 @@ from services.auth.google_oauth import GoogleSignIn
 from services.auth.organization import Organization
 from services.auth.validation import check_sign_in_state
 from services.common import errors
-from services.common.identity import Caller, caller_from_metadata
+from services.common.identity import Caller, caller_from_metadata, client_ip
 
 REFRESH_COOKIE = "jan_refresh_token"
 STATE_COOKIE = "jan_oauth_state"
@@ -114,7 +114,8 @@ class SignInServicer(sign_in_service_pb2_grpc.SignInServiceServicer):
         return await self._with_refresh_cookie(session, context)
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.Session:
-        return await self._with_refresh_cookie(await self._accounts.login(request.email, request.password), context)
+        session = await self._accounts.login(request.email, request.password, client_ip(context.invocation_metadata()))
+        return await self._with_refresh_cookie(session, context)
 
     async def RefreshToken(self, request: pb.RefreshTokenRequest, context: grpc.aio.ServicerContext) -> pb.Session:
         return await self._with_refresh_cookie(await self._accounts.refresh(refresh_token(request, context)), context)
@@ -137,7 +138,9 @@ class SignInServicer(sign_in_service_pb2_grpc.SignInServiceServicer):
 
     async def GoogleCallback(self, request: pb.GoogleCallbackRequest, context: grpc.aio.ServicerContext) -> pb.Session:
         check_sign_in_state(read_cookie(context, STATE_COOKIE), request.state)  # the browser that started it
-        session = await self._google.callback(request.code, request.state, self._caller(context))
+        session = await self._google.callback(
+            request.code, request.state, self._caller(context), client_ip(context.invocation_metadata())
+        )
         return await self._with_refresh_cookie(session, context)
 
     async def BootstrapOwner(self, request: pb.BootstrapOwnerRequest, context: grpc.aio.ServicerContext) -> pb.User:

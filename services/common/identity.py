@@ -29,6 +29,10 @@ SIGNATURE = "x-jan-identity-signature"  # "v1.<expires at, unix seconds>.<HMAC-S
 SIGNED_HEADERS = (USER_ID, ORG_ID, PROJECT_ID, ORG_ROLE, PROJECT_ROLE, KEY_TYPE, KEY_ID, GUEST)
 # Every header ext_authz decides: set for the caller, else removed from the request.
 IDENTITY_HEADERS = (*SIGNED_HEADERS, SIGNATURE)
+# The address the request came from, set by Envoy on every request it forwards (any client copy is
+# overwritten). Not signed: it identifies no one, it only says where a recorded change came from (the
+# auth service's audit log).
+CLIENT_IP = "x-jan-client-ip"
 
 SIGNATURE_VERSION = "v1"
 # A signature is valid until 60 to 90 s after it is made: the expiry is rounded up to a 30 s step, so the
@@ -48,6 +52,7 @@ class Caller:
     key_type: str | None = None  # "session", "project", "service_account" or "admin"
     key_id: str | None = None
     guest: bool = False  # a guest account (signed in with POST /v1/auth/guest-login, not yet registered)
+    client_ip: str | None = None  # where the request came from (CLIENT_IP); not part of the identity
 
     @property
     def authenticated(self) -> bool:
@@ -101,11 +106,14 @@ def caller_from_metadata(
     nobody (Caller(), not authenticated), whatever the headers say."""
     found: dict[str, str] = {}
     signature = ""
+    address = None
     for key, value in metadata or ():
         if not isinstance(value, str) or not value:
             continue
         if key == SIGNATURE:
             signature = value
+        elif key == CLIENT_IP:
+            address = value[:64]
         elif key in SIGNED_HEADERS:
             found[key] = value
     if not found or not _valid(found, signature, secret, time.time() if now is None else now):
@@ -119,7 +127,16 @@ def caller_from_metadata(
         found.get(KEY_TYPE),
         found.get(KEY_ID),
         found.get(GUEST) == "1",
+        address,
     )
+
+
+def client_ip(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The request's client address as Envoy passed it (CLIENT_IP), if any."""
+    for key, value in metadata or ():
+        if key == CLIENT_IP and isinstance(value, str) and value:
+            return value[:64]
+    return None
 
 
 def _valid(values: Mapping[str, str], signature: str, secret: bytes, now: float) -> bool:

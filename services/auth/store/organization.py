@@ -187,8 +187,10 @@ class OrganizationSql(StoreBase):
         )
 
     async def delete_service_account(self, project_id: str, sa_id: str) -> list[str]:
-        """Deletes the account and its keys; returns the deleted key ids."""
-        keys = await self._db.fetch("SELECT id FROM auth.api_keys WHERE service_account_id = $1", sa_id)
+        """Deletes the account and its keys; returns the ids of its keys that were still live."""
+        keys = await self._db.fetch(
+            "SELECT id FROM auth.api_keys WHERE service_account_id = $1 AND revoked_at IS NULL", sa_id
+        )
         await self._db.execute("DELETE FROM auth.service_accounts WHERE project_id = $1 AND id = $2", project_id, sa_id)
         return [k["id"] for k in keys]
 

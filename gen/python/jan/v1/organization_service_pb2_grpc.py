@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from jan.v1 import organization_service_pb2 as jan_dot_v1_dot_organization__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -197,6 +198,16 @@ class OrganizationServiceStub:
                 '/jan.v1.OrganizationService/DeleteUser',
                 request_serializer=jan_dot_v1_dot_organization__service__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=jan_dot_v1_dot_organization__service__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
+        self.ListAuditLogs = channel.unary_unary(
+                '/jan.v1.OrganizationService/ListAuditLogs',
+                request_serializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsRequest.SerializeToString,
+                response_deserializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsResponse.FromString,
+                _registered_method=True)
+        self.ListAuditLogsJson = channel.unary_unary(
+                '/jan.v1.OrganizationService/ListAuditLogsJson',
+                request_serializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
 
 
@@ -431,6 +442,22 @@ class OrganizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditLogs(self, request, context):
+        """Lists the audit log (newest first) as typed messages, for native gRPC clients.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditLogsJson(self, request, context):
+        """Lists the audit log as OpenAI's JSON (GET /v1/organization/audit_logs): the same ListAuditLogsResponse,
+        printed by the service, because each event's details sit under a key named by its type
+        ("project.created"), which no proto field name (and so no transcoder output) can be.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrganizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -593,6 +620,16 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=jan_dot_v1_dot_organization__service__pb2.DeleteUserRequest.FromString,
                     response_serializer=jan_dot_v1_dot_organization__service__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'ListAuditLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLogs,
+                    request_deserializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsRequest.FromString,
+                    response_serializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsResponse.SerializeToString,
+            ),
+            'ListAuditLogsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditLogsJson,
+                    request_deserializer=jan_dot_v1_dot_organization__service__pb2.ListAuditLogsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1463,6 +1500,60 @@ class OrganizationService:
             '/jan.v1.OrganizationService/DeleteUser',
             jan_dot_v1_dot_organization__service__pb2.DeleteUserRequest.SerializeToString,
             jan_dot_v1_dot_organization__service__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.OrganizationService/ListAuditLogs',
+            jan_dot_v1_dot_organization__service__pb2.ListAuditLogsRequest.SerializeToString,
+            jan_dot_v1_dot_organization__service__pb2.ListAuditLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditLogsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jan.v1.OrganizationService/ListAuditLogsJson',
+            jan_dot_v1_dot_organization__service__pb2.ListAuditLogsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
