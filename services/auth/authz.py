@@ -10,7 +10,7 @@ PERMISSION_DENIED / RESOURCE_EXHAUSTED).
 Credentials are never logged.
 
 Envoy asks over HTTP (authz_http.py) or gRPC (authz_servicer.py); both call the same `Authorizer`, and
-convert.py builds the answers.
+authz_answers.py builds the answers.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from envoy.service.auth.v3 import external_auth_pb2
 
-from services.auth import convert
+from services.auth import authz_answers
 from services.auth.authn import Authenticator, Principal
 from services.auth.metrics import AuthzMetrics
 from services.auth.policy import Access, Policy
@@ -72,10 +72,10 @@ class Authorizer:
         return self._signed(caller, signature_expiry(self._clock()))
 
     def _sign(self, caller: Caller | None, expires_at: int) -> tuple[dict[str, str], tuple[str, ...]]:
-        return convert.identity_headers(caller, self._identity_secret, expires_at)
+        return authz_answers.identity_headers(caller, self._identity_secret, expires_at)
 
     def _build_check_allowed(self, caller: Caller | None, expires_at: int) -> external_auth_pb2.CheckResponse:
-        return convert.check_allowed(*self._signed(caller, expires_at))
+        return authz_answers.check_allowed(*self._signed(caller, expires_at))
 
     async def decide(self, method: str, path: str, authorization: str | None, project: str | None) -> Principal | None:
         """Who is calling, or None for an anonymous call of a public route; raises JanError to deny."""
@@ -110,7 +110,7 @@ class Authorizer:
         except errors.JanError as exc:
             if self._metrics is not None:
                 self._metrics.denied(exc)
-            return convert.check_denied(exc, grpc_caller=convert.is_grpc(headers.get("content-type")))
+            return authz_answers.check_denied(exc, grpc_caller=authz_answers.is_grpc(headers.get("content-type")))
         if self._metrics is not None:
             self._metrics.allowed(principal is None)
         return self._check_allowed(principal.caller() if principal else None, signature_expiry(self._clock()))

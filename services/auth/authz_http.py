@@ -21,7 +21,7 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from services.auth.authz import Authorizer
-from services.auth.convert import denial_headers, denial_kind, is_grpc
+from services.auth.authz_answers import denial_headers, denial_kind, is_grpc
 from services.auth.metrics import AuthzMetrics
 from services.common import errors
 from services.common.settings import split_listen_address

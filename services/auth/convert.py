@@ -1,6 +1,5 @@
-"""The jan.v1 sign-in and organization protos ⇄ the auth service's domain records (OpenAI admin API shapes),
-and the answers to Envoy's ext_authz checks (allowed: the identity headers; denied: status, headers and
-reason). Pure functions; both servicers (servicer.py, admin_servicer.py) convert here.
+"""The jan.v1 sign-in, organization and project controls protos ⇄ the auth service's domain records (OpenAI
+admin API shapes). Pure functions; the servicers convert here (Envoy's ext_authz answers: authz_answers.py).
 """
 
 from __future__ import annotations
@@ -10,13 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from envoy.config.core.v3 import base_pb2
-from envoy.service.auth.v3 import external_auth_pb2
-from envoy.type.v3 import http_status_pb2
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from google.rpc import code_pb2, status_pb2
 
 from jan.v1 import organization_service_pb2 as org_pb
 from jan.v1 import project_controls_service_pb2 as controls_pb
@@ -36,18 +31,9 @@ from services.auth.domain import (
     User,
 )
 from services.auth.project_controls import RATE_LIMIT_PREFIX
-from services.auth.rate_limit import RateLimited
-from services.common import errors
-from services.common.identity import IDENTITY_HEADERS, Caller, sign_identity
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-# What a check can answer besides "go on"; its HTTP status and gRPC code are the error kind's own.
-_DENIAL_KINDS = frozenset(
-    {errors.UNAUTHENTICATED, errors.PERMISSION_DENIED, errors.RESOURCE_EXHAUSTED, errors.UNAVAILABLE}
-)
 
 
 class _Listed(Protocol):
@@ -272,69 +258,6 @@ def invite_deleted(invite_id: str) -> org_pb.DeleteInviteResponse:
 
 def user_deleted(user_id: str) -> org_pb.DeleteUserResponse:
     return org_pb.DeleteUserResponse(object="organization.user.deleted", id=user_id, deleted=True)
-
-
-# -- ext_authz answers (the gRPC Check here, the HTTP one in authz_http.py) ----------------------------
-def is_grpc(content_type: str | None) -> bool:
-    return content_type is not None and content_type.startswith("application/grpc")
-
-
-def identity_headers(caller: Caller | None, secret: bytes, expires_at: int) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The identity headers to set for a caller, signed until `expires_at` (none for an anonymous one), and
-    the rest, to remove."""
-    values = sign_identity(caller, secret, expires_at) if caller else {}
-    return values, tuple(h for h in IDENTITY_HEADERS if h not in values)
-
-
-def denial_kind(error: errors.JanError) -> errors.ErrorKind:
-    """The kind a denial answers with: the error's own, or UNAUTHENTICATED for any other."""
-    return error.kind if error.kind in _DENIAL_KINDS else errors.UNAUTHENTICATED
-
-
-def denial_headers(error: errors.JanError, *, grpc_caller: bool = False) -> dict[str, str]:
-    """What a denial tells the client besides its status: how to authenticate, or when to come back (the
-    headers OpenAI's API and SDKs use); for a native gRPC caller also the status code, which Envoy would
-    otherwise derive from the HTTP status (429 would become UNAVAILABLE, not RESOURCE_EXHAUSTED)."""
-    kind = denial_kind(error)
-    headers: dict[str, str] = {}
-    if isinstance(error, RateLimited):
-        headers = {
-            "retry-after": str(error.retry_after),
-            "x-ratelimit-limit-requests": str(error.limit),
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": f"{error.retry_after}s",
-        }
-    elif kind is errors.UNAUTHENTICATED:
-        headers = {"www-authenticate": "Bearer"}
-    if grpc_caller:
-        headers["grpc-status"] = str(code_pb2.Code.Value(kind.grpc_code))
-    return headers
-
-
-def check_allowed(values: dict[str, str], removed: tuple[str, ...]) -> external_auth_pb2.CheckResponse:
-    """Go on, with these identity headers set and those removed (identity_headers)."""
-    ok = external_auth_pb2.OkHttpResponse(
-        headers=[
-            base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v), append_action=_OVERWRITE)
-            for k, v in values.items()
-        ],
-        headers_to_remove=removed,
-    )
-    return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
-
-
-def check_denied(error: errors.JanError, *, grpc_caller: bool = False) -> external_auth_pb2.CheckResponse:
-    kind = denial_kind(error)
-    headers = [
-        base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=k, value=v))
-        for k, v in denial_headers(error, grpc_caller=grpc_caller).items()
-    ]
-    return external_auth_pb2.CheckResponse(
-        status=status_pb2.Status(code=code_pb2.Code.Value(kind.grpc_code), message=error.message),
-        denied_response=external_auth_pb2.DeniedHttpResponse(
-            status=http_status_pb2.HttpStatus(code=kind.http_status), headers=headers, body=error.message
-        ),
-    )
 
 
 # -- project controls ------------------------------------------------------------------------------------

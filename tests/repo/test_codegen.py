@@ -73,3 +73,13 @@ def test_ruff_lint_and_format() -> None:
     assert check.returncode == 0, check.stdout
     fmt = _run([str(ruff), "format", "--check", "."])
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_no_service_module_is_over_400_lines() -> None:
+    """Small modules (the service shape in the README): a module past 400 lines is split by what it does."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in (ROOT / "services").rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}
