@@ -110,7 +110,7 @@ class Authorizer:
         except errors.JanError as exc:
             if self._metrics is not None:
                 self._metrics.denied(exc)
-            return convert.check_denied(exc, grpc_caller=convert.is_grpc(headers.get("content-type")))
+            return convert.check_denied(exc, grpc_caller=convert.grpc_caller(headers))
         if self._metrics is not None:
             self._metrics.allowed(principal is None)
         return self._check_allowed(principal.caller() if principal else None, signature_expiry(self._clock()))

@@ -5,7 +5,7 @@ reason). Pure functions; both servicers (servicer.py, admin_servicer.py) convert
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -256,6 +256,14 @@ def user_deleted(user_id: str) -> org_pb.DeleteUserResponse:
 # -- ext_authz answers (the gRPC Check here, the HTTP one in authz_http.py) ----------------------------
 def is_grpc(content_type: str | None) -> bool:
     return content_type is not None and content_type.startswith("application/grpc")
+
+
+GRPC_CALLER_HEADER = "x-jan-grpc-caller"  # edge.lua sets it on native gRPC requests (Envoy does not send content-type)
+
+
+def grpc_caller(headers: Mapping[str, str]) -> bool:
+    """Whether the checked request came from a native gRPC client."""
+    return headers.get(GRPC_CALLER_HEADER) == "1" or is_grpc(headers.get("content-type"))
 
 
 def identity_headers(caller: Caller | None, secret: bytes, expires_at: int) -> tuple[dict[str, str], tuple[str, ...]]:
