@@ -26,7 +26,7 @@
 local IDENTITY_HEADERS = {
   "x-jan-user-id", "x-jan-org-id", "x-jan-project-id", "x-jan-org-role", "x-jan-project-role",
   "x-jan-key-type", "x-jan-key-id", "x-jan-guest", "x-jan-identity-signature", "x-jan-body-keys",
-  "x-jan-health-target",
+  "x-jan-health-target", "x-jan-grpc-caller",
 }
 
 -- x-jan-body-keys must fit in gRPC metadata with the client's headers (services accept 64 KiB of it).
@@ -202,6 +202,12 @@ function envoy_on_request(handle)
   local headers = handle:headers()
   for _, name in ipairs(IDENTITY_HEADERS) do
     headers:remove(name)
+  end
+  -- ext_authz is told a native gRPC caller by this header, not by content-type: with content-type
+  -- application/grpc on the check itself, Envoy's own reply to a check that cannot reach the auth service is
+  -- gRPC-shaped (HTTP 200, grpc-status 14), which ext_authz took for an allow.
+  if (headers:get("content-type") or ""):find("^application/grpc") then
+    headers:replace("x-jan-grpc-caller", "1")
   end
   if normalize_list_query(headers) then
     handle:clearRouteCache()

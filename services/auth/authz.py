@@ -110,7 +110,7 @@ class Authorizer:
         except errors.JanError as exc:
             if self._metrics is not None:
                 self._metrics.denied(exc)
-            return authz_answers.check_denied(exc, grpc_caller=authz_answers.is_grpc(headers.get("content-type")))
+            return authz_answers.check_denied(exc, grpc_caller=authz_answers.grpc_caller(headers))
         if self._metrics is not None:
             self._metrics.allowed(principal is None)
         return self._check_allowed(principal.caller() if principal else None, signature_expiry(self._clock()))

@@ -4,6 +4,8 @@ reason), for the gRPC Check (authz.py) and the HTTP endpoint (authz_http.py). Pu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 from envoy.type.v3 import http_status_pb2
@@ -22,6 +24,14 @@ _DENIAL_KINDS = frozenset(
 
 def is_grpc(content_type: str | None) -> bool:
     return content_type is not None and content_type.startswith("application/grpc")
+
+
+GRPC_CALLER_HEADER = "x-jan-grpc-caller"  # edge.lua sets it on native gRPC requests (Envoy does not send content-type)
+
+
+def grpc_caller(headers: Mapping[str, str]) -> bool:
+    """Whether the checked request came from a native gRPC client."""
+    return headers.get(GRPC_CALLER_HEADER) == "1" or is_grpc(headers.get("content-type"))
 
 
 def identity_headers(caller: Caller | None, secret: bytes, expires_at: int) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -21,7 +21,7 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 
 from services.auth.authz import Authorizer
-from services.auth.authz_answers import denial_headers, denial_kind, is_grpc
+from services.auth.authz_answers import denial_headers, denial_kind, grpc_caller
 from services.auth.metrics import AuthzMetrics
 from services.common import errors
 from services.common.settings import split_listen_address
@@ -74,7 +74,7 @@ class AuthzHttpServer:
                 exc = errors.Unavailable("The authorization service could not check the credential")
             if self._metrics is not None:
                 self._metrics.denied(exc, started)
-            return denial(exc, grpc_caller=is_grpc(headers.get("content-type")))
+            return denial(exc, grpc_caller=grpc_caller(headers))
         if self._metrics is not None:
             self._metrics.allowed(principal is None, started)
         values, removed = self._authorizer.identity_headers(principal.caller() if principal else None)

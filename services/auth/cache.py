@@ -12,16 +12,14 @@ back; and no entry outlives its TTL (JAN_AUTHZ_CACHE_TTL_SECONDS), the hard boun
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
-import asyncpg
-
 from services.auth.invalidation import CHANNEL, Everything, Invalidation, decode
+from services.common.db import NotifyListener
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +38,7 @@ class Invalidations:
         self.epoch = 0
         self.live = True  # False while the listening connection is down: caches are bypassed
         self._handlers: list[Callable[[Invalidation], None]] = []
-        self._conn: asyncpg.Connection | None = None
-        self._dsn: str | None = None
-        self._reconnect: asyncio.Task[None] | None = None
-        self._closing = False
+        self._listener: NotifyListener | None = None
 
     def subscribe(self, handler: Callable[[Invalidation], None]) -> None:
         self._handlers.append(handler)
@@ -56,48 +51,24 @@ class Invalidations:
                 handler(event)
 
     async def listen(self, dsn: str) -> None:
-        """Starts listening for NOTIFYs from every replica (reconnecting if the connection drops)."""
-        self._dsn = dsn
-        await self._connect()
+        """Starts listening for NOTIFYs from every replica (listening again if the connection drops)."""
+        self._listener = NotifyListener(
+            dsn, CHANNEL, lambda payload: self.publish([decode(payload)]), on_up=self._up, on_down=self._down
+        )
+        await self._listener.start()
 
-    async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
-        await conn.add_listener(CHANNEL, self._on_notify)
-        conn.add_termination_listener(self._on_terminated)
-        self._conn = conn
+    def _up(self) -> None:
         self.publish([Everything()])  # anything may have changed while nobody listened
         self.live = True
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.publish([decode(payload)])
-
-    def _on_terminated(self, _conn: object) -> None:
-        self._conn = None
-        if self._closing:
-            return
+    def _down(self) -> None:
         log.warning("invalidation listener disconnected; authz caches bypassed until it reconnects")
         self.live = False
         self.publish([Everything()])
-        self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        delay = 0.2
-        while not self._closing:
-            try:
-                await self._connect()
-                log.info("invalidation listener reconnected")
-                return
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("invalidation listener reconnect failed: %s", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
-        self._closing = True
-        if self._reconnect:
-            self._reconnect.cancel()
-        if self._conn is not None:
-            await self._conn.close()
+        if self._listener is not None:
+            await self._listener.stop()
 
 
 class TtlCache(Generic[K, V]):

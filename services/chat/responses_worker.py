@@ -23,6 +23,7 @@ from services.chat.responses import Responses, run_request
 from services.chat.responses_output import Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest
 from services.chat.store.responses import QUEUE_CHANNEL, ResponseStore, StoredResponse
+from services.common.db import NotifyListener
 from services.common.errors import JanError
 
 log = logging.getLogger(__name__)
@@ -39,19 +40,17 @@ class RunnerSettings:
 
 
 class BackgroundRunner:
-    def __init__(
-        self, responses: Responses, store: ResponseStore, pool: asyncpg.Pool, settings: RunnerSettings
-    ) -> None:
+    def __init__(self, responses: Responses, store: ResponseStore, dsn: str, settings: RunnerSettings) -> None:
         self._responses = responses
         self._store = store
-        self._pool = pool
         self._settings = settings
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         self._runs: set[asyncio.Task[None]] = set()
         self._generations: set[asyncio.Task[ResponseRequest]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
+        # Queue notifications (a wake-up; the poll finds the work anyway), heard again after a database restart.
+        self._listener = NotifyListener(dsn, QUEUE_CHANNEL, self._notified, on_up=self._notified)
 
     @property
     def running(self) -> int:
@@ -62,8 +61,7 @@ class BackgroundRunner:
         self._wake.set()
 
     async def start(self) -> None:
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(QUEUE_CHANNEL, self._notified)
+        await self._listener.start()
         self._loops = [asyncio.create_task(self._take_loop()), asyncio.create_task(self._reap_loop())]
 
     async def stop(self) -> None:
@@ -76,11 +74,7 @@ class BackgroundRunner:
             for generation in self._generations:
                 generation.cancel()  # its run fails the response
             await asyncio.gather(*self._runs, return_exceptions=True)
-        if self._listener is not None:
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
-                await self._listener.remove_listener(QUEUE_CHANNEL, self._notified)  # and UNLISTENs
-            await self._pool.release(self._listener)
-            self._listener = None
+        await self._listener.stop()
 
     # -- the queue ------------------------------------------------------------------------------------
 

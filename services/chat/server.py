@@ -81,7 +81,7 @@ class ChatApp:
         runner = RunnerSettings(
             concurrency=settings.background_concurrency, stale_seconds=settings.background_stale_seconds
         )
-        self.runner = BackgroundRunner(self.responses, response_store, pool, runner)
+        self.runner = BackgroundRunner(self.responses, response_store, settings.database.url, runner)
         if metrics is not None:
             ResponsesQueueMetrics(metrics, response_store.queue_depth, lambda: self.runner.running)
         self.mcp_app = build_mcp_app(search, identity, governance.allows_web_search)

@@ -78,9 +78,29 @@ async def abort(context: grpc.aio.ServicerContext, error: errors.JanError) -> No
     await context.abort(status_code(error), error.message, trailing_metadata=trailing_metadata(error))
 
 
+# asyncpg's errors that mean the database cannot be reached right now (by class name: only some services
+# install asyncpg): its connection refused, lost, shut down or still starting. Any other database error is a bug.
+_DATABASE_UNAVAILABLE = frozenset(
+    {"PostgresConnectionError", "OperatorInterventionError", "InterfaceError", "ConnectionDoesNotExistError"}
+)
+
+
+def unreachable_dependency(exc: BaseException) -> bool:
+    """A dependency (the database) that is down or restarting: the caller may retry, so UNAVAILABLE (503),
+    not INTERNAL. asyncpg's pool raises the socket's own ConnectionRefusedError while the server is down."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return any(c.__module__.startswith("asyncpg") and c.__name__ in _DATABASE_UNAVAILABLE for c in type(exc).__mro__)
+
+
 def _as_jan_error(exc: BaseException, method: str) -> errors.JanError:
     if isinstance(exc, errors.JanError):
         return exc
+    if unreachable_dependency(exc):
+        log.warning("%s: the database is unreachable (%s)", method, type(exc).__name__)
+        return errors.Unavailable(
+            "The service's database is unavailable; try again shortly", code="database_unavailable"
+        )
     if isinstance(exc, NotImplementedError):
         return errors.Unimplemented(f"{method} is not implemented yet")
     if isinstance(exc, grpc.aio.AioRpcError):

@@ -31,6 +31,7 @@ class InstantEngineConfig:
     served_model_name: str = "instant"
     tokens: int = 16  # tokens per answer unless max_tokens is smaller
     token_text: str = "tok "
+    token_seconds: float = 0.0  # a pause between streamed tokens (fault tests need a stream that lasts)
     max_model_len: int = 4096
 
 
@@ -93,7 +94,7 @@ class InstantEngine:
         self._running += 1
         try:
             for i in range(n):
-                await asyncio.sleep(0)  # a scheduling point per token, as a real stream has
+                await asyncio.sleep(self.config.token_seconds)  # a scheduling point per token, as a real stream has
                 last = i == n - 1
                 for index in range(choices):
                     step = pb.GenerateResponse(index=index, content=self.config.token_text, completion_tokens=1)

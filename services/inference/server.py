@@ -27,7 +27,11 @@ def build_engine(settings: InferenceSettings) -> Engine:
         from services.inference.instant_engine import InstantEngine, InstantEngineConfig
 
         return InstantEngine(
-            InstantEngineConfig(served_model_name=settings.served_model_name, tokens=settings.instant_tokens)
+            InstantEngineConfig(
+                served_model_name=settings.served_model_name,
+                tokens=settings.instant_tokens,
+                token_seconds=settings.instant_token_seconds,
+            )
         )
     from services.inference.engine import InferenceEngine  # imports vLLM: slow, so only when used
 

@@ -33,6 +33,8 @@ class InferenceSettings(ServerSettings):
     compact_json: bool = Field(False, validation_alias="JAN_COMPACT_JSON")
     inline_render_max_chars: int = Field(4096, validation_alias="JAN_INLINE_RENDER_MAX_CHARS", ge=0)
     instant_tokens: int = Field(16, validation_alias="JAN_INSTANT_TOKENS", ge=1)
+    # The instant engine's pause between streamed tokens (0: none); fault tests use it to have a stream to break.
+    instant_token_seconds: float = Field(0.0, validation_alias="JAN_INSTANT_TOKEN_SECONDS", ge=0)
     health_poll_seconds: float = Field(1.0, validation_alias="JAN_ENGINE_HEALTH_POLL_SECONDS", gt=0)
 
     def engine_config(self) -> EngineConfig:

@@ -155,8 +155,8 @@ async def test_caches_are_bypassed_while_the_listener_is_down(app: AuthApp) -> N
     session = await app.accounts.register(unique_email(), PASSWORD, "", Caller())
     request = check_request("GET", "/v1/models", session.access_token)
     identity(await app.authorizer.check(request))
-    assert app.hub._conn is not None
-    await app.store._db.execute("SELECT pg_terminate_backend($1)", app.hub._conn.get_server_pid())
+    assert app.hub._listener is not None and app.hub._listener.server_pid is not None
+    await app.store._db.execute("SELECT pg_terminate_backend($1)", app.hub._listener.server_pid)
     for _ in range(100):
         if not app.hub.live:
             break
