@@ -101,6 +101,9 @@ class ProjectControls:
                 if not failing:  # once per outage; the last known controls stay in force meanwhile
                     log.warning("cannot read project controls from auth: %s", error.message)
                 failing = True
+            except Exception:  # a defect, not an outage: say so, and keep polling with the last known controls
+                log.exception("reading project controls failed")
+                failing = True
             await asyncio.sleep(self._poll_seconds)
 
 

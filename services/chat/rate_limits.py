@@ -148,7 +148,7 @@ class RateLimiter:
                 [d.requests for d in deltas],
                 [d.tokens for d in deltas],
             )
-        except (OSError, asyncpg.PostgresError):
+        except Exception:  # any failure (database down, a closed connection, a timeout): the loop must go on
             log.exception("sharing rate limit counts failed; kept for the next sync")
             for window, count in batch.items():
                 kept = self._unsynced_count(window)
@@ -177,7 +177,9 @@ class RateLimiter:
             await self.sync()
             if time.monotonic() - cleaned > 3600:  # rows of windows that ended more than a day ago
                 cleaned = time.monotonic()
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
+                try:
                     await self._pool.execute(
                         "DELETE FROM chat.rate_counts WHERE window_start < now() - interval '2 days'"
                     )
+                except Exception:  # tried again in an hour
+                    log.exception("removing old rate limit counts failed")

@@ -89,3 +89,16 @@ async def test_counts_are_kept_while_the_database_refuses(pool: asyncpg.Pool) ->
     assert admitted(b, limits, 1) == 1
     await b.sync()
     assert await pool.fetchval("SELECT requests FROM chat.rate_counts WHERE width = 60") == 4
+
+
+async def test_counts_are_kept_when_the_pool_itself_fails(database_factory) -> None:
+    """Not only PostgreSQL's refusals: a closed pool (asyncpg's InterfaceError) must not end the sync either."""
+    broken = await asyncpg.create_pool(database_factory("rate"), min_size=1, max_size=1)
+    limiter = RateLimiter(broken, 0.01)
+    await broken.close()
+    assert admitted(limiter, Limits(requests_per_minute=4), 3) == 3
+    await limiter.start()
+    await asyncio.sleep(0.1)  # several syncs, each failing
+    assert limiter._task is not None and not limiter._task.done()
+    await limiter.stop()
+    assert admitted(limiter, Limits(requests_per_minute=4), 3) == 1  # its own counts were kept
