@@ -30,6 +30,7 @@ MODEL = "instant"
 EXAMPLES = 6  # per operation and generation mode; the whole module stays under ~3 minutes
 PHASES = ["examples", "coverage", "fuzzing"]
 METHODS = ("get", "post", "delete", "put", "patch")
+STATUSES: dict[int, int] = {}  # answers by class (2 for 2xx...), for the record
 # Routes that would take the fuzzer's own credential away (the owner's session and its user).
 LEFT_OUT = {("POST", "/v1/auth/logout"), ("POST", "/v1/organization/users/{}"), ("DELETE", "/v1/organization/users/{}")}
 # The MCP endpoint speaks JSON-RPC (its errors are JSON-RPC's, as the protocol says): only "no 5xx" there.
@@ -96,6 +97,9 @@ def fuzz(schema: schemathesis.BaseSchema, base_url: str, token: str) -> list[str
     found: list[str] = []
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
+            for interaction in event.recorder.interactions.values():
+                status = interaction.response.status_code if interaction.response else 0
+                STATUSES[status // 100] = STATUSES.get(status // 100, 0) + 1
             for checks in event.recorder.checks.values():
                 for check in checks:
                     if check.failure_info is not None:
