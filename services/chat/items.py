@@ -120,7 +120,10 @@ def check_input_item(item: Any, param: str) -> NewItem:
     elif kind == "function_call_output":
         output = item.get("output")
         if isinstance(output, list):  # OpenAI allows content parts; we keep their text
-            output = "".join(p.get("text", "") for p in output if isinstance(p, dict))
+            texts = [p.get("text", "") for p in output if isinstance(p, dict)]
+            if not all(isinstance(t, str) for t in texts):
+                raise _fail(f"{param}.output's parts must have text strings", f"{param}.output")
+            output = "".join(texts)
         body = {"call_id": _required_text(item, "call_id", param), "output": _text(output, f"{param}.output")}
     elif kind == "web_search_call":
         action = item.get("action")

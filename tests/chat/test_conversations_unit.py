@@ -59,6 +59,10 @@ def test_input_items_get_typed_ids_a_status_and_openais_answer_shape() -> None:
         ({"type": "message", "role": "user", "content": "x", "status": ["completed"]}, "items[0].status"),
         ({"type": "reasoning", "summary": ["text"]}, "items[0]"),
         ({"type": "reasoning", "summary": [], "content": 7}, "items[0]"),
+        (
+            {"type": "function_call_output", "call_id": "c", "output": [{"type": "input_text", "text": {}}]},
+            "items[0].output",
+        ),
     ],
 )
 def test_bad_items_name_the_field(item: object, param: str) -> None:
