@@ -124,9 +124,9 @@ def render(
     edge: EdgeSettings | None = None,
     health_check_interval: str = "1s",
 ) -> Path:
-    """Writes envoy.yaml, edge.lua and descriptor.pb into out_dir and returns the config's path."""
+    """Writes envoy.yaml, edge.lua, descriptor.pb and openapi.json into out_dir and returns the config's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("edge.lua", "descriptor.pb"):
+    for name in ("edge.lua", "descriptor.pb", "openapi.json"):
         shutil.copyfile(ENVOY_DIR / name, out_dir / name)
     values: dict[str, str | int] = {
         "LISTEN_ADDRESS": listen_address,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one code generator: Python stubs (+ .pyi) in gen/python and Envoy's descriptor set, from protos/.
+# The one code generator: Python stubs (+ .pyi) in gen/python, Envoy's descriptor set and our OpenAPI
+# document (envoy/openapi.json, which Envoy serves at GET /openapi.json), from protos/.
 # Also vendors the googleapis protos we import from the installed googleapis-common-protos wheel, so buf
 # resolves them offline. Run through `make proto`; never edit the outputs by hand.
 # OUT=<dir> writes the outputs under another directory (the freshness test compares them with the tree).
@@ -24,4 +25,9 @@ protos=(protos/jan/v1/*.proto)
 # Envoy's transcoder needs every imported file, and the google.rpc types to print error details.
 "$PY" -m grpc_tools.protoc -I protos -I "$vendor" --include_imports \
   --descriptor_set_out="$OUT/envoy/descriptor.pb" "${protos[@]}" "$vendor/google/rpc/error_details.proto"
-echo "generated under $OUT: gen/python/jan/v1 ($(ls "$OUT"/gen/python/jan/v1/*_pb2.py | wc -l) modules), envoy/descriptor.pb"
+# The OpenAPI document, from a descriptor set that keeps the protos' comments (its descriptions).
+described=$(mktemp) && trap 'rm -f "$described"' EXIT
+"$PY" -m grpc_tools.protoc -I protos -I "$vendor" --include_imports --include_source_info \
+  --descriptor_set_out="$described" "${protos[@]}"
+"$PY" scripts/gen_openapi.py "$described" "$OUT/envoy/openapi.json" "$OUT/gen/python"
+echo "generated under $OUT: gen/python/jan/v1 ($(ls "$OUT"/gen/python/jan/v1/*_pb2.py | wc -l) modules), envoy/descriptor.pb, envoy/openapi.json"

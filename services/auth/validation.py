@@ -64,9 +64,16 @@ def check_role(role: str, allowed: tuple[str, ...] = PROJECT_ROLES, param: str =
     return role
 
 
+# Keys expire within ten years: expires_at is a uint32 Unix time (good until 2106), and a key is stored before
+# it is described, so a later time would be a key no list could print.
+MAX_EXPIRES_IN_SECONDS = 10 * 365 * 24 * 3600
+
+
 def check_expires_in(expires_in_seconds: int) -> int:
-    if expires_in_seconds <= 0:
-        raise errors.InvalidArgument("expires_in_seconds must be positive", param="expires_in_seconds")
+    if not 0 < expires_in_seconds <= MAX_EXPIRES_IN_SECONDS:
+        raise errors.InvalidArgument(
+            f"expires_in_seconds must be from 1 to {MAX_EXPIRES_IN_SECONDS} (ten years)", param="expires_in_seconds"
+        )
     return expires_in_seconds
 
 

@@ -101,7 +101,7 @@ def check_input_item(item: Any, param: str) -> NewItem:
     if not isinstance(item, dict):
         raise _fail(f"{param} must be an object", param)
     kind = item.get("type") or "message"
-    if kind not in ITEM_ID_PREFIX:
+    if not isinstance(kind, str) or kind not in ITEM_ID_PREFIX:
         raise _fail(f"{param}.type must be one of {', '.join(ITEM_ID_PREFIX)}, got {kind!r}", f"{param}.type")
     body: dict[str, Any]
     if kind == "message":
@@ -120,7 +120,10 @@ def check_input_item(item: Any, param: str) -> NewItem:
     elif kind == "function_call_output":
         output = item.get("output")
         if isinstance(output, list):  # OpenAI allows content parts; we keep their text
-            output = "".join(p.get("text", "") for p in output if isinstance(p, dict))
+            texts = [p.get("text", "") for p in output if isinstance(p, dict)]
+            if not all(isinstance(t, str) for t in texts):
+                raise _fail(f"{param}.output's parts must have text strings", f"{param}.output")
+            output = "".join(texts)
         body = {"call_id": _required_text(item, "call_id", param), "output": _text(output, f"{param}.output")}
     elif kind == "web_search_call":
         action = item.get("action")
@@ -130,7 +133,8 @@ def check_input_item(item: Any, param: str) -> NewItem:
     else:  # reasoning
         summary = item.get("summary") or []
         content = item.get("content") or []
-        if not isinstance(summary, list) or not isinstance(content, list):
+        lists = isinstance(summary, list) and isinstance(content, list)
+        if not lists or not all(isinstance(p, dict) for p in (*summary, *content)):
             raise _fail(f"{param}.summary and {param}.content must be lists of parts", param)
         body = {
             "summary": [{"type": "summary_text", "text": _text(p.get("text"), f"{param}.summary")} for p in summary],

@@ -10,6 +10,7 @@ import hmac
 import pytest
 
 from services.auth.server import AuthApp
+from services.auth.validation import MAX_EXPIRES_IN_SECONDS
 from services.common import errors
 from services.common.identity import Caller
 from tests.auth.conftest import APIKEY_SECRET, PASSWORD, caller_for, register_owner, unique_email
@@ -148,6 +149,21 @@ async def test_admin_keys(app: AuthApp) -> None:
         await app.api_keys.list_admin_keys(
             await caller_for(app, (await app.accounts.guest_login()).access_token), 0, "", ""
         )
+
+
+async def test_keys_expire_within_ten_years(app: AuthApp) -> None:
+    """Fuzzing found it (issue 16): an admin key asked to expire in 2**32 - 2 seconds was stored, then no
+    answer could print its expires_at (a uint32), so creating it and every list after were 500s."""
+    owner, project_id = await owner_and_project(app)
+    for create in (
+        lambda seconds: app.api_keys.create_admin_key(owner, "far", seconds),
+        lambda seconds: app.api_keys.create_project_key(owner, project_id, "far", seconds),
+    ):
+        with pytest.raises(errors.InvalidArgument) as raised:
+            await create(2**32 - 2)
+        assert raised.value.param == "expires_in_seconds"
+        assert (await create(MAX_EXPIRES_IN_SECONDS)).expires_at is not None
+    assert len((await app.api_keys.list_admin_keys(owner, 20, "", "")).items) == 1
 
 
 async def test_last_used_is_recorded_per_minute_in_batches(app: AuthApp) -> None:

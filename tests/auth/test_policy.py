@@ -63,7 +63,9 @@ def test_every_level_is_read_from_the_protos() -> None:
 
 
 def test_plain_http_routes_are_declared_in_the_protos() -> None:
-    assert POLICY.http_routes == {"/v1/mcp": Access.API}
+    assert POLICY.http_routes == {"/v1/mcp": Access.API, "/openapi.json": Access.PUBLIC}
+    assert POLICY.resolve("GET", "/openapi.json?x=1") == (None, Access.PUBLIC)
+    assert POLICY.resolve("GET", "/openapi.yaml") == (None, Access.ANY)  # UNROUTED: a credential is needed
     service = fake_service("jan.v1.FakeService")
     route = service.GetOptions().Extensions[access_pb2.http_routes].add()
     route.path = "/v1/nowhere"  # no access: refused

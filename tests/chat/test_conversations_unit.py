@@ -52,6 +52,17 @@ def test_input_items_get_typed_ids_a_status_and_openais_answer_shape() -> None:
         ({"type": "telepathy"}, "items[0].type"),
         ({"type": "message", "role": "user", "content": "x", "status": "done"}, "items[0].status"),
         ("just a string", "items[0]"),
+        # Found by fuzzing (issue 16): values of the wrong JSON type were 500s (unhashable, no .get).
+        ({"type": [None, None], "call_id": "0"}, "items[0].type"),
+        ({"type": {"a": 1}}, "items[0].type"),
+        ({"type": "message", "role": ["user"], "content": "x"}, "items[0].role"),
+        ({"type": "message", "role": "user", "content": "x", "status": ["completed"]}, "items[0].status"),
+        ({"type": "reasoning", "summary": ["text"]}, "items[0]"),
+        ({"type": "reasoning", "summary": [], "content": 7}, "items[0]"),
+        (
+            {"type": "function_call_output", "call_id": "c", "output": [{"type": "input_text", "text": {}}]},
+            "items[0].output",
+        ),
     ],
 )
 def test_bad_items_name_the_field(item: object, param: str) -> None:

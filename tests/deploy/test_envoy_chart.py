@@ -89,7 +89,7 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
         yaml.safe_dump({"cors": {"allowedOrigins": ["http://localhost:1337", "https://Chat-UI.example.com"]}})
     )
     files = _files(render("envoy", helm_home, [origins], settings=settings))
-    assert set(files) == {"envoy.yaml", "edge.lua", "descriptor.pb"}
+    assert set(files) == {"envoy.yaml", "edge.lua", "descriptor.pb", "openapi.json"}
     for name, content in files.items():
         assert content == (out_dir / name).read_bytes(), f"{name} differs from devstack's"
 
@@ -126,6 +126,7 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
     assert files["envoy.yaml"].decode() == expected
     assert files["edge.lua"] == (ENVOY_DIR / "edge.lua").read_bytes()
     assert files["descriptor.pb"] == (ENVOY_DIR / "descriptor.pb").read_bytes()
+    assert files["openapi.json"] == (ENVOY_DIR / "openapi.json").read_bytes()
     assert sum(len(content) for content in files.values()) * 4 // 3 < CONFIGMAP_LIMIT
 
 

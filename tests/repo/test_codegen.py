@@ -34,8 +34,9 @@ def test_generated_files_are_fresh(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     stale = _differences(ROOT / "gen" / "python", tmp_path / "gen" / "python")
     stale += _differences(ROOT / "third_party" / "googleapis", tmp_path / "third_party" / "googleapis")
-    if not filecmp.cmp(ROOT / "envoy" / "descriptor.pb", tmp_path / "envoy" / "descriptor.pb", shallow=False):
-        stale.append("envoy/descriptor.pb")
+    for generated in ("envoy/descriptor.pb", "envoy/openapi.json"):
+        if not filecmp.cmp(ROOT / generated, tmp_path / generated, shallow=False):
+            stale.append(generated)
     assert not stale, f"generated files are stale; run `make proto`: {stale}"
 
 

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13jan/v1/access.proto\x12\x06jan.v1\x1a google/protobuf/descriptor.proto\">\n\x0ePlainHttpRoute\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x1e\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0e\x32\x0e.jan.v1.Access*\xc7\x01\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x11\n\rACCESS_PUBLIC\x10\x01\x12\x0e\n\nACCESS_ANY\x10\x02\x12\x0e\n\nACCESS_API\x10\x03\x12\x12\n\x0e\x41\x43\x43\x45SS_SESSION\x10\x04\x12\x19\n\x15\x41\x43\x43\x45SS_PROJECT_MEMBER\x10\x05\x12\x18\n\x14\x41\x43\x43\x45SS_PROJECT_OWNER\x10\x06\x12\x14\n\x10\x41\x43\x43\x45SS_ORG_OWNER\x10\x07\x12\x13\n\x0f\x41\x43\x43\x45SS_INTERNAL\x10\x08:@\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x0e\x32\x0e.jan.v1.Access:N\n\x0bhttp_routes\x12\x1f.google.protobuf.ServiceOptions\x18\xd3\x86\x03 \x03(\x0b\x32\x16.jan.v1.PlainHttpRouteb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13jan/v1/access.proto\x12\x06jan.v1\x1a google/protobuf/descriptor.proto\"d\n\x0ePlainHttpRoute\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x1e\n\x06\x61\x63\x63\x65ss\x18\x02 \x01(\x0e\x32\x0e.jan.v1.Access\x12\x0f\n\x07methods\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t*\xc7\x01\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x11\n\rACCESS_PUBLIC\x10\x01\x12\x0e\n\nACCESS_ANY\x10\x02\x12\x0e\n\nACCESS_API\x10\x03\x12\x12\n\x0e\x41\x43\x43\x45SS_SESSION\x10\x04\x12\x19\n\x15\x41\x43\x43\x45SS_PROJECT_MEMBER\x10\x05\x12\x18\n\x14\x41\x43\x43\x45SS_PROJECT_OWNER\x10\x06\x12\x14\n\x10\x41\x43\x43\x45SS_ORG_OWNER\x10\x07\x12\x13\n\x0f\x41\x43\x43\x45SS_INTERNAL\x10\x08:@\n\x06\x61\x63\x63\x65ss\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x0e\x32\x0e.jan.v1.Access:N\n\x0bhttp_routes\x12\x1f.google.protobuf.ServiceOptions\x18\xd3\x86\x03 \x03(\x0b\x32\x16.jan.v1.PlainHttpRouteb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jan.v1.access_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESS']._serialized_start=130
-  _globals['_ACCESS']._serialized_end=329
+  _globals['_ACCESS']._serialized_start=168
+  _globals['_ACCESS']._serialized_end=367
   _globals['_PLAINHTTPROUTE']._serialized_start=65
-  _globals['_PLAINHTTPROUTE']._serialized_end=127
+  _globals['_PLAINHTTPROUTE']._serialized_end=165
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,9 @@
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -32,9 +34,13 @@ HTTP_ROUTES_FIELD_NUMBER: _ClassVar[int]
 http_routes: _descriptor.FieldDescriptor
 
 class PlainHttpRoute(_message.Message):
-    __slots__ = ("path", "access")
+    __slots__ = ("path", "access", "methods", "description")
     PATH_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     path: str
     access: Access
-    def __init__(self, path: _Optional[str] = ..., access: _Optional[_Union[Access, str]] = ...) -> None: ...
+    methods: _containers.RepeatedScalarFieldContainer[str]
+    description: str
+    def __init__(self, path: _Optional[str] = ..., access: _Optional[_Union[Access, str]] = ..., methods: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ...) -> None: ...
