@@ -4,7 +4,9 @@ big history.
     .venv/bin/python -m bench.usage_metering [--days 30] [--projects 100] [--reps 20]
 
 On an embedded PostgreSQL (durable, as in production), with the chat service's migrations:
-  1. record: UsageMeter.record per generation (in memory, no database; the request path's whole cost).
+  1. record: UsageMeter.record per generation (in memory, no database; the request path's whole cost);
+     enforce: RateLimiter.admit and count_tokens per request for a project with all three limits (in memory;
+     the counts reach PostgreSQL in the background sync, off the request path).
   2. flush: one UsageMeter.flush of a batch the size a busy replica gathers in one interval (1,000 keys:
      e.g. 100 projects x 10 users), written to the 1m/1h/1d tables in one statement.
   3. query: `Usage.completions` (what GET /v1/organization/usage/completions runs) over --days of 1-minute
@@ -31,6 +33,7 @@ async def run(url: str, days: int, projects: int, reps: int) -> list[list[object
     import asyncpg
 
     from jan.v1 import types_pb2
+    from services.chat.rate_limits import Limits, RateLimiter
     from services.chat.server import MIGRATIONS
     from services.chat.store.usage import UsageStore
     from services.chat.usage import Usage, UsageMeter, UsageQuery
@@ -50,6 +53,16 @@ async def run(url: str, days: int, projects: int, reps: int) -> list[list[object
             meter.record(who, "model", usage)
             samples.append(time.perf_counter() - t0)
         rows.append(["record (in memory)", round(ms(percentile(samples, 50)) * 1000, 2), "µs"])
+
+        limiter = RateLimiter(pool, 3600)  # not started: enforcement alone, as on the request path
+        limits = Limits(requests_per_minute=10**9, tokens_per_minute=10**12, requests_per_day=10**9)
+        samples = []
+        for n in range(20_000):
+            t0 = time.perf_counter()
+            limiter.admit(f"proj_{n % 100}", "model", limits)
+            limiter.count_tokens(f"proj_{n % 100}", "model", 160)
+            samples.append(time.perf_counter() - t0)
+        rows.append(["enforce RPM, TPM, RPD (in memory)", round(ms(percentile(samples, 50)) * 1000, 2), "µs"])
 
         flushes = []
         for round_ in range(reps):

@@ -107,3 +107,23 @@ async def test_logprobs_per_token(engine: Any) -> None:
         assert len(lp.top_logprobs) == 2
         assert lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob
         assert lp.top_logprobs[0].token == lp.token  # greedy picks the top token
+
+
+async def test_a_stream_interval_merges_the_steps_between_messages(engine: Any) -> None:
+    """With JAN_STREAM_INTERVAL_SECONDS, the steps generated while a message waits its turn go out together
+    (vLLM merges them): fewer messages, the same text, tokens and usage."""
+    import dataclasses
+
+    req = chat(sampling={"max_tokens": 32, "temperature": 0.0, "ignore_eos": True})
+    every_step = await _stream(engine, req)
+    plain = engine.config
+    engine.config = dataclasses.replace(plain, stream_interval_seconds=0.2)
+    try:
+        merged = await _stream(engine, req)
+    finally:
+        engine.config = plain
+    assert len(every_step) >= 30  # one message a token
+    assert 1 < len(merged) < len(every_step) / 2
+    assert join_steps(merged).content == join_steps(every_step).content
+    assert sum(m.completion_tokens for m in merged) == sum(m.completion_tokens for m in every_step) == 32
+    assert merged[-1].usage == every_step[-1].usage
