@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "JAN_JWT_SECRET": secrets.token_urlsafe(48),
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
     }
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=env))
     print(
