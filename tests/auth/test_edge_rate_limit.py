@@ -10,32 +10,20 @@ import grpc
 import openai
 import pytest
 
-from devstack.stack import Stack, StackConfig
+from devstack.stack import Stack
 from jan.v1 import chat_service_pb2 as chat_pb
 from jan.v1 import chat_service_pb2_grpc
 from tests.conftest import guest_login
+from tests.support.private_stack import instant_stack
 
 LIMIT = 5
 
 
 @pytest.fixture(scope="module")
 def limited_stack(tmp_path_factory, database_factory, stack_env: dict[str, str]) -> Iterator[Stack]:
-    run_dir = tmp_path_factory.mktemp("limited-stack")
-    env = {
-        **stack_env,
-        "JAN_ENGINE": "instant",
-        "JAN_MODEL": "instant",
-        "JAN_SERVED_MODEL_NAME": "instant",
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE": str(LIMIT),
-    }
-    config = StackConfig.on_free_ports(
-        run_dir=run_dir, data_dir=run_dir / "unused", database_url=database_factory("jan_limited"), env=env
-    )
-    stack = Stack(config)
-    stack.start(timeout=120)
-    yield stack
-    stack.stop()
+    env = {**stack_env, "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE": str(LIMIT)}
+    with instant_stack(tmp_path_factory.mktemp("limited-stack"), database_factory("jan_limited"), env) as stack:
+        yield stack
 
 
 def sdk(stack: Stack, token: str) -> openai.OpenAI:

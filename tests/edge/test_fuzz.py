@@ -22,9 +22,10 @@ from schemathesis import GenerationMode
 from schemathesis.engine import events
 
 from devstack.envoy_config import ENVOY_DIR
-from devstack.stack import Stack, StackConfig
+from devstack.stack import Stack
 from tests.auth.conftest import Owner, Rest
 from tests.support.openai_spec import SPEC_PATH, assert_error
+from tests.support.private_stack import instant_stack
 
 MODEL = "instant"
 EXAMPLES = 6  # per operation and generation mode; the whole module stays under ~3 minutes
@@ -40,21 +41,10 @@ JSON_RPC_PATHS = {"/v1/mcp"}
 
 @pytest.fixture(scope="module")
 def fuzz_stack(tmp_path_factory, database_factory, stack_env: dict[str, str]) -> Iterator[Stack]:
-    run_dir = tmp_path_factory.mktemp("fuzz-stack")
-    env = {
-        **stack_env,
-        "JAN_ENGINE": "instant",
-        "JAN_MODEL": "instant",
-        "JAN_SERVED_MODEL_NAME": MODEL,
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-    }
-    config = StackConfig.on_free_ports(
-        run_dir=run_dir, data_dir=run_dir / "unused", database_url=database_factory("jan_fuzz"), env=env
-    )
-    stack = Stack(config)
-    stack.start(timeout=180)
-    yield stack
-    stack.stop()
+    with instant_stack(
+        tmp_path_factory.mktemp("fuzz-stack"), database_factory("jan_fuzz"), stack_env, model=MODEL
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,14 @@ import openai
 import pytest
 from google.protobuf import json_format, struct_pb2
 
-from devstack.stack import Stack, StackConfig
+from devstack.stack import Stack
 from jan.v1 import chat_service_pb2 as pb
 from jan.v1 import chat_service_pb2_grpc
 from services.common.errors import ERROR_METADATA_KEY
 from tests.auth.conftest import Rest
 from tests.conftest import guest_login
 from tests.support.openai_spec import assert_error
+from tests.support.private_stack import instant_stack
 
 GUEST_RPM = 6
 GUEST_TOKENS = 64
@@ -33,14 +34,9 @@ MODEL = "instant"
 
 @pytest.fixture(scope="module")
 def limited_stack(tmp_path_factory, database_factory, stack_env: dict[str, str]) -> Iterator[Stack]:
-    run_dir = tmp_path_factory.mktemp("guest-limits-stack")
     env = {
         **stack_env,
-        "JAN_ENGINE": "instant",
-        "JAN_MODEL": "instant",
-        "JAN_SERVED_MODEL_NAME": MODEL,
         "JAN_INSTANT_TOKENS": "1000",  # more than any limit: what bounds an answer is the limit
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
         "JAN_GUEST_REQUESTS_PER_MINUTE": str(GUEST_RPM),
         "JAN_GUEST_MAX_OUTPUT_TOKENS": str(GUEST_TOKENS),
         "JAN_MAX_OUTPUT_TOKENS_PER_REQUEST": str(USER_TOKENS),
@@ -48,13 +44,9 @@ def limited_stack(tmp_path_factory, database_factory, stack_env: dict[str, str])
         "JAN_GUEST_MAX_CONVERSATION_ITEMS": str(GUEST_ITEMS),
         "JAN_MAX_CONVERSATION_ITEMS": str(USER_ITEMS),
     }
-    config = StackConfig.on_free_ports(
-        run_dir=run_dir, data_dir=run_dir / "unused", database_url=database_factory("jan_guest_limits"), env=env
-    )
-    stack = Stack(config)
-    stack.start(timeout=180)
-    yield stack
-    stack.stop()
+    run_dir = tmp_path_factory.mktemp("guest-limits-stack")
+    with instant_stack(run_dir, database_factory("jan_guest_limits"), env, model=MODEL) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
