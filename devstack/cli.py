@@ -74,6 +74,7 @@ def up(args: argparse.Namespace) -> int:
         admin_port=_port("JAN_ENVOY_ADMIN_PORT", 9901),
         service_ports={s: _port(f"JAN_{s.upper()}_PORT", 50051 + i) for i, s in enumerate(SERVICES)},
         authz_port=_port("JAN_AUTH_AUTHZ_PORT", 50061),
+        mcp_port=_port("JAN_CHAT_MCP_PORT", 50062),
         metrics_ports={s: _port(f"JAN_{s.upper()}_METRICS_PORT", 50071 + i) for i, s in enumerate(SERVICES)},
         database_url=os.environ.get("DATABASE_URL") or None,
         postgres_port=_port("JAN_POSTGRES_PORT", 54329),
