@@ -85,6 +85,12 @@ def _body(stream: bool, tokens: int) -> dict:
     }
 
 
+def _failed(response, detail: str) -> None:
+    """Counts the error for the report and marks the request failed for locust."""
+    RESULTS.error(detail)
+    response.failure(detail)
+
+
 class Client(HttpUser):
     abstract = True
     wait_time = constant(0)
@@ -125,9 +131,7 @@ class StreamingClient(Client):
             name="stream",
         ) as response:
             if response.status_code != 200:
-                RESULTS.error(f"stream HTTP {response.status_code}: {response.text[:120]}")
-                response.failure(f"HTTP {response.status_code}")
-                return
+                return _failed(response, f"stream HTTP {response.status_code}: {response.text[:120]}")
             done = False
             for line in response.iter_lines():
                 if not line.startswith(b"data: "):
@@ -137,13 +141,9 @@ class StreamingClient(Client):
                 if line == b"data: [DONE]":
                     done = True
                 elif line.startswith(b'data: {"error"'):
-                    RESULTS.error(f"stream in-band error: {line[6:200].decode(errors='replace')}")
-                    response.failure("in-band error")
-                    return
+                    return _failed(response, f"stream in-band error: {line[6:200].decode(errors='replace')}")
             if not done:
-                RESULTS.error("stream ended without [DONE]")
-                response.failure("no [DONE]")
-                return
+                return _failed(response, "stream ended without [DONE]")
             RESULTS.ok("stream", first or 0.0, time.perf_counter() - started, response.headers["x-jan-conversation-id"])
             response.success()
 
@@ -161,9 +161,7 @@ class UnaryClient(Client):
             name="unary",
         ) as response:
             if response.status_code != 200:
-                RESULTS.error(f"unary HTTP {response.status_code}: {response.text[:120]}")
-                response.failure(f"HTTP {response.status_code}")
-                return
+                return _failed(response, f"unary HTTP {response.status_code}: {response.text[:120]}")
             whole = time.perf_counter() - started
             RESULTS.ok("unary", whole, whole, response.headers["x-jan-conversation-id"])
             response.success()

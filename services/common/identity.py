@@ -113,7 +113,7 @@ def caller_from_metadata(
         if key == SIGNATURE:
             signature = value
         elif key == CLIENT_IP:
-            address = value[:64]
+            address = _address(value)
         elif key in SIGNED_HEADERS:
             found[key] = value
     if not found or not _valid(found, signature, secret, time.time() if now is None else now):
@@ -135,8 +135,12 @@ def client_ip(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
     """The request's client address as Envoy passed it (CLIENT_IP), if any."""
     for key, value in metadata or ():
         if key == CLIENT_IP and isinstance(value, str) and value:
-            return value[:64]
+            return _address(value)
     return None
+
+
+def _address(value: str) -> str:
+    return value[:64]  # an IPv6 address with a zone fits; the header is Envoy's, the bound is for safety
 
 
 def _valid(values: Mapping[str, str], signature: str, secret: bytes, now: float) -> bool:

@@ -214,9 +214,10 @@ class InferenceEngine:
                             step.usage.CopyFrom(usage(p, res, [a.token_ids for a in answers]))
                     if carries_something(step):
                         counter.stamp(step, res, p)
-                        sent_at = sent_at or time.monotonic()
+                        if interval and sent_at is None:  # no clock read per step unless spacing messages
+                            sent_at = time.monotonic()
                         yield step
-                if interval and sent_at is not None and not res.finished:
+                if sent_at is not None and not res.finished:
                     # vLLM merges the deltas that arrive while this waits: the next message carries them all.
                     await asyncio.sleep(max(0.0, interval - (time.monotonic() - sent_at)))
 
