@@ -15,9 +15,9 @@ table grow, and what storing adds to a chat completion.
 2. A completion with and without storing, through the chat service's gRPC port (the whole stack from
    devstack.Stack, the inference service on its INSTANT test engine, so the generation itself costs ~0):
    plain against `store` (the turn stored in a new conversation); a client sending 40 earlier messages itself
-   against `conversation` replaying the same 40 stored items, with and without `store` (each storing call
-   gets a conversation of its own, so every call replays 40 items); interleaved call by call; p50 added.
-   Goal: storing adds <= 1 ms p50.
+   against `conversation` replaying the same 40 stored items (what reading the history costs), and that
+   replay with `store` against it without (each storing call gets a conversation of its own, so every call
+   replays 40 items); interleaved call by call; p50 added. Goal: storing adds <= 1 ms p50.
 """
 
 from __future__ import annotations
@@ -266,15 +266,16 @@ def main(argv: list[str] | None = None) -> int:
             "store (new conversation)": "plain",
             "client sends 40 messages": "client sends 40 messages",
             "conversation replays 40": "client sends 40 messages",
-            "conversation replays 40 + store": "client sends 40 messages",
+            "conversation replays 40 + store": "conversation replays 40",
         }
         rows = [[kind, p50, p99, p50 - results[baselines[kind]][0]] for kind, (p50, p99) in results.items()]
         print(
             "\nchat completion through chat's gRPC port, instant engine (ms); added = over plain for store, over the\n"
-            "client sending the same 40 messages itself for the replayed conversation\n"
+            "client sending the same 40 messages itself for the replayed conversation (reading the history), over\n"
+            "the same replay without store for the replayed conversation that stores\n"
             + table(["kind", "p50", "p99", "added p50"], rows)
         )
-        added = max(r[3] for r in rows)
+        added = max(r[3] for r in rows if "store" in r[0])
         print(f"storing adds at most {added:.2f} ms p50: {'MET' if added <= 1.0 else 'MISSED'} (goal <= 1 ms)")
     print(f"\nafter: {machine_load()}")
     return 0

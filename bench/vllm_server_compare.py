@@ -3,6 +3,7 @@ what a team gives up (or not) by running Jan Server instead of `vllm serve`.
 
     .venv/bin/python -m bench.vllm_server_compare [--model tiny|smollm2] [--concurrency 1,8,32] [--rounds 3]
         [--requests 32] [--max-tokens 64]
+        [--modes stream,unary]
 
 Systems (both loaded before measuring, on loopback, stopped by PID at the end):
   vllm  `python -m vllm.entrypoints.openai.api_server` (vLLM's own server; the `vllm` console script fails with
@@ -93,7 +94,7 @@ class PeakRss:
             self._stop.wait(0.25)
 
 
-def vllm_args(env: dict[str, str], port: int) -> list[str]:
+def vllm_args(env: dict[str, str], port: int, stream_interval: int) -> list[str]:
     """vLLM's server with the engine settings the inference service reads from `env`."""
     import sys
 
@@ -104,6 +105,7 @@ def vllm_args(env: dict[str, str], port: int) -> list[str]:
         "--kv-cache-memory-bytes", env["JAN_KV_CACHE_BYTES"], "--max-num-seqs", env["JAN_MAX_NUM_SEQS"],
         "--host", "127.0.0.1", "--port", str(port), "--disable-log-stats", "--uvicorn-log-level", "warning",
     ]  # fmt: skip
+    args += ["--stream-interval", str(stream_interval)]
     if env.get("JAN_ENFORCE_EAGER") == "true":
         args.append("--enforce-eager")
     if env.get("JAN_TOOL_CALL_PARSER", "hermes") != "none":
@@ -206,7 +208,7 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
     for round_ in range(args.rounds):
         order = list(systems) if round_ % 2 == 0 else list(reversed(systems))
         for c in args.levels:
-            for mode in MODES:
+            for mode in args.modes:
                 for name in order:
                     pids = {**systems[name][2], "loadgen": psutil.Process().pid}
                     level = await run_level(
@@ -273,8 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--modes", default=",".join(MODES), help="stream, unary or both")
+    parser.add_argument(
+        "--vllm-stream-interval",
+        type=int,
+        default=1,
+        help="vLLM server's --stream-interval (tokens per streamed message; 1, its default, is what `vllm serve` sends)",
+    )
     args = parser.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",")]
+    args.modes = [m for m in MODES if m in args.modes.split(",")]
 
     from devstack.stack import Stack, StackConfig
     from tests.conftest import guest_login
@@ -283,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     args.served_name = env["JAN_SERVED_MODEL_NAME"]
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-vllm-"))
     print(f"logs in {run_dir}\nbefore: {machine_load()}", flush=True)
+    from services.inference.settings import InferenceSettings
+
+    jan_interval = InferenceSettings().stream_interval_tokens  # what the stack reads from this environment
+    print(f"tokens per streamed message: vllm {args.vllm_stream_interval}, jan {jan_interval}", flush=True)
     stack_env = {
         **env,
         "JAN_JWT_SECRET": secrets.token_urlsafe(48),
@@ -293,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=stack_env))
     port = free_port()
-    server = spawn(vllm_args(env, port), python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)
+    server = spawn(vllm_args(env, port, args.vllm_stream_interval), python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)
     try:
         stack.start(timeout=600)
         asyncio.run(wait_http(f"http://127.0.0.1:{port}/health", server, 600))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 
 import grpc
@@ -124,8 +126,13 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         caller = self._caller(context)
         chat = self._chat_request(params, context, caller, completion_id, stream=False)
         chat = await self._with_conversation(chat, context, caller)
-        await _announce_conversation(context, chat)
-        response = convert.completion_response(await self._completions.complete(chat, completion_id))
+        # The header goes out while the answer is generated (a unary client sees it with the answer anyway).
+        announced = asyncio.ensure_future(_announce_conversation(context, chat))
+        try:
+            completion = await self._completions.complete(chat, completion_id)
+        finally:  # a failed announcement (the client left) must not hide the answer's own error
+            await asyncio.gather(announced, return_exceptions=True)
+        response = convert.completion_response(completion)
         if chat.store and chat.conversation_id is not None:
             response.conversation_id = chat.conversation_id
         return response

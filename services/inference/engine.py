@@ -199,10 +199,8 @@ class InferenceEngine:
         answers = [StreamedAnswer(parser) for parser in p.parsers]
         unfinished = p.n
         counter = TokenCounter()
-        interval = self.config.stream_interval_seconds
         async with aclosing(self._engine_stream(p)) as outputs:
             async for res in outputs:
-                sent_at = None
                 for out in res.outputs:
                     step = next_step(p, answers[out.index], out, res.prompt_token_ids)
                     if step is None:
@@ -214,12 +212,7 @@ class InferenceEngine:
                             step.usage.CopyFrom(usage(p, res, [a.token_ids for a in answers]))
                     if carries_something(step):
                         counter.stamp(step, res, p)
-                        if interval and sent_at is None:  # no clock read per step unless spacing messages
-                            sent_at = time.monotonic()
                         yield step
-                if sent_at is not None and not res.finished:
-                    # vLLM merges the deltas that arrive while this waits: the next message carries them all.
-                    await asyncio.sleep(max(0.0, interval - (time.monotonic() - sent_at)))
 
     async def generate_whole(self, req: pb.GenerateRequest) -> list[pb.GenerateResponse]:
         """Every answer whole, in index order, parsed with vLLM's non-streaming parser path; the first also
@@ -345,6 +338,8 @@ class InferenceEngine:
                 bound,
             )
             sampling = chat.to_sampling_params(max_tokens, self._defaults)
+            if stream:  # vLLM holds a stream's tokens back until this many are ready (never its first or last)
+                sampling.stream_interval = self.config.stream_interval_tokens
         except (VLLMValidationError, ValueError) as e:
             raise invalid_argument(e) from None
         reasoning_kwargs = None

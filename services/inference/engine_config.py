@@ -34,10 +34,10 @@ class EngineConfig:
     # Requests with up to this many characters of message text and tools render on the event loop instead
     # of vLLM's renderer thread pool (services/inference/inline_render.py); 0 sends every request to the pool.
     inline_render_max_chars: int = 4096
-    # A stream's messages after its first are at least this far apart: the engine's deltas that arrive
-    # meanwhile are merged (by vLLM's output collector) into one message, so a fast stream costs the services,
-    # Envoy and the client one message per interval instead of one per token. 0 sends every engine step.
-    stream_interval_seconds: float = 0.0
+    # A stream's messages carry at least this many tokens, except its first and last (vLLM's stream_interval,
+    # set per request): a stream then costs the engine's frontend, the services, Envoy and the client one
+    # message per this many tokens instead of one per token. 1 sends every token as it is generated.
+    stream_interval_tokens: int = 1
     log_requests: bool = False
     # vLLM's stat logging, and with it its Prometheus metrics (on when the service's metrics are).
     log_stats: bool = False

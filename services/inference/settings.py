@@ -32,7 +32,7 @@ class InferenceSettings(ServerSettings):
     structured_outputs_in_reasoning: bool = Field(False, validation_alias="JAN_STRUCTURED_OUTPUTS_IN_REASONING")
     compact_json: bool = Field(False, validation_alias="JAN_COMPACT_JSON")
     inline_render_max_chars: int = Field(4096, validation_alias="JAN_INLINE_RENDER_MAX_CHARS", ge=0)
-    stream_interval_seconds: float = Field(0.0, validation_alias="JAN_STREAM_INTERVAL_SECONDS", ge=0, le=1)
+    stream_interval_tokens: int = Field(4, validation_alias="JAN_STREAM_INTERVAL_TOKENS", ge=1, le=256)
     instant_tokens: int = Field(16, validation_alias="JAN_INSTANT_TOKENS", ge=1)
     # The instant engine's pause between streamed tokens (0: none); fault tests use it to have a stream to break.
     instant_token_seconds: float = Field(0.0, validation_alias="JAN_INSTANT_TOKEN_SECONDS", ge=0)
@@ -55,6 +55,6 @@ class InferenceSettings(ServerSettings):
             structured_outputs_in_reasoning=self.structured_outputs_in_reasoning,
             compact_json=self.compact_json,
             inline_render_max_chars=self.inline_render_max_chars,
-            stream_interval_seconds=self.stream_interval_seconds,
+            stream_interval_tokens=self.stream_interval_tokens,
             log_stats=bool(self.metrics_listen_address),
         )

@@ -109,21 +109,23 @@ async def test_logprobs_per_token(engine: Any) -> None:
         assert lp.top_logprobs[0].token == lp.token  # greedy picks the top token
 
 
-async def test_a_stream_interval_merges_the_steps_between_messages(engine: Any) -> None:
-    """With JAN_STREAM_INTERVAL_SECONDS, the steps generated while a message waits its turn go out together
-    (vLLM merges them): fewer messages, the same text, tokens and usage."""
+async def test_a_stream_interval_sends_tokens_in_groups(engine: Any) -> None:
+    """With JAN_STREAM_INTERVAL_TOKENS (vLLM's stream_interval), a stream's first token goes out alone and at
+    once, later messages carry the tokens generated meanwhile, at least that many but for the last: fewer
+    messages, the same text, tokens and usage."""
     import dataclasses
 
-    req = chat(sampling={"max_tokens": 32, "temperature": 0.0, "ignore_eos": True})
-    every_step = await _stream(engine, req)
+    req = chat(sampling={"max_tokens": 30, "temperature": 0.0, "ignore_eos": True})
+    every_token = await _stream(engine, req)
     plain = engine.config
-    engine.config = dataclasses.replace(plain, stream_interval_seconds=0.2)
+    engine.config = dataclasses.replace(plain, stream_interval_tokens=8)
     try:
-        merged = await _stream(engine, req)
+        grouped = await _stream(engine, req)
     finally:
         engine.config = plain
-    assert len(every_step) >= 30  # one message a token
-    assert 1 < len(merged) < len(every_step) / 2
-    assert join_steps(merged).content == join_steps(every_step).content
-    assert sum(m.completion_tokens for m in merged) == sum(m.completion_tokens for m in every_step) == 32
-    assert merged[-1].usage == every_step[-1].usage
+    assert [m.completion_tokens for m in every_token] == [1] * 30
+    counts = [m.completion_tokens for m in grouped]
+    assert counts[0] == 1 and sum(counts) == 30
+    assert all(c >= 8 for c in counts[1:-1]) and len(grouped) <= 5
+    assert join_steps(grouped).content == join_steps(every_token).content
+    assert grouped[-1].usage == every_token[-1].usage
