@@ -8,7 +8,9 @@ what a team gives up (or not) by running Jan Server instead of `vllm serve`.
 Systems (both loaded before measuring, on loopback, stopped by PID at the end):
   vllm  `python -m vllm.entrypoints.openai.api_server` (vLLM's own server; the `vllm` console script fails with
         the CPU wheel) on the model folder, with the engine settings the inference service uses (float32,
-        eager mode, the same context length, KV cache bytes, batch size and parsers).
+        eager mode, the same context length, KV cache bytes, batch size and parsers) and its own defaults
+        otherwise: stats on (its Prometheus /metrics, as the stack's inference service keeps them), one
+        token per streamed message (--vllm-stream-interval).
   jan   the whole stack from devstack.Stack (embedded PostgreSQL, auth, chat, inference, search, Envoy) on the
         same model, called through Envoy's REST surface with a guest's token (guest limits off for the run).
 Both are called by the official `openai` SDK (AsyncOpenAI, one client per system, keep-alive) with the same
@@ -62,13 +64,23 @@ class Level:
 
 @dataclass
 class PeakRss:
-    """Samples the RSS of process trees every 0.25 s while running."""
+    """Samples the RSS of process trees every 0.25 s while running. The trees are listed once, at the start:
+    listing children scans every process on the machine, and doing that per tree per sample cost the load
+    generator (whose process this thread shares) several percent of a core, more for the system with more
+    processes."""
 
     pids: dict[str, int]
     peaks: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> PeakRss:
+        self._trees: dict[str, list[psutil.Process]] = {}
+        for name, pid in self.pids.items():
+            try:
+                root = psutil.Process(pid)
+                self._trees[name] = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -79,17 +91,13 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for name, pid in self.pids.items():
+            for name, tree in self._trees.items():
                 total = 0
-                try:
-                    root = psutil.Process(pid)
-                    for proc in [root, *root.children(recursive=True)]:
-                        try:
-                            total += proc.memory_info().rss
-                        except psutil.Error:
-                            pass
-                except psutil.Error:
-                    continue
+                for proc in tree:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        pass
                 self.peaks[name] = max(self.peaks.get(name, 0.0), total / 2**20)
             self._stop.wait(0.25)
 
@@ -103,7 +111,7 @@ def vllm_args(env: dict[str, str], port: int, stream_interval: int) -> list[str]
         "--model", env["JAN_MODEL"], "--served-model-name", env["JAN_SERVED_MODEL_NAME"],
         "--dtype", env["JAN_DTYPE"], "--max-model-len", env["JAN_MAX_MODEL_LEN"],
         "--kv-cache-memory-bytes", env["JAN_KV_CACHE_BYTES"], "--max-num-seqs", env["JAN_MAX_NUM_SEQS"],
-        "--host", "127.0.0.1", "--port", str(port), "--disable-log-stats", "--uvicorn-log-level", "warning",
+        "--host", "127.0.0.1", "--port", str(port), "--uvicorn-log-level", "warning",
     ]  # fmt: skip
     args += ["--stream-interval", str(stream_interval)]
     if env.get("JAN_ENFORCE_EAGER") == "true":
@@ -280,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "--vllm-stream-interval",
         type=int,
         default=1,
-        help="vLLM server's --stream-interval (tokens per streamed message; 1, its default, is what `vllm serve` sends)",
+        help="vLLM server's --stream-interval (tokens per streamed message; its default 1 is what `vllm serve` sends)",
     )
     args = parser.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",")]
@@ -307,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=stack_env))
     port = free_port()
-    server = spawn(vllm_args(env, port, args.vllm_stream_interval), python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)
+    server_args = vllm_args(env, port, args.vllm_stream_interval)
+    server = spawn(server_args, python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)
     try:
         stack.start(timeout=600)
         asyncio.run(wait_http(f"http://127.0.0.1:{port}/health", server, 600))

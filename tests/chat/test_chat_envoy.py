@@ -277,9 +277,10 @@ def test_sse_wire_format_ends_with_done_and_arrives_spread_over_time(stack: Stac
         buffer += chunk
     events = [e for e in buffer.split(b"\n\n") if e]
     assert all(e.startswith(b"data: ") for e in events)
-    assert events[-1] == b"data: [DONE]" and len(events) >= 48
+    # 48 tokens in groups of JAN_STREAM_INTERVAL_TOKENS (4): the first alone, then 12 groups or so.
+    assert events[-1] == b"data: [DONE]" and 48 // 4 <= len(events) < 48
     # Deltas leave Envoy as the engine makes them, not in one burst at the end.
-    assert len(arrivals) >= 10 and arrivals[-1] - arrivals[0] > 0.1
+    assert len(arrivals) >= 6 and arrivals[-1] - arrivals[0] > 0.1
 
 
 # -- errors --------------------------------------------------------------------------------------------

@@ -254,6 +254,7 @@ def test_inference_defaults(rendered: dict) -> None:
     assert env["JAN_REASONING_PARSER"] == "qwen3"
     assert env["JAN_DTYPE"] == "auto"
     assert float(env["JAN_GPU_MEMORY_UTILIZATION"]) == 0.9
+    assert "JAN_STREAM_INTERVAL_TOKENS" not in env  # null: the service's default
     assert int(env["JAN_MAX_MODEL_LEN"]) > 0
     assert env["HF_HOME"] == "/models/huggingface"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
@@ -290,6 +291,7 @@ def test_inference_inline_chat_template_is_mounted(rendered: dict) -> None:
     pod = _pod_spec(statefulset)
     (container,) = pod["containers"]
     template_path = container_env(container)["JAN_CHAT_TEMPLATE"]
+    assert container_env(container)["JAN_STREAM_INTERVAL_TOKENS"] == "8"  # engine values reach the service
     configmap = result.named("ConfigMap", f"{RELEASE}-inference")
     mount = next(m for m in container["volumeMounts"] if m["name"] == "chat-template")
     assert template_path == f"{mount['mountPath']}/chat_template.jinja"

@@ -13,6 +13,7 @@
     "JAN_TOOL_CALL_PARSER" $engine.toolCallParser
     "JAN_REASONING_PARSER" $engine.reasoningParser
     "JAN_MAX_NUM_SEQS" $engine.maxNumSeqs
+    "JAN_STREAM_INTERVAL_TOKENS" $engine.streamIntervalTokens
     "JAN_ENFORCE_EAGER" $engine.enforceEager
     "JAN_CHAT_TEMPLATE" $chatTemplate
     "HF_HOME" (printf "%s/huggingface" .Values.modelCache.mountPath)
