@@ -15,7 +15,8 @@ Systems (both loaded before measuring, on loopback, stopped by PID at the end):
         same model, called through Envoy's REST surface with a guest's token (guest limits off for the run).
 Both are called by the official `openai` SDK (AsyncOpenAI, one client per system, keep-alive) with the same
 bodies: one of 8 prompts in turn, temperature 0, `ignore_eos` and max_tokens (so both generate exactly the
-same number of tokens; checked from the usage counts), streamed (with include_usage) and not.
+same number of tokens; checked from the usage counts), streamed (with include_usage) and not. Before measuring,
+both must count the same prompt tokens for every prompt (the same template and defaults), or the run stops.
 
 Per round, for each concurrency level and mode, each system runs in turn (the order alternates by round), c
 closed-loop clients sending max(--requests, 4 c) requests in all. Reported per round and as medians over
@@ -147,15 +148,19 @@ def generated(delta) -> bool:
     return bool(delta.content or delta.tool_calls or extra.get("reasoning_content") or extra.get("reasoning"))
 
 
-async def one_request(client, model: str, i: int, max_tokens: int, stream: bool) -> tuple[float, float, int]:
-    """(time to first token, end to end, output tokens) of one chat completion."""
-    body = {
+def request_body(model: str, i: int, max_tokens: int) -> dict:
+    return {
         "model": model,
         "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
         "max_tokens": max_tokens,
         "temperature": 0,
         "extra_body": {"ignore_eos": True, "chat_template_kwargs": {"enable_thinking": False}},
     }
+
+
+async def one_request(client, model: str, i: int, max_tokens: int, stream: bool) -> tuple[float, float, int]:
+    """(time to first token, end to end, output tokens) of one chat completion."""
+    body = request_body(model, i, max_tokens)
     t0 = time.perf_counter()
     if not stream:
         completion = await client.chat.completions.create(**body)
@@ -212,6 +217,17 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
     model = args.served_name
     for client in clients.values():  # warm-up at the top level
         await asyncio.gather(*(one_request(client, model, i, args.max_tokens, True) for i in range(args.levels[-1])))
+    # Both must render the same prompts (the same chat template and defaults), or the comparison is not one.
+    prompt_tokens = {
+        name: [
+            (await client.chat.completions.create(**request_body(model, i, 1))).usage.prompt_tokens
+            for i in range(len(PROMPTS))
+        ]
+        for name, client in clients.items()
+    }
+    print(f"prompt tokens per prompt: {prompt_tokens}", flush=True)
+    if len({tuple(counts) for counts in prompt_tokens.values()}) > 1:
+        raise SystemExit("the two systems render the prompts differently")
     results: dict = {}
     for round_ in range(args.rounds):
         order = list(systems) if round_ % 2 == 0 else list(reversed(systems))
@@ -312,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
         "JAN_GUEST_MAX_OUTPUT_TOKENS": "0",
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+        "JAN_ACCESS_TOKEN_TTL_SECONDS": str(24 * 3600),  # one guest token for the whole run (SmolLM2's: > 15 min)
     }
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=stack_env))
     port = free_port()
