@@ -113,8 +113,8 @@ def vllm_args(env: dict[str, str], port: int, stream_interval: int) -> list[str]
         "--dtype", env["JAN_DTYPE"], "--max-model-len", env["JAN_MAX_MODEL_LEN"],
         "--kv-cache-memory-bytes", env["JAN_KV_CACHE_BYTES"], "--max-num-seqs", env["JAN_MAX_NUM_SEQS"],
         "--host", "127.0.0.1", "--port", str(port), "--uvicorn-log-level", "warning",
+        "--stream-interval", str(stream_interval),
     ]  # fmt: skip
-    args += ["--stream-interval", str(stream_interval)]
     if env.get("JAN_ENFORCE_EAGER") == "true":
         args.append("--enforce-eager")
     if env.get("JAN_TOOL_CALL_PARSER", "hermes") != "none":

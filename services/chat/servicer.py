@@ -48,11 +48,15 @@ def owner_of(caller: Caller) -> Owner:
     return owner
 
 
-async def _announce_conversation(context: grpc.aio.ServicerContext, chat: ChatRequest) -> None:
+def _stored_in(chat: ChatRequest) -> str | None:
+    """The conversation the turn is stored in, if it is stored."""
+    return chat.conversation_id if chat.store else None
+
+
+async def _announce_conversation(context: grpc.aio.ServicerContext, conversation_id: str) -> None:
     """The stored conversation's id, as a response header (REST) and initial metadata (gRPC), before the
     answer: a stream's clients learn it at once."""
-    if chat.conversation_id is not None and chat.store:
-        await context.send_initial_metadata(((CONVERSATION_HEADER, chat.conversation_id),))
+    await context.send_initial_metadata(((CONVERSATION_HEADER, conversation_id),))
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
@@ -125,15 +129,17 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         caller = self._caller(context)
         chat = self._chat_request(params, context, caller, completion_id, stream=False)
         chat = await self._with_conversation(chat, context, caller)
+        conversation_id = _stored_in(chat)
+        if conversation_id is None:
+            return convert.completion_response(await self._completions.complete(chat, completion_id))
         # The header goes out while the answer is generated (a unary client sees it with the answer anyway).
-        announced = asyncio.ensure_future(_announce_conversation(context, chat))
+        announced = asyncio.ensure_future(_announce_conversation(context, conversation_id))
         try:
             completion = await self._completions.complete(chat, completion_id)
         finally:  # a failed announcement (the client left) must not hide the answer's own error
             await asyncio.gather(announced, return_exceptions=True)
         response = convert.completion_response(completion)
-        if chat.store and chat.conversation_id is not None:
-            response.conversation_id = chat.conversation_id
+        response.conversation_id = conversation_id
         return response
 
     async def CreateChatCompletion(
@@ -154,7 +160,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         caller = self._caller(context)
         chat = self._chat_request(params, context, caller, completion_id, stream=True)
         chat = await self._with_conversation(chat, context, caller)
-        await _announce_conversation(context, chat)
+        if (conversation_id := _stored_in(chat)) is not None:
+            await _announce_conversation(context, conversation_id)
         header = StreamHeader(completion_id, convert.now(), chat.model)
         async for event in self._completions.stream(chat):
             yield chat, convert.chunk(event, header), isinstance(event, StreamFailed)

@@ -338,10 +338,10 @@ class InferenceEngine:
                 bound,
             )
             sampling = chat.to_sampling_params(max_tokens, self._defaults)
-            if stream:  # vLLM holds a stream's tokens back until this many are ready (never its first or last)
-                sampling.stream_interval = self.config.stream_interval_tokens
         except (VLLMValidationError, ValueError) as e:
             raise invalid_argument(e) from None
+        if stream:  # vLLM holds a stream's tokens back until this many are ready (never its first or last)
+            sampling.stream_interval = self.config.stream_interval_tokens
         reasoning_kwargs = None
         if parser is not None and parser.reasoning_parser is not None:
             reasoning_kwargs = {"chat_template_kwargs": template_kwargs}
