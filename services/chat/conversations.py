@@ -13,7 +13,7 @@ from typing import Any
 from services.chat import items as item_shapes
 from services.chat.domain import Conversation, Item, NewItem, Owner, Page, new_id
 from services.chat.limits import SIGN_UP, Limits
-from services.chat.store import ConversationFull, ConversationStore, CursorNotFound
+from services.chat.store import AlsoInserted, ConversationFull, ConversationStore, CursorNotFound
 from services.chat.validation import check_include, check_item_count, check_metadata, check_page
 from services.common.errors import InvalidArgument, NotFound
 
@@ -162,12 +162,18 @@ class Conversations:
         return history
 
     async def record(
-        self, owner: Owner, conversation_id: str, items: list[NewItem], param: str = "conversation"
+        self,
+        owner: Owner,
+        conversation_id: str,
+        items: list[NewItem],
+        param: str = "conversation",
+        also: AlsoInserted | None = None,
     ) -> list[Item]:
-        """Appends a turn's items at the end, in one statement (refused when the conversation is full)."""
+        """Appends a turn's items at the end, in one statement with `also`'s insert (refused when the
+        conversation is full: then neither is written)."""
         limit = self.limits.conversation_items(owner.guest)
         try:
-            stored = await self._store.append(conversation_id, owner, items, limit)
+            stored = await self._store.append(conversation_id, owner, items, limit, also)
         except ConversationFull:
             raise _full(owner, limit, param) from None
         if stored is None:

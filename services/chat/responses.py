@@ -34,7 +34,7 @@ from services.chat.limits import Limits
 from services.chat.responses_output import TERMINAL_EVENTS, Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest, parse
 from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
-from services.chat.store import ResponseStore
+from services.chat.store import ResponseStore, stored_with_turn
 from services.chat.stored_responses import StoredResponses
 from services.common.errors import JanError, NotFound
 
@@ -47,6 +47,11 @@ def output_items(response: dict[str, Any]) -> list[NewItem]:
         NewItem(item["id"], item["type"], {k: v for k, v in item.items() if k not in ("id", "type")})
         for item in response["output"]
     ]
+
+
+def turn(request: ResponseRequest, response: dict[str, Any]) -> list[NewItem]:
+    """What a response adds to its conversation: its input, then its output."""
+    return [*request.input_items, *output_items(response)]
 
 
 class Responses:
@@ -196,9 +201,14 @@ class Responses:
         yield (await self._inference.generate_whole(generate))[0]
 
     async def record(self, request: ResponseRequest, owner: Owner, response: dict[str, Any]) -> None:
-        """Stores a foreground response once it ended (one statement), and appends its turn to its
-        conversation."""
-        if request.store:
+        """Stores a foreground response once it ended and appends its turn to its conversation, in one
+        statement: both or neither."""
+        if request.conversation_id:
+            stored = (
+                stored_with_turn(response, request.input_items, request.previous_response_id) if request.store else None
+            )
+            await self._conversations.record(owner, request.conversation_id, turn(request, response), also=stored)
+        elif request.store:
             await self.store.create(
                 response["id"],
                 owner,
@@ -210,13 +220,10 @@ class Responses:
                 conversation_id=request.conversation_id,
                 input_items=request.input_items,
             )
-        await self.record_in_conversation(request, owner, response)
 
     async def record_in_conversation(self, request: ResponseRequest, owner: Owner, response: dict[str, Any]) -> None:
         if request.conversation_id:
-            await self._conversations.record(
-                owner, request.conversation_id, [*request.input_items, *output_items(response)]
-            )
+            await self._conversations.record(owner, request.conversation_id, turn(request, response))
 
     async def create(
         self, params: pb.ResponseParams, owner: Owner, attribution: types_pb2.Attribution

@@ -13,7 +13,7 @@ import pytest
 from services.chat import items
 from services.chat.domain import Owner
 from services.chat.server import MIGRATIONS
-from services.chat.store import ConversationFull, ConversationStore
+from services.chat.store import ConversationFull, ConversationStore, ResponseStore, stored_with_turn
 from services.common.db import apply_migrations
 
 ALICE = Owner("user_alice")
@@ -21,11 +21,16 @@ MAX_ITEMS = 10_000
 
 
 @pytest.fixture
-async def store(database_factory) -> AsyncIterator[ConversationStore]:
+async def pool(database_factory) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_factory("chat"), min_size=1, max_size=4)
     await apply_migrations(pool, "chat", MIGRATIONS)
-    yield ConversationStore(pool)
+    yield pool
     await pool.close()
+
+
+@pytest.fixture
+def store(pool: asyncpg.Pool) -> ConversationStore:
+    return ConversationStore(pool)
 
 
 def message(role: str, text: str):
@@ -101,3 +106,26 @@ async def test_an_append_past_the_item_limit_is_refused_in_its_own_statement(sto
     assert found is not None and found[1] == 10 == len(found[0])
     # Someone else's conversation is not found, full or not.
     assert await store.append(conversation.id, Owner("user_bob"), [message("user", "x")], 10) is None
+
+
+async def test_a_response_in_its_conversation_is_stored_with_its_turn_or_not_at_all(pool: asyncpg.Pool) -> None:
+    """The response row is written by the statement that appends its turn: a full conversation, or another
+    owner's, gets neither; one with room gets both, the response with the append's conversation and owner."""
+    conversations, responses = ConversationStore(pool), ResponseStore(pool)
+    conversation = await conversations.create("conv_r", ALICE, "", {}, [message("user", "first")])
+    question = message("user", "q")
+
+    def stored(response_id: str):
+        return stored_with_turn({"id": response_id, "status": "completed", "output": []}, [question], None)
+
+    with pytest.raises(ConversationFull):
+        await conversations.append(conversation.id, ALICE, [question, message("assistant", "a")], 2, stored("r1"))
+    assert await conversations.append(conversation.id, Owner("user_bob"), [question], 10, stored("r2")) is None
+    added = await conversations.append(conversation.id, ALICE, [question, message("assistant", "a")], 3, stored("r3"))
+    assert added is not None and len(added) == 2
+    assert await responses.get("r1", ALICE) is None and await responses.get("r2", Owner("user_bob")) is None
+    kept = await responses.get("r3", ALICE)
+    assert kept is not None and kept.status == "completed" and kept.owner == ALICE
+    assert await responses.get("r3", Owner("user_bob")) is None
+    row = await pool.fetchrow("SELECT conversation_id, input FROM chat.responses WHERE id = 'r3'")
+    assert row["conversation_id"] == conversation.id and json.loads(row["input"])[0]["id"] == question.id

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 
@@ -33,6 +33,12 @@ _INSERT_ITEMS = (
     " octet_length(t.body), t.body::jsonb"
     " FROM {source} unnest({arrays}) WITH ORDINALITY AS t (id, type, role, body, end_offset, n)"
 )
+
+
+# Another INSERT an append makes in its own statement, so both land or neither: given the number of its first
+# parameter, its SQL (which may read the append's `numbered` CTE, one row when the append goes ahead, and its
+# $1 conversation id and $2/$3 owner) and its values. A response stored in its conversation is one.
+AlsoInserted: TypeAlias = Callable[[int], tuple[str, list[object]]]
 
 
 def _conversation(row: asyncpg.Record) -> Conversation:
@@ -177,11 +183,13 @@ class ConversationStore:
     # -- items ------------------------------------------------------------------------------------------
 
     async def append(
-        self, conversation_id: str, owner: Owner, items: list[NewItem], max_items: int
+        self, conversation_id: str, owner: Owner, items: list[NewItem], max_items: int, also: AlsoInserted | None = None
     ) -> list[Item] | None:
-        """Adds items at the end, in one statement; None when the owner has no such conversation. Raises
-        ConversationFull when the conversation would then hold more than `max_items`."""
+        """Adds items at the end, in one statement (with `also`'s insert, made only if the items are added);
+        None when the owner has no such conversation. Raises ConversationFull when the conversation would then
+        hold more than `max_items`."""
         ids, kinds, roles, bodies, offsets, total = _item_arrays(items)
+        also_sql, also_args = also(12) if also else ("", [])
         insert_items = _INSERT_ITEMS.format(
             conversation="$1",
             first_seq="c.first_seq",
@@ -195,6 +203,7 @@ class ConversationStore:
             " SET next_seq = next_seq + $4, total_size = total_size + $5, item_count = item_count + $4"
             f" WHERE id = $1 AND {_SCOPE} AND item_count + $4 <= $11"
             " RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
+            f"{f', also AS ({also_sql})' if also_sql else ''}"
             f" {insert_items} RETURNING seq, {_ITEM}",
             conversation_id,
             owner.user_id,
@@ -207,6 +216,7 @@ class ConversationStore:
             bodies,
             offsets,
             max_items,
+            *also_args,
         )
         if not rows:
             if await self.get(conversation_id, owner) is not None:  # there, but full

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.chat.domain import Item, NewItem, Owner, Page
+from services.chat.store.conversations import AlsoInserted
 
 QUEUE_CHANNEL = "jan_responses_queued"  # NOTIFYed with a background response's id when it is queued
 _SCOPE = "user_id = $2 AND ($3::text IS NULL OR project_id = $3)"  # $2, $3: the owner
@@ -52,6 +53,30 @@ def _input_json(items: list[NewItem]) -> str:
     return json.dumps([{"id": i.id, "type": i.type, "body": i.body} for i in items])
 
 
+_COLUMNS = (
+    "id, user_id, project_id, status, background, request, response, input, previous_response_id, conversation_id"
+)
+
+
+def stored_with_turn(
+    response: dict[str, Any], input_items: list[NewItem], previous_response_id: str | None
+) -> AlsoInserted:
+    """A foreground response written in the statement that appends its turn to its conversation (see
+    ConversationStore.append): stored only if the turn is, with the append's conversation and owner."""
+
+    def insert(first: int) -> tuple[str, list[object]]:
+        p = [f"${first + i}" for i in range(5)]
+        sql = (
+            f"INSERT INTO chat.responses ({_COLUMNS})"
+            f" SELECT {p[0]}, $2, $3, {p[1]}, false, '{{}}'::jsonb, {p[2]}::jsonb, {p[3]}::jsonb, {p[4]}, $1"
+            " FROM numbered"
+        )
+        values = [response["id"], response["status"], json.dumps(response), _input_json(input_items)]
+        return sql, [*values, previous_response_id]
+
+    return insert
+
+
 _INSERT_EVENTS = (
     "INSERT INTO chat.response_events (response_id, sequence_number, event)"
     " SELECT $1, t.n, t.e::jsonb FROM unnest({first}::int[], {second}::text[]) AS t (n, e) ON CONFLICT DO NOTHING"
@@ -78,10 +103,7 @@ class ResponseStore:
     ) -> None:
         """Stores a response with its input, and the first events of a background one, in one statement (a
         replica may take it the moment it commits)."""
-        insert = (
-            "INSERT INTO chat.responses (id, user_id, project_id, status, background, request, response, input,"
-            " previous_response_id, conversation_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        )
+        insert = f"INSERT INTO chat.responses ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         args = [
             response_id,
             owner.user_id,
