@@ -35,6 +35,7 @@ from devstack.postgres import LocalPostgres
 from services.auth.authz_http import AuthzHttpServer
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings, GoogleSettings
+from services.common.db import keep_session
 from services.common.identity import Caller
 from services.common.server import JanServer
 from services.common.settings import DatabaseSettings, ServerSettings
@@ -89,7 +90,7 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
         JAN_BOOTSTRAP_TOKEN=bootstrap_token,
         JAN_LOG_LEVEL="WARNING",
     )
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4, reset=keep_session)  # as the service's
     app = await AuthApp.create(settings, pool)
     await app.start()
     server = JanServer(ServerSettings(listen_address="127.0.0.1:0", shutdown_grace_seconds=0))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
 import tempfile
 import time
@@ -30,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.common import CpuMeter, machine_load, table
+from bench.common import CpuMeter, machine_load, stack_env, table
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
@@ -227,15 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.stack import Stack, StackConfig
 
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-chat-cpu-"))
-    env = {
-        "JAN_ENGINE": "instant",
-        "JAN_INSTANT_TOKENS": str(TOKENS),
-        "JAN_SERVED_MODEL_NAME": MODEL,
-        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
-        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-    }
+    env = stack_env(JAN_INSTANT_TOKENS=str(TOKENS), JAN_SERVED_MODEL_NAME=MODEL)
     states = {"on": ["metrics on"], "off": ["metrics off"], "both": ["metrics off", "metrics on"]}[args.metrics]
     stacks = {
         label: Stack(

@@ -1,9 +1,11 @@
-"""Helpers the benchmark scripts share: percentiles, child processes in their own process group, gRPC health
-waits (devstack's), the machine's load, per-process CPU accounting and a plain-text table printer."""
+"""Helpers the benchmark scripts share: the environment of a benchmark's stack, percentiles, child processes in
+their own process group, gRPC health waits (devstack's), the machine's load, per-process CPU accounting and a
+plain-text table printer."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -15,6 +17,20 @@ import psutil
 from devstack.stack import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_env(engine: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's whole stack (devstack.Stack): fresh secrets, no guest rate limit
+    (benchmarks send more than a guest may), a short shutdown grace, then `engine` (the INSTANT test engine,
+    canned tokens at once, when None; never a default outside tests and benchmarks) and `extra`."""
+    return {
+        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
+        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
+        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
+        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
+        **(engine if engine is not None else {"JAN_ENGINE": "instant", "JAN_SERVED_MODEL_NAME": "instant"}),
+        **extra,
+    }
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench.common import machine_load, ms, percentile, table
+from bench.common import machine_load, ms, percentile, stack_env, table
 
 SIZES = (10, 1_000, 10_000)
 HISTORY_BUDGET_BYTES = 4096 * 16  # services.chat.completions.HISTORY_BYTES_PER_TOKEN for a 4,096-token model
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.postgres import LocalPostgres
     from devstack.stack import Stack, StackConfig
     from services.chat.server import MIGRATIONS
-    from services.common.db import apply_migrations
+    from services.common.db import apply_migrations, keep_session
 
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-conversations-"))
     print(f"logs and data in {run_dir}\nbefore: {machine_load()}", flush=True)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
 
             async def store_part() -> list[list[object]]:
-                pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+                pool = await asyncpg.create_pool(url, min_size=1, max_size=4, reset=keep_session)  # as the service's
                 try:
                     await apply_migrations(pool, "chat", MIGRATIONS)
                     return await measure_store(pool, args.reps)
@@ -241,16 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{' / '.join(f'{r:.2f}' for r in ratios)}: {'MET' if worst <= 1.5 else 'MISSED'} (goal <= 1.5)"
             )
     if not args.skip_completions:
-        import secrets
-
-        env = {
-            "JAN_ENGINE": "instant",
-            "JAN_SERVED_MODEL_NAME": "instant",
-            "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-            "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
-            "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-            "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        }
+        env = stack_env()
         stack = Stack(
             StackConfig.on_free_ports(
                 run_dir=run_dir / "stack", data_dir=run_dir / "stack-pg", durable_postgres=True, env=env

@@ -74,6 +74,7 @@ from bench.common import (
     pin_tree,
     python_env,
     spawn,
+    stack_env,
     table,
 )
 from devstack.stack import stop_process_group
@@ -319,17 +320,12 @@ class JanStack:
         from devstack.stack import Stack, StackConfig
 
         self.bootstrap_token = secrets.token_urlsafe(32)  # the first owner's, presented by project_api_key
-        env = {
-            "JAN_ENGINE": "instant",
-            "JAN_INSTANT_TOKENS": str(tokens),
-            "JAN_SERVED_MODEL_NAME": MODEL,
-            "JAN_BOOTSTRAP_TOKEN": self.bootstrap_token,
-            "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-            "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
-            "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-            "JAN_COOKIE_SECURE": "false",
-            "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        }
+        env = stack_env(
+            JAN_INSTANT_TOKENS=str(tokens),
+            JAN_SERVED_MODEL_NAME=MODEL,
+            JAN_BOOTSTRAP_TOKEN=self.bootstrap_token,
+            JAN_COOKIE_SECURE="false",
+        )
         config = StackConfig.on_free_ports(
             run_dir=run_dir, data_dir=run_dir / "pgdata", durable_postgres=False, env=env
         )

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench.common import machine_load, ms, percentile, table
+from bench.common import machine_load, ms, percentile, stack_env, table
 
 MODEL = "instant"
 QUESTION = "What is the capital of France?"
@@ -132,15 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.stack import Stack, StackConfig
 
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-responses-"))
-    env = {
-        "JAN_ENGINE": "instant",
-        "JAN_SERVED_MODEL_NAME": MODEL,
-        "JAN_INSTANT_TOKENS": str(TOKENS),
-        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
-    }
+    env = stack_env(JAN_SERVED_MODEL_NAME=MODEL, JAN_INSTANT_TOKENS=str(TOKENS))
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=env))
     print(
         f"logs in {run_dir}; the inference service runs the INSTANT TEST ENGINE\nbefore: {machine_load()}", flush=True

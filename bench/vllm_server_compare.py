@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import subprocess
 import tempfile
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.common import CpuMeter, machine_load, ms, percentile, python_env, spawn, table
+from bench.common import CpuMeter, machine_load, ms, percentile, python_env, spawn, stack_env, table
 from bench.inference_overhead import PROMPTS, engine_env
 from devstack.ports import free_port
 from devstack.stack import stop_process_group
@@ -308,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",")]
-    args.modes = [m for m in MODES if m in args.modes.split(",")]
+    asked = args.modes.split(",")
+    if unknown := sorted(set(asked) - set(MODES)):
+        parser.error(f"unknown --modes {', '.join(unknown)} (known: {', '.join(MODES)})")
+    args.modes = [m for m in MODES if m in asked]
 
     from devstack.stack import Stack, StackConfig
     from tests.conftest import guest_login
@@ -321,16 +323,12 @@ def main(argv: list[str] | None = None) -> int:
 
     jan_interval = InferenceSettings().stream_interval_tokens  # what the stack reads from this environment
     print(f"tokens per streamed message: vllm {args.vllm_stream_interval}, jan {jan_interval}", flush=True)
-    stack_env = {
-        **env,
-        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
-        "JAN_GUEST_MAX_OUTPUT_TOKENS": "0",
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        "JAN_ACCESS_TOKEN_TTL_SECONDS": str(24 * 3600),  # one guest token for the whole run (SmolLM2's: > 15 min)
-    }
-    stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=stack_env))
+    jan_env = stack_env(
+        env,
+        JAN_GUEST_MAX_OUTPUT_TOKENS="0",
+        JAN_ACCESS_TOKEN_TTL_SECONDS=str(24 * 3600),  # one guest token for the whole run (SmolLM2's: > 15 min)
+    )
+    stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", env=jan_env))
     port = free_port()
     server_args = vllm_args(env, port, args.vllm_stream_interval)
     server = spawn(server_args, python_env(), run_dir / "logs" / "vllm-server.log", new_session=False)

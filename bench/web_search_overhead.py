@@ -19,13 +19,12 @@ session) against the same search over gRPC directly.
 from __future__ import annotations
 
 import argparse
-import secrets
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench.common import machine_load, ms, percentile, table
+from bench.common import machine_load, ms, percentile, stack_env, table
 
 MODEL = "instant"
 QUESTION = "What is the weather in Paris today?"
@@ -116,15 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-web-search-"))
     serper = FakeSerper()
     serper.start()
-    env = {
-        "JAN_ENGINE": "instant",
-        "JAN_SERVED_MODEL_NAME": MODEL,
-        "JAN_JWT_SECRET": secrets.token_urlsafe(48),
-        "JAN_GUEST_REQUESTS_PER_MINUTE": "0",  # benchmarks send more than a guest may
-        "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
-        "JAN_SHUTDOWN_GRACE_SECONDS": "2",
-        **serper.env(),
-    }
+    env = stack_env(JAN_SERVED_MODEL_NAME=MODEL, **serper.env())
     stack = Stack(StackConfig.on_free_ports(run_dir=run_dir, data_dir=run_dir / "pg", durable_postgres=False, env=env))
     print(
         f"logs in {run_dir}; the inference service runs the INSTANT TEST ENGINE\nbefore: {machine_load()}", flush=True
