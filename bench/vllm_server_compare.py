@@ -1,7 +1,7 @@
 """The whole stack against vLLM's own OpenAI-compatible server, on the same model and settings, in one run:
 what a team gives up (or not) by running Jan Server instead of `vllm serve`.
 
-    .venv/bin/python -m bench.vllm_server_compare [--model tiny|smollm2] [--concurrency 1,8,32] [--rounds 3]
+    .venv/bin/python -m bench.vllm_server_compare [--model tiny|smollm2] [--concurrency 1,8,32] [--rounds 4]
         [--requests 32] [--max-tokens 64]
         [--modes stream,unary]
 
@@ -18,12 +18,13 @@ bodies: one of 8 prompts in turn, temperature 0, `ignore_eos` and max_tokens (so
 same number of tokens; checked from the usage counts), streamed (with include_usage) and not. Before measuring,
 both must count the same prompt tokens for every prompt (the same template and defaults), or the run stops.
 
-Per round, for each concurrency level and mode, each system runs in turn (the order alternates by round), c
-closed-loop clients sending max(--requests, 4 c) requests in all. Reported per round and as medians over
-rounds: aggregate output tokens/s, time to first token p50/p99 (streams: until the first chunk with generated text),
-end to end p50/p99, CPU seconds per request by process tree (vLLM's server; Envoy, auth, chat, inference
-with its engine processes, search; the load generator), and peak RSS by process tree during the level. The
-comparison is paired: each round's jan / vllm ratio and first-token difference, median over rounds (range shown).
+Per round, for each concurrency level and mode, each system runs in turn (the order alternates by round: an
+even --rounds balances it; each starts once both systems have fallen idle), c closed-loop clients sending
+max(--requests, 4 c) requests in all. Reported per round and as medians over rounds: aggregate output
+tokens/s, time to first token p50/p99 (streams: until the first chunk with generated text), end to end
+p50/p99, CPU seconds per request by process tree (vLLM's server; Envoy, auth, chat, inference with its engine
+processes, search; the load generator), and peak RSS by process tree during the level. The comparison is
+paired: each round's jan / vllm ratio and first-token difference, median over rounds (range shown).
 Goal (issue 17): the stack gives >= 0.95 of vLLM's server's tokens per second and adds <= 5 ms to its first
 token at every level (streaming), on both models.
 """
@@ -244,10 +245,27 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
                         f"  cpu/req {sum(v for k, v in level.cpu_per_request.items() if k != 'loadgen'):6.1f} ms",
                         flush=True,
                     )
-                    await asyncio.sleep(1.5)  # vLLM's engine core spins for 1 s after its last message
+                    settled = await settle([pid for name_ in systems for pid in systems[name_][2].values()])
+                    if settled > 2:
+                        print(f"  (the systems took {settled:.1f} s to fall idle)", flush=True)
     for client in clients.values():
         await client.close()
     return results
+
+
+async def settle(pids: list[int], busy_cores: float = 0.15, give_up_after: float = 30.0) -> float:
+    """Waits until the systems' process trees together use less than `busy_cores` of a core over half a
+    second, and returns the seconds waited: the system measured last leaves vLLM's engine core spinning for a
+    while after its last message, and the next one measured must not share the cores with it (a fixed pause
+    guessed how long; with it SmolLM2 at 1 client read ~6 % slower when second, whichever system it was)."""
+    meter = CpuMeter({str(pid): pid for pid in pids}, alone=frozenset())
+    started = time.monotonic()
+    while time.monotonic() - started < give_up_after:
+        meter.start()
+        await asyncio.sleep(0.5)
+        if sum(meter.stop().values()) < busy_cores * 0.5:
+            break
+    return time.monotonic() - started
 
 
 def report(results: dict) -> bool:
@@ -295,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny")
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4, help="even: each system goes first as often")
     parser.add_argument("--requests", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--modes", default=",".join(MODES), help="stream, unary or both")
