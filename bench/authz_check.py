@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2, external_auth_pb2_grpc
 from google.rpc import code_pb2
@@ -35,7 +34,7 @@ from devstack.postgres import LocalPostgres
 from services.auth.authz_http import AuthzHttpServer
 from services.auth.server import AuthApp
 from services.auth.settings import AuthSettings, GoogleSettings
-from services.common.db import keep_session
+from services.common.db import create_pool
 from services.common.identity import Caller
 from services.common.server import JanServer
 from services.common.settings import DatabaseSettings, ServerSettings
@@ -90,7 +89,7 @@ async def run(database_url: str, calls: int, grpc_calls: int) -> dict[str, objec
         JAN_BOOTSTRAP_TOKEN=bootstrap_token,
         JAN_LOG_LEVEL="WARNING",
     )
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4, reset=keep_session)  # as the service's
+    pool = await create_pool(settings.database)  # the auth service's own pool
     app = await AuthApp.create(settings, pool)
     await app.start()
     server = JanServer(ServerSettings(listen_address="127.0.0.1:0", shutdown_grace_seconds=0))

@@ -187,14 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-completions", action="store_true")
     args = parser.parse_args(argv)
 
-    import asyncpg
     import uvloop
 
     from devstack.ports import free_port
     from devstack.postgres import LocalPostgres
     from devstack.stack import Stack, StackConfig
     from services.chat.server import MIGRATIONS
-    from services.common.db import apply_migrations, keep_session
+    from services.common.db import apply_migrations, create_pool
+    from services.common.settings import DatabaseSettings
 
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-conversations-"))
     print(f"logs and data in {run_dir}\nbefore: {machine_load()}", flush=True)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
 
             async def store_part() -> list[list[object]]:
-                pool = await asyncpg.create_pool(url, min_size=1, max_size=4, reset=keep_session)  # as the service's
+                pool = await create_pool(DatabaseSettings(DATABASE_URL=url))  # the chat service's own pool
                 try:
                     await apply_migrations(pool, "chat", MIGRATIONS)
                     return await measure_store(pool, args.reps)

@@ -229,6 +229,7 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
     if len({tuple(counts) for counts in prompt_tokens.values()}) > 1:
         raise SystemExit("the two systems render the prompts differently")
     results: dict = {}
+    every_pid = [pid for _, _, pids in systems.values() for pid in pids.values()]
     for round_ in range(args.rounds):
         order = list(systems) if round_ % 2 == 0 else list(reversed(systems))
         for c in args.levels:
@@ -245,7 +246,7 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
                         f"  cpu/req {sum(v for k, v in level.cpu_per_request.items() if k != 'loadgen'):6.1f} ms",
                         flush=True,
                     )
-                    settled = await settle([pid for name_ in systems for pid in systems[name_][2].values()])
+                    settled = await settle(every_pid)
                     if settled > 2:
                         print(f"  (the systems took {settled:.1f} s to fall idle)", flush=True)
     for client in clients.values():
@@ -255,8 +256,8 @@ async def measure(args: argparse.Namespace, systems: dict[str, tuple[str, str, d
 
 async def settle(pids: list[int], busy_cores: float = 0.15, give_up_after: float = 30.0) -> float:
     """Waits until the systems' process trees together use less than `busy_cores` of a core over half a
-    second, and returns the seconds waited: the system measured last leaves vLLM's engine core spinning for a
-    while after its last message, and the next one measured must not share the cores with it (a fixed pause
+    second, and returns the seconds waited: the system measured last can leave vLLM's engine core spinning for
+    a while after its last message, and the next one measured must not share the cores with it (a fixed pause
     guessed how long; with it SmolLM2 at 1 client read ~6 % slower when second, whichever system it was)."""
     meter = CpuMeter({str(pid): pid for pid in pids}, alone=frozenset())
     started = time.monotonic()

@@ -34,7 +34,7 @@ from services.chat.limits import Limits
 from services.chat.responses_output import TERMINAL_EVENTS, Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest, parse
 from services.chat.search_loop import SearchDone, SearchLoop, SearchStarted
-from services.chat.store import ResponseStore, stored_with_turn
+from services.chat.store import AlsoInserted, ResponseStore, stored_with_turn
 from services.chat.stored_responses import StoredResponses
 from services.common.errors import JanError, NotFound
 
@@ -207,7 +207,7 @@ class Responses:
             stored = (
                 stored_with_turn(response, request.input_items, request.previous_response_id) if request.store else None
             )
-            await self._conversations.record(owner, request.conversation_id, turn(request, response), also=stored)
+            await self.record_in_conversation(request, owner, response, also=stored)
         elif request.store:
             await self.store.create(
                 response["id"],
@@ -221,9 +221,12 @@ class Responses:
                 input_items=request.input_items,
             )
 
-    async def record_in_conversation(self, request: ResponseRequest, owner: Owner, response: dict[str, Any]) -> None:
+    async def record_in_conversation(
+        self, request: ResponseRequest, owner: Owner, response: dict[str, Any], also: AlsoInserted | None = None
+    ) -> None:
+        """Appends the response's turn (its input, then its output) to its conversation, with `also`."""
         if request.conversation_id:
-            await self._conversations.record(owner, request.conversation_id, turn(request, response))
+            await self._conversations.record(owner, request.conversation_id, turn(request, response), also=also)
 
     async def create(
         self, params: pb.ResponseParams, owner: Owner, attribution: types_pb2.Attribution

@@ -189,7 +189,9 @@ class ConversationStore:
         None when the owner has no such conversation. Raises ConversationFull when the conversation would then
         hold more than `max_items`."""
         ids, kinds, roles, bodies, offsets, total = _item_arrays(items)
-        also_sql, also_args = also(12) if also else ("", [])
+        args: list[object] = [conversation_id, owner.user_id, owner.project_id, len(items), total]  # $1-$5
+        args += [ids, kinds, roles, bodies, offsets, max_items]  # $6-$11
+        also_sql, also_args = also(len(args) + 1) if also else ("", [])  # its parameters follow
         insert_items = _INSERT_ITEMS.format(
             conversation="$1",
             first_seq="c.first_seq",
@@ -205,17 +207,7 @@ class ConversationStore:
             " RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
             f"{f', also AS ({also_sql})' if also_sql else ''}"
             f" {insert_items} RETURNING seq, {_ITEM}",
-            conversation_id,
-            owner.user_id,
-            owner.project_id,
-            len(items),
-            total,
-            ids,
-            kinds,
-            roles,
-            bodies,
-            offsets,
-            max_items,
+            *args,
             *also_args,
         )
         if not rows:
