@@ -319,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--modes", default=",".join(MODES), help="stream, unary or both")
     parser.add_argument(
+        "--max-num-seqs", type=int, help="both engines' max_num_seqs (default: the highest --concurrency)"
+    )
+    parser.add_argument(
         "--vllm-stream-interval",
         type=int,
         default=1,
@@ -334,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     from devstack.stack import Stack, StackConfig
     from tests.conftest import guest_login
 
-    env = {**engine_env(args.model), "JAN_MAX_NUM_SEQS": str(max(args.levels))}
+    env = {**engine_env(args.model), "JAN_MAX_NUM_SEQS": str(args.max_num_seqs or max(args.levels))}
     args.served_name = env["JAN_SERVED_MODEL_NAME"]
     run_dir = Path(tempfile.mkdtemp(prefix="jan-bench-vllm-"))
     print(f"logs in {run_dir}\nbefore: {machine_load()}", flush=True)

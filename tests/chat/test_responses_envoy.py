@@ -309,14 +309,16 @@ def test_web_search_makes_calls_sources_and_citations(
     }
     events = post_stream(stack, client, body)  # the search service may answer from its cache: no new query
     kinds = [e["type"] for e in events]
+    final = events[-1]["response"]
+    # Intermittent once in a while (not reproduced in 16 runs beside other generations): says what came instead.
+    seen = json.dumps({k: final.get(k) for k in ("status", "incomplete_details", "error", "output")})[:2000]
     for kind in (
         "response.web_search_call.in_progress",
         "response.web_search_call.searching",
         "response.web_search_call.completed",
         "response.output_text.annotation.added",
     ):
-        assert kind in kinds
-    final = events[-1]["response"]
+        assert kind in kinds, seen
     search, message = final["output"][0], final["output"][-1]
     assert search["type"] == "web_search_call" and search["status"] == "completed"
     assert search["action"]["type"] == "search" and search["action"]["sources"][0]["url"].endswith("/1")
