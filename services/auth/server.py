@@ -49,7 +49,7 @@ from services.common.channels import insecure_channel
 from services.common.db import apply_migrations, create_pool
 from services.common.logs import configure_logging
 from services.common.metrics import ServiceMetrics, metrics_for
-from services.common.server import JanServer, run
+from services.common.server import JanServer, freeze_startup_heap, run
 from services.common.tracing import configure_tracing
 
 SERVICE = "jan-auth"
@@ -182,6 +182,7 @@ async def serve(settings: AuthSettings) -> None:
             await authz_http.start()  # before the gRPC server reports SERVING
             try:
                 await server.start()
+                freeze_startup_heap()
                 await server.serve_until_stopped()
             finally:
                 await authz_http.stop()  # after in-flight calls drained

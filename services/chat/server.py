@@ -39,7 +39,7 @@ from services.common.db import apply_migrations, create_pool
 from services.common.errors import JanError
 from services.common.logs import configure_logging
 from services.common.metrics import ServiceMetrics, metrics_for
-from services.common.server import JanServer, run
+from services.common.server import JanServer, freeze_startup_heap, run
 from services.common.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ async def serve(settings: ChatSettings) -> None:
         await app.start()
         try:
             await server.start()
+            freeze_startup_heap()
             await server.serve_until_stopped()
         finally:
             await mcp.stop()

@@ -12,7 +12,7 @@ import logging
 from jan.v1 import inference_service_pb2_grpc
 from services.common.logs import configure_logging
 from services.common.metrics import metrics_for
-from services.common.server import JanServer, run
+from services.common.server import JanServer, freeze_startup_heap, run
 from services.common.tracing import configure_tracing
 from services.inference.domain import Engine
 from services.inference.servicer import InferenceServicer
@@ -49,14 +49,17 @@ class InferenceApp:
             inference_service_pb2_grpc.add_InferenceServiceServicer_to_server, self.servicer, "jan.v1.InferenceService"
         )
 
-    async def load(self, server: JanServer, loaded: asyncio.Event | None = None) -> None:
-        """Starts the engine, reports SERVING (and sets `loaded`), then watches it: NOT_SERVING when it dies."""
+    async def load(self, server: JanServer, loaded: asyncio.Event | None = None, *, freeze_heap: bool = False) -> None:
+        """Starts the engine, reports SERVING (and sets `loaded`), then watches it: NOT_SERVING when it dies.
+        `freeze_heap`: the process is this service's own (services/common/server.freeze_startup_heap)."""
         try:
             await self.engine.start()
         except Exception:
             log.exception("inference engine failed to start")
             server.request_stop()
             raise
+        if freeze_heap:
+            freeze_startup_heap()
         self.servicer.ready = True
         await server.set_serving(True)
         if loaded is not None:
@@ -73,7 +76,7 @@ async def serve(settings: InferenceSettings) -> int:
     server = JanServer(settings, metrics=metrics_for(settings.metrics_listen_address))
     app.register(server)
     await server.start(serving=False)
-    loader = asyncio.create_task(app.load(server))
+    loader = asyncio.create_task(app.load(server, freeze_heap=True))
     try:
         await server.serve_until_stopped()
     finally:

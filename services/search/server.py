@@ -13,7 +13,7 @@ import httpx
 from jan.v1 import search_service_pb2_grpc
 from services.common.logs import configure_logging
 from services.common.metrics import ServiceMetrics, metrics_for
-from services.common.server import JanServer, run
+from services.common.server import JanServer, freeze_startup_heap, run
 from services.common.tracing import configure_tracing
 from services.search.metrics import SearchMetrics
 from services.search.serper import SerperClient, SerperConfig, create_http_client
@@ -60,6 +60,7 @@ async def serve(settings: SearchSettings) -> None:
         server = JanServer(settings, metrics=metrics)
         SearchApp(settings, http, metrics).register(server)
         await server.start()
+        freeze_startup_heap()
         await server.serve_until_stopped()
 
 

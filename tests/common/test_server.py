@@ -4,6 +4,8 @@ with OpenAI error bodies (a method a servicer does not implement, a domain error
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -93,3 +95,21 @@ async def test_metadata_up_to_64_kib_is_accepted(server) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.Search(search_service_pb2.SearchRequest(q="x"), metadata=(("x-pad", "p" * 40_000),), timeout=5)
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # the servicer's answer: the call got there
+
+
+FREEZE = """
+import gc, json, weakref
+from services.common.server import freeze_startup_heap
+class Node: pass
+cycle = Node(); cycle.me = cycle; garbage = weakref.ref(cycle); del cycle  # only a collection frees it
+kept = [Node() for _ in range(1000)]
+freeze_startup_heap()
+print(json.dumps({"garbage_freed": garbage() is None, "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_a_ready_process_frees_its_garbage_then_puts_the_rest_out_of_the_collectors_reach() -> None:
+    # In a process of its own: freezing is a whole process's choice (services call it; tests never do).
+    out = subprocess.run([sys.executable, "-c", FREEZE], capture_output=True, text=True, check=True, timeout=60)
+    result = json.loads(out.stdout)
+    assert result["garbage_freed"] and result["frozen"] >= 1000
