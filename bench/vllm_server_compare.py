@@ -314,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny")
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--rounds", type=int, default=4, help="even: each system goes first as often")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="even: each system goes first as often; 8 for a verdict (±10 %% a round)"
+    )
     parser.add_argument("--requests", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--modes", default=",".join(MODES), help="stream, unary or both")

@@ -179,10 +179,10 @@ async def serve(settings: AuthSettings) -> None:
             authz_http = AuthzHttpServer(
                 app.authorizer, settings.authz_listen_address, traced=settings.tracing, metrics=app.authz_metrics
             )
+            freeze_startup_heap()  # built: before either endpoint takes calls, so the collection delays none
             await authz_http.start()  # before the gRPC server reports SERVING
             try:
                 await server.start()
-                freeze_startup_heap()
                 await server.serve_until_stopped()
             finally:
                 await authz_http.stop()  # after in-flight calls drained

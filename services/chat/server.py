@@ -148,11 +148,11 @@ async def serve(settings: ChatSettings) -> None:
         server = JanServer(settings, metrics=metrics)
         app.register(server)
         mcp = McpHttpServer(app.mcp_app, settings.mcp_listen_address)
+        freeze_startup_heap()  # built: before either endpoint takes calls, so the collection delays none
         await mcp.start()  # before the gRPC server reports SERVING
         await app.start()
         try:
             await server.start()
-            freeze_startup_heap()
             await server.serve_until_stopped()
         finally:
             await mcp.stop()

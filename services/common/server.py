@@ -161,8 +161,9 @@ def freeze_startup_heap() -> None:
     """Puts every object alive now (modules, settings, clients; the engine's tokenizer, templates and
     config once loaded) out of the garbage collector's reach, after collecting what is already garbage: the
     oldest generation's collections then walk only what serving allocates instead of pausing the event loop
-    over the whole startup heap each time. A service's process calls it once it is ready (not JanServer:
-    tests run servers inside one process); vLLM's own server does the same (vllm.utils.gc_utils)."""
+    over the whole startup heap each time. A service's process calls it once built, before it takes calls (not
+    JanServer: tests run servers inside one process). vLLM's server does the same (vllm.utils.gc_utils'
+    freeze_gc_heap, which only the inference image has)."""
     gc.collect()
     gc.freeze()
 

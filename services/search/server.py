@@ -59,8 +59,8 @@ async def serve(settings: SearchSettings) -> None:
         metrics = metrics_for(settings.metrics_listen_address)
         server = JanServer(settings, metrics=metrics)
         SearchApp(settings, http, metrics).register(server)
+        freeze_startup_heap()  # built: before the server takes calls, so the collection delays none
         await server.start()
-        freeze_startup_heap()
         await server.serve_until_stopped()
 
 
