@@ -52,7 +52,7 @@ async def measure(stack, calls: int) -> dict[str, float]:
     searched = chat_pb.CreateChatCompletionRequest(params=searched_params)
     forced = inference_service_pb2.GenerateRequest(model=MODEL)
     forced.messages.add(role="user").content.string_value = QUESTION
-    forced.tools.append(web_search.tool())
+    forced.tools.append(web_search.tool(web_search.MAX_QUERY_CHARS))
     forced.tool_choice.function_name = web_search.TOOL_NAME
     query = search_pb.SearchRequest(q="instant", num=5)  # what the instant engine's canned call asks
 

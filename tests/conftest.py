@@ -171,6 +171,12 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         "JAN_USAGE_FLUSH_SECONDS": "0.2",
         # Projects' controls reach chat quickly after an admin changes them (test_project_controls_envoy).
         "JAN_PROJECT_CONTROLS_POLL_SECONDS": "0.2",
+        # Web search on the random model: it writes its query until the schema's bound stops it (a short bound
+        # keeps the forced step well inside the tests' max_tokens on any machine's arithmetic), and given the
+        # choice it would search again, so the step after the forced search must answer. Several searching
+        # steps are tests/chat/test_web_search.py's (a scripted model).
+        "JAN_WEB_SEARCH_MAX_QUERY_CHARS": "16",
+        "JAN_WEB_SEARCH_MAX_STEPS": "1",
     }
 
 

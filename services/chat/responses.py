@@ -129,7 +129,7 @@ class Responses:
         request = parse(params, stream=False, counting=True)
         generate = await self.generate_request(request, owner)
         if request.web_search is not None:
-            generate.tools.append(web_search.tool())
+            generate.tools.append(self._search_loop.tool())
         return await self._inference.count_tokens(generate)
 
     # -- running one ----------------------------------------------------------------------------------

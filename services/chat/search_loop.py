@@ -64,23 +64,30 @@ class SearchDone:
 
 
 class SearchLoop:
-    def __init__(self, inference: Generation, search: Search, max_steps: int) -> None:
+    def __init__(
+        self, inference: Generation, search: Search, max_steps: int, max_query_chars: int = web_search.MAX_QUERY_CHARS
+    ) -> None:
         self._inference = inference
         self._search = search
         self._max_steps = max_steps
+        self._max_query_chars = max_query_chars
 
     def bounded(self, max_tool_calls: int | None) -> SearchLoop:
         """The same loop with at most `max_tool_calls` searching steps (OpenAI's max_tool_calls)."""
         if max_tool_calls is None or max_tool_calls >= self._max_steps:
             return self
-        return SearchLoop(self._inference, self._search, max_tool_calls)
+        return SearchLoop(self._inference, self._search, max_tool_calls, self._max_query_chars)
+
+    def tool(self) -> types_pb2.Tool:
+        """The web_search function the model is given."""
+        return web_search.tool(self._max_query_chars)
 
     # -- the request of each step -----------------------------------------------------------------------
 
     def _first(self, request: ChatRequest) -> inference_pb.GenerateRequest:
         generate = inference_pb.GenerateRequest()
         generate.CopyFrom(request.generate)
-        generate.tools.append(web_search.tool())
+        generate.tools.append(self.tool())
         generate.messages.insert(0, _instructions())
         return generate
 

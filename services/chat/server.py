@@ -69,7 +69,7 @@ class ChatApp:
         inference = InferenceClient(inference_channel, self._count_usage, generation_metrics)
         search = SearchClient(search_channel)
         self.conversations = Conversations(ConversationStore(pool), limits)
-        search_loop = SearchLoop(inference, search, settings.web_search_max_steps)
+        search_loop = SearchLoop(inference, search, settings.web_search_max_steps, settings.web_search_max_query_chars)
         self.completions = ChatCompletions(inference, self.conversations, search_loop)
         response_store = ResponseStore(pool)
         self.responses = Responses(

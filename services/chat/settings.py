@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.chat import web_search
 from services.chat.limits import Limits
 from services.common.settings import METRICS_LISTEN, DatabaseSettings, IdentitySettings, ServerSettings
 
@@ -23,6 +24,10 @@ class ChatSettings(ServerSettings, IdentitySettings):
     mcp_listen_address: str = Field("127.0.0.1:50062", validation_alias="JAN_CHAT_MCP_LISTEN")
     # Searching steps a tool-calling model may take for one answer (web_search_options) before it must answer.
     web_search_max_steps: int = Field(3, validation_alias="JAN_WEB_SEARCH_MAX_STEPS", ge=1, le=10)
+    # The longest query the model may write (its tool's schema: vLLM's grammar holds it to it).
+    web_search_max_query_chars: int = Field(
+        web_search.MAX_QUERY_CHARS, validation_alias="JAN_WEB_SEARCH_MAX_QUERY_CHARS", ge=1, le=2048
+    )
     # What one request and one conversation may take (services/chat/limits.py); guests (anyone can make one)
     # get less. 0 turns an output limit off; a guest limit of 0 gives guests everyone's.
     max_output_tokens_per_request: int = Field(32_768, validation_alias="JAN_MAX_OUTPUT_TOKENS_PER_REQUEST", ge=0)

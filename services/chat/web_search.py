@@ -24,6 +24,9 @@ from services.chat.domain import Citation, WebSearchOptions
 from services.common.errors import InvalidArgument, JanError
 
 TOOL_NAME = "web_search"
+# The longest query a model may write by default (settings: JAN_WEB_SEARCH_MAX_QUERY_CHARS). The search service
+# takes up to 2,048 characters; a good query is far shorter, and a model that rambles is cut here.
+MAX_QUERY_CHARS = 256
 RESULTS_BY_CONTEXT_SIZE = {"low": 3, "medium": 5, "high": 10}
 SNIPPET_CHARS = {"low": 200, "medium": 400, "high": 800}
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -84,8 +87,8 @@ def _location(value: Any) -> tuple[str | None, str | None]:
     return (country.lower() if country else None), location
 
 
-def tool() -> types_pb2.Tool:
-    """The function a tool-calling model is given to search with."""
+def tool(max_query_chars: int) -> types_pb2.Tool:
+    """The function a tool-calling model is given to search with; its query at most `max_query_chars`."""
     definition = types_pb2.Tool(type="function")
     definition.function.name = TOOL_NAME
     definition.function.description = (
@@ -94,10 +97,17 @@ def tool() -> types_pb2.Tool:
     definition.function.parameters.update(
         {
             "type": "object",
-            "properties": {"query": {"type": "string", "description": "The search query."}},
+            "properties": {
+                "query": {"type": "string", "description": "The search query.", "maxLength": max_query_chars}
+            },
             "required": ["query"],
+            "additionalProperties": False,
         }
     )
+    # Strict: vLLM's structural tag then pins the arguments to this schema, the query's length included.
+    # Without it only the call's envelope is constrained and a weak model can write any JSON there (seen:
+    # `[` nested until max_tokens).
+    definition.function.strict = True
     return definition
 
 

@@ -49,7 +49,7 @@ from services.inference.inline_render import install as install_inline_render
 from services.inference.parser_cache import cache_parser_lexers
 from services.inference.prompt import check_lengths, render_to_fit
 from services.inference.validation import validate_request
-from services.inference.vllm_adapter import invalid_argument, to_chat_request
+from services.inference.vllm_adapter import compact_tool_calls, invalid_argument, to_chat_request
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +326,8 @@ class InferenceEngine:
             inline_max_chars=self.config.inline_render_max_chars,
         )
         check_lengths(len(prompt_ids), requested_max, limit)
+        if self.config.compact_json:
+            compact_tool_calls(chat)  # the grammar vLLM's parser added while rendering
         bound = self._override_max_tokens  # a bound that yields to the context's room, unlike max_tokens
         if requested_max is None and req.default_max_tokens:  # the caller's limit (the chat service's)
             bound = min(bound or req.default_max_tokens, req.default_max_tokens)

@@ -25,7 +25,8 @@ class EngineConfig:
     # so a reasoning model thinks freely; tests turn it on to force whole <think>…</think> blocks.
     structured_outputs_in_reasoning: bool = False
     # JSON grammars without optional whitespace (vLLM's disable_any_whitespace; xgrammar reads it only
-    # engine-wide). Small models otherwise tend to pad JSON with whitespace until max_tokens.
+    # engine-wide), tool-call arguments included (vllm_adapter.compact_tool_calls). Small models otherwise
+    # tend to pad JSON with whitespace until max_tokens.
     compact_json: bool = False
     # True sets VLLM_ENABLE_V1_MULTIPROCESSING=0: the model runs inside the engine-core process instead of
     # its own worker process. Saves ~0.5 GB RSS, but on CPU it loses vLLM's OpenMP core binding: SmolLM2

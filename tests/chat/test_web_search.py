@@ -159,6 +159,22 @@ async def test_first_step_must_search_then_the_answer_cites() -> None:
     assert cited.url == "https://example.com/news/2"
 
 
+async def test_the_search_tool_is_strict_and_bounds_the_query() -> None:
+    # Strict: vLLM's grammar then holds the arguments to the schema (the query's length too), not just the
+    # call's envelope.
+    model = ScriptedModel(
+        [step(tool_calls=[search_call("news")], finish_reason="FINISH_REASON_TOOL_CALLS")],
+        [step(content="Done.", finish_reason="FINISH_REASON_STOP")],
+    )
+    loop = SearchLoop(model, ScriptedSearch(), max_steps=1, max_query_chars=40)
+    await loop.bounded(None).whole(request(), True, web_search.SearchRun(request().web_search))
+    (tool,) = model.requests[0].tools
+    assert tool.function.name == "web_search" and tool.function.strict
+    parameters = json_format.MessageToDict(tool.function.parameters)
+    assert parameters["properties"]["query"]["maxLength"] == 40 and parameters["additionalProperties"] is False
+    assert loop.bounded(0).tool() == tool  # a loop bounded by max_tool_calls keeps the query's bound
+
+
 async def test_searching_steps_are_bounded_then_the_model_must_answer() -> None:
     searching = [[step(tool_calls=[search_call(f"q{i}")], finish_reason="FINISH_REASON_TOOL_CALLS")] for i in range(2)]
     model = ScriptedModel(*searching, [step(content="Done.", finish_reason="FINISH_REASON_STOP")])

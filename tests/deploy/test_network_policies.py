@@ -137,15 +137,15 @@ def test_umbrella_refuses_auth_keys_of_yours_without_saying_where_chat_finds_the
 
 
 def test_chat_settings(helm_home: Path) -> None:
-    """The MCP port (JAN_CHAT_MCP_LISTEN), the search service's address and the web search steps."""
+    """The MCP port (JAN_CHAT_MCP_LISTEN), the search service's address, the web search steps and query bound."""
     defaults = container_env(_container(render("chat", helm_home), "chat"))
     assert defaults["JAN_CHAT_MCP_LISTEN"] == "[::]:50062"
     assert defaults["JAN_SEARCH_TARGET"] == f"{RELEASE}-search-headless.jan-test.svc.cluster.local:50054"
-    assert "JAN_WEB_SEARCH_MAX_STEPS" not in defaults  # the service's own default
+    assert "JAN_WEB_SEARCH_MAX_STEPS" not in defaults and "JAN_WEB_SEARCH_MAX_QUERY_CHARS" not in defaults
     options = container_env(_container(render("chat", helm_home, [VALUES / "chat-options.yaml"]), "chat"))
     assert options["JAN_CHAT_MCP_LISTEN"] == "[::]:50072"
     assert options["JAN_SEARCH_TARGET"] == "search.tools.svc.cluster.local:50054"
-    assert options["JAN_WEB_SEARCH_MAX_STEPS"] == "5"
+    assert options["JAN_WEB_SEARCH_MAX_STEPS"] == "5" and options["JAN_WEB_SEARCH_MAX_QUERY_CHARS"] == "100"
 
 
 def test_limits_reach_the_services(helm_home: Path) -> None:

@@ -154,3 +154,35 @@ async def test_forced_tool_choice(engine: Any, no_whitespace_bias: dict, choice:
     assert json.loads(call.function.arguments) in ({"unit": "c"}, {"unit": "f"}, {"mode": "on"}, {"mode": "off"})
     # OpenAI: "tool_calls" when the model had to call some tool, "stop" when the caller named it.
     assert FINISH_REASON_NAMES[answer.finish_reason] == ("tool_calls" if required else "stop")
+
+
+SEARCH = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "strict": True,
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "maxLength": 12}},
+            "required": ["query"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_compact_json_bounds_whitespace_in_a_forced_calls_arguments(engine: Any, stream: bool) -> None:
+    # No logit bias here: the random model left alone pads a call's arguments with whitespace until max_tokens
+    # (seen in CI), and vLLM's disable_any_whitespace does not reach tool-call grammars; compact_json must.
+    req = chat(
+        "What is the weather in Paris?",
+        tools=[SEARCH],
+        tool_choice={"function_name": "search"},
+        sampling={"max_tokens": 60, "temperature": 0.0},
+    )
+    answer = join_steps([d async for d in engine.generate(req)]) if stream else (await engine.generate_whole(req))[0]
+    (call,) = answer.tool_calls
+    arguments = json.loads(call.function.arguments)
+    assert list(arguments) == ["query"] and len(arguments["query"]) <= 12
+    assert FINISH_REASON_NAMES[answer.finish_reason] == "stop"

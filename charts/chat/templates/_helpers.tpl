@@ -33,6 +33,10 @@ this release (<release>-auth), which generates it.
 - name: JAN_WEB_SEARCH_MAX_STEPS
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.webSearchMaxQueryChars }}
+- name: JAN_WEB_SEARCH_MAX_QUERY_CHARS
+  value: {{ . | quote }}
+{{- end }}
 {{- $limits := .Values.limits | default dict -}}
 {{- $vars := dict
     "JAN_MAX_OUTPUT_TOKENS_PER_REQUEST" $limits.maxOutputTokensPerRequest
