@@ -22,11 +22,15 @@ import asyncpg
 from services.chat.responses import Responses, run_request
 from services.chat.responses_output import Event, ResponseBuilder, failure_code
 from services.chat.responses_request import ResponseRequest
-from services.chat.store.responses import QUEUE_CHANNEL, ResponseStore, StoredResponse
+from services.chat.store.responses import QUEUE_CHANNEL, ResponseStore, StoredResponse, finished_with_turn
 from services.common.db import NotifyListener
 from services.common.errors import JanError
 
 log = logging.getLogger(__name__)
+
+# The events that end a response. The log holds one back until the response's row ends with it, so a
+# follower that reads it finds the response ended, and so it can still be replaced (see _run).
+_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +128,18 @@ class BackgroundRunner:
         except Exception:  # whatever broke, the response must end
             log.exception("background response failed", extra={"response_id": stored.id})
             events.add(builder.fail("the response failed"))
-        response = builder.response
-        await self._store.finish(stored.id, response, await events.close())
-        if request is not None and response["status"] != "failed":
-            await self._responses.record_in_conversation(request, stored.owner, response)
+        response, last = builder.response, await events.close()
+        if request is not None and request.conversation_id and response["status"] != "failed":
+            # Ended in the statement that appends its turn: both or neither. A conversation deleted or filled
+            # up meanwhile refuses the turn, and the response fails saying so instead of ending without it.
+            try:
+                ended = finished_with_turn(stored.id, response, last)
+                await self._responses.record_in_conversation(request, stored.owner, response, also=ended)
+                return
+            except JanError as error:
+                reason = f"the response could not be added to its conversation: {error.message}"
+                last = [e for e in last if e["type"] not in _ENDS] + builder.fail(reason, failure_code(error))
+        await self._store.finish(stored.id, builder.response, last)
 
     async def _generate(self, stored: StoredResponse, builder: ResponseBuilder, events: _EventLog) -> ResponseRequest:
         events.add(builder.in_progress())
@@ -158,7 +170,7 @@ class BackgroundRunner:
 
 class _EventLog:
     """The events of a running response, logged in batches at most `flush_seconds` apart (followers poll
-    the log); what is left when the response ends is written with its end."""
+    the log); what is left when the response ends, its ending event always among it, is written with its end."""
 
     def __init__(self, store: ResponseStore, response_id: str, flush_seconds: float) -> None:
         self._store = store
@@ -176,7 +188,10 @@ class _EventLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), self._flush_seconds)
             if self._pending and not self._closed.is_set():
-                batch, self._pending = self._pending, []
+                end = self._pending[-1:] if self._pending[-1]["type"] in _ENDS else []  # written with the row's
+                batch, self._pending = self._pending[: len(self._pending) - len(end)], end
+                if not batch:
+                    continue
                 try:
                     await self._store.append_events(self._response_id, batch)
                 except (OSError, asyncpg.PostgresError):

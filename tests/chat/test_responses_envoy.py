@@ -21,6 +21,7 @@ import httpx
 import openai
 import pytest
 from google.protobuf import json_format
+from openai.types.responses import Response
 
 from devstack.stack import Stack
 from jan.v1 import responses_service_pb2 as pb
@@ -360,6 +361,52 @@ def test_background_streamed_from_the_start(stack: Stack, client: openai.OpenAI)
     kinds = [e["type"] for e in events]
     assert kinds[:3] == ["response.created", "response.queued", "response.in_progress"]
     assert kinds[-1] == "response.completed" and events[-1]["response"]["output"][0]["content"][0]["text"] == ANSWER
+
+
+def _ended(client: openai.OpenAI, response_id: str, seconds: float = 60) -> Response:
+    deadline = time.monotonic() + seconds
+    while (response := client.responses.retrieve(response_id)).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline, f"{response_id} still {response.status}"
+        time.sleep(0.1)
+    return response
+
+
+def test_a_background_response_ends_with_its_turn_in_its_conversation(client: openai.OpenAI) -> None:
+    conversation = client.conversations.create()
+    queued = client.responses.create(
+        model=MODEL,
+        input="Hello",
+        conversation=conversation.id,
+        background=True,
+        max_output_tokens=12,
+        extra_body=FORCED,
+    )
+    assert _ended(client, queued.id).status == "completed"
+    items = client.conversations.items.list(conversation.id, order="asc").data
+    assert [(i.type, i.role) for i in items] == [("message", "user"), ("message", "assistant")]
+    assert items[1].content[0].text == ANSWER
+
+
+def test_a_background_response_whose_conversation_is_deleted_fails_saying_so(client: openai.OpenAI) -> None:
+    conversation = client.conversations.create()
+    queued = client.responses.create(
+        model=MODEL,
+        input="Count",
+        conversation=conversation.id,
+        background=True,
+        max_output_tokens=900,
+        extra_body=LONG,
+    )
+    deadline = time.monotonic() + 60
+    while client.responses.retrieve(queued.id).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.conversations.delete(conversation.id).deleted  # while it generates
+    failed = _ended(client, queued.id)
+    assert failed.status == "failed" and failed.error is not None
+    assert "could not be added to its conversation" in failed.error.message and conversation.id in failed.error.message
+    kinds = [e.type for e in client.responses.retrieve(queued.id, stream=True)]
+    assert kinds[-1] == "response.failed" and "response.completed" not in kinds  # the ending it had was replaced
+    assert kinds.count("response.output_text.done") == 1  # what it generated is still in the log
 
 
 async def test_native_grpc_through_envoy(edge_channel: grpc.aio.Channel, stack: Stack) -> None:

@@ -13,7 +13,7 @@ import pytest
 from services.chat import items
 from services.chat.domain import Owner
 from services.chat.server import MIGRATIONS
-from services.chat.store import ConversationFull, ConversationStore, ResponseStore, stored_with_turn
+from services.chat.store import ConversationFull, ConversationStore, ResponseStore, finished_with_turn, stored_with_turn
 from services.common.db import apply_migrations
 
 ALICE = Owner("user_alice")
@@ -129,3 +129,42 @@ async def test_a_response_in_its_conversation_is_stored_with_its_turn_or_not_at_
     assert await responses.get("r3", Owner("user_bob")) is None
     row = await pool.fetchrow("SELECT conversation_id, input FROM chat.responses WHERE id = 'r3'")
     assert row["conversation_id"] == conversation.id and json.loads(row["input"])[0]["id"] == question.id
+
+
+async def test_a_background_response_in_its_conversation_ends_with_its_turn_or_not_at_all(pool: asyncpg.Pool) -> None:
+    """The end of a background response (its row and last events) is written by the statement that appends its
+    turn: a full conversation, or one gone, leaves it running with no new events; one with room gets both."""
+    conversations, responses = ConversationStore(pool), ResponseStore(pool)
+    conversation = await conversations.create("conv_bg", ALICE, "", {}, [message("user", "first")])
+    running = {"id": "resp_bg", "status": "in_progress", "output": []}
+    await responses.create(
+        "resp_bg",
+        ALICE,
+        status="in_progress",
+        background=True,
+        request={},
+        response=running,
+        previous_response_id=None,
+        conversation_id=conversation.id,
+        input_items=[],
+        events=[{"type": "response.created", "sequence_number": 0}],
+    )
+    done = {**running, "status": "completed"}
+    end = [
+        {"type": "response.output_text.done", "sequence_number": 1},
+        {"type": "response.completed", "sequence_number": 2},
+    ]
+    turn = [message("user", "q"), message("assistant", "a")]
+
+    with pytest.raises(ConversationFull):
+        await conversations.append(conversation.id, ALICE, turn, 2, finished_with_turn("resp_bg", done, end))
+    assert await conversations.append("conv_gone", ALICE, turn, 10, finished_with_turn("resp_bg", done, end)) is None
+    still = await responses.get("resp_bg", ALICE)
+    assert still is not None and still.status == "in_progress" and still.response == running
+    assert [e["type"] for e in await responses.events_after("resp_bg", -1)] == ["response.created"]
+
+    added = await conversations.append(conversation.id, ALICE, turn, 10, finished_with_turn("resp_bg", done, end))
+    assert added is not None and len(added) == 2
+    ended = await responses.get("resp_bg", ALICE)
+    assert ended is not None and ended.status == "completed" and ended.response == done
+    assert [e["sequence_number"] for e in await responses.events_after("resp_bg", -1)] == [0, 1, 2]

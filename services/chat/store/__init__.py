@@ -2,7 +2,7 @@
 (conversations.py), stored responses, their items, events and the background queue (responses.py)."""
 
 from services.chat.store.conversations import AlsoInserted, ConversationFull, ConversationStore, CursorNotFound
-from services.chat.store.responses import ResponseStore, stored_with_turn
+from services.chat.store.responses import ResponseStore, finished_with_turn, stored_with_turn
 
 __all__ = [
     "AlsoInserted",
@@ -10,5 +10,6 @@ __all__ = [
     "ConversationStore",
     "CursorNotFound",
     "ResponseStore",
+    "finished_with_turn",
     "stored_with_turn",
 ]

@@ -35,9 +35,10 @@ _INSERT_ITEMS = (
 )
 
 
-# Another INSERT an append makes in its own statement, so both land or neither: given the number of its first
-# parameter, its SQL (which may read the append's `numbered` CTE, one row when the append goes ahead, and its
-# $1 conversation id and $2/$3 owner) and its values. A response stored in its conversation is one.
+# Other writes an append makes in its own statement, so all land or none: given the number of its first
+# parameter, their SQL as WITH entries (`name AS (...)`, comma-separated; each may read the append's `numbered`
+# CTE, one row when the append goes ahead, and its $1 conversation id and $2/$3 owner) and their values.
+# A response stored in its conversation is one; a background response finished with its turn another.
 AlsoInserted: TypeAlias = Callable[[int], tuple[str, list[object]]]
 
 
@@ -205,7 +206,7 @@ class ConversationStore:
             " SET next_seq = next_seq + $4, total_size = total_size + $5, item_count = item_count + $4"
             f" WHERE id = $1 AND {_SCOPE} AND item_count + $4 <= $11"
             " RETURNING next_seq - $4 AS first_seq, total_size - $5 AS first_offset)"
-            f"{f', also AS ({also_sql})' if also_sql else ''}"
+            f"{f', {also_sql}' if also_sql else ''}"
             f" {insert_items} RETURNING seq, {_ITEM}",
             *args,
             *also_args,

@@ -67,9 +67,9 @@ def stored_with_turn(
     def insert(first: int) -> tuple[str, list[object]]:
         p = [f"${first + i}" for i in range(5)]
         sql = (
-            f"INSERT INTO chat.responses ({_COLUMNS})"
+            f"stored AS (INSERT INTO chat.responses ({_COLUMNS})"
             f" SELECT {p[0]}, $2, $3, {p[1]}, false, '{{}}'::jsonb, {p[2]}::jsonb, {p[3]}::jsonb, {p[4]}, $1"
-            " FROM numbered"
+            " FROM numbered)"
         )
         values = [response["id"], response["status"], json.dumps(response), _input_json(input_items)]
         return sql, [*values, previous_response_id]
@@ -77,10 +77,32 @@ def stored_with_turn(
     return insert
 
 
+def finished_with_turn(response_id: str, response: dict[str, Any], events: list[dict[str, Any]]) -> AlsoInserted:
+    """A background response's end (ResponseStore.finish) written in the statement that appends its turn to its
+    conversation: it ends so only if the turn is added."""
+
+    def update(first: int) -> tuple[str, list[object]]:
+        p = [f"${first + i}" for i in range(4)]
+        sql = (
+            f"finished AS (UPDATE chat.responses SET status = {p[1]}::jsonb->>'status', response = {p[1]}::jsonb,"
+            f" updated_at = now() FROM numbered WHERE id = {p[0]}),"
+            f" last_events AS ({_INSERT_EVENTS.format(response=p[0], first=p[2], second=p[3], source='numbered, ')})"
+        )
+        return sql, [response_id, json.dumps(response), *_event_arrays(events)]
+
+    return update
+
+
+# The events of a response; `source` lets the insert depend on another CTE's rows (`numbered, `) or not ('').
 _INSERT_EVENTS = (
     "INSERT INTO chat.response_events (response_id, sequence_number, event)"
-    " SELECT $1, t.n, t.e::jsonb FROM unnest({first}::int[], {second}::text[]) AS t (n, e) ON CONFLICT DO NOTHING"
+    " SELECT {response}, t.n, t.e::jsonb FROM {source}unnest({first}::int[], {second}::text[]) AS t (n, e)"
+    " ON CONFLICT DO NOTHING"
 )
+
+
+def _event_arrays(events: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
+    return [e["sequence_number"] for e in events], [json.dumps(e) for e in events]
 
 
 class ResponseStore:
@@ -120,10 +142,10 @@ class ResponseStore:
             await self._pool.execute(insert, *args)
             return
         await self._pool.execute(
-            f"WITH created AS ({insert} RETURNING id) {_INSERT_EVENTS.format(first='$11', second='$12')}",
+            f"WITH created AS ({insert} RETURNING id)"
+            f" {_INSERT_EVENTS.format(response='$1', first='$11', second='$12', source='')}",
             *args,
-            [e["sequence_number"] for e in events],
-            [json.dumps(e) for e in events],
+            *_event_arrays(events),
         )
 
     async def finish(self, response_id: str, response: dict[str, Any], events: list[dict[str, Any]]) -> None:
@@ -132,11 +154,10 @@ class ResponseStore:
         await self._pool.execute(
             "WITH done AS (UPDATE chat.responses SET status = $2::jsonb->>'status', response = $2::jsonb,"
             " updated_at = now() WHERE id = $1 RETURNING id)"
-            f" {_INSERT_EVENTS.format(first='$3', second='$4')}",
+            f" {_INSERT_EVENTS.format(response='$1', first='$3', second='$4', source='')}",
             response_id,
             json.dumps(response),
-            [e["sequence_number"] for e in events],
-            [json.dumps(e) for e in events],
+            *_event_arrays(events),
         )
 
     async def get(self, response_id: str, owner: Owner) -> StoredResponse | None:
@@ -257,10 +278,9 @@ class ResponseStore:
     async def append_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
         if events:
             await self._pool.execute(
-                _INSERT_EVENTS.format(first="$2", second="$3"),
+                _INSERT_EVENTS.format(response="$1", first="$2", second="$3", source=""),
                 response_id,
-                [e["sequence_number"] for e in events],
-                [json.dumps(e) for e in events],
+                *_event_arrays(events),
             )
 
     async def events_after(self, response_id: str, after: int, limit: int = 500) -> list[dict[str, Any]]:
