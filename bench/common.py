@@ -20,13 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def stack_env(engine: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-    """The environment of a benchmark's whole stack (devstack.Stack): fresh secrets, no guest rate limit
-    (benchmarks send more than a guest may), a short shutdown grace, then `engine` (the INSTANT test engine,
-    canned tokens at once, when None; never a default outside tests and benchmarks) and `extra`."""
+    """The environment of a benchmark's whole stack (devstack.Stack): fresh secrets, no guest rate limits
+    (benchmarks send more than a guest may, and make guests from one address), a short shutdown grace, then
+    `engine` (the INSTANT test engine, canned tokens at once, when None; never a default outside tests and
+    benchmarks) and `extra`."""
     return {
         "JAN_JWT_SECRET": secrets.token_urlsafe(48),
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
+        "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0",
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
         **(engine if engine is not None else {"JAN_ENGINE": "instant", "JAN_SERVED_MODEL_NAME": "instant"}),
         **extra,

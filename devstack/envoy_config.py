@@ -22,6 +22,7 @@ _ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s,\"\\*]+$")
 # The services accept 64 KiB of gRPC metadata (services/common/server.py): client headers, Envoy's own and
 # edge.lua's x-jan-body-keys (at most 4 KiB) must stay below it.
 MAX_HEADERS_KB_LIMIT = 32
+MAX_TRUSTED_PROXY_HOPS = 10
 NEVER_MATCHES = "^$"  # an empty Origin header is no CORS request, so this regex allows none
 
 
@@ -55,11 +56,11 @@ def origin_regex(origins: list[str]) -> str:
     return "^(" + "|".join(quote_meta(o) for o in origins) + ")$"
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None, minimum: int = 1) -> int:
     value = env.get(name, "").strip() or str(default)
-    if not value.isdigit() or int(value) < 1 or (maximum is not None and int(value) > maximum):
+    if not value.isdigit() or int(value) < minimum or (maximum is not None and int(value) > maximum):
         limit = f" up to {maximum}" if maximum is not None else ""
-        raise ValueError(f"{name} must be a whole number from 1{limit}, got {value!r}")
+        raise ValueError(f"{name} must be a whole number from {minimum}{limit}, got {value!r}")
     return int(value)
 
 
@@ -72,11 +73,16 @@ class EdgeSettings:
     max_request_headers_kb: int = 16  # JAN_MAX_REQUEST_HEADERS_KB (431 beyond)
     request_headers_timeout_seconds: int = 10  # JAN_REQUEST_HEADERS_TIMEOUT_SECONDS (connection closed)
     request_timeout_seconds: int = 60  # JAN_REQUEST_TIMEOUT_SECONDS: the whole request (408)
+    # JAN_TRUSTED_PROXY_HOPS: proxies of our own in front of Envoy whose x-forwarded-for entries are believed
+    # (0: the connection's peer is the client; a client's own header is never read).
+    trusted_proxy_hops: int = 0
 
     def __post_init__(self) -> None:
         origin_regex(list(self.cors_allowed_origins))  # raises on a bad origin
         if not 1 <= self.max_request_headers_kb <= MAX_HEADERS_KB_LIMIT:
             raise ValueError(f"JAN_MAX_REQUEST_HEADERS_KB must be from 1 to {MAX_HEADERS_KB_LIMIT}")
+        if not 0 <= self.trusted_proxy_hops <= MAX_TRUSTED_PROXY_HOPS:
+            raise ValueError(f"JAN_TRUSTED_PROXY_HOPS must be from 0 to {MAX_TRUSTED_PROXY_HOPS}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], grpc_max_message_bytes: int | None = None) -> EdgeSettings:
@@ -97,6 +103,9 @@ class EdgeSettings:
                 env, "JAN_REQUEST_HEADERS_TIMEOUT_SECONDS", defaults.request_headers_timeout_seconds
             ),
             request_timeout_seconds=_positive_int(env, "JAN_REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds),
+            trusted_proxy_hops=_positive_int(
+                env, "JAN_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops, MAX_TRUSTED_PROXY_HOPS, minimum=0
+            ),
         )
         if settings.max_request_bytes >= grpc_limit:
             raise ValueError(
@@ -113,6 +122,7 @@ class EdgeSettings:
             "MAX_REQUEST_HEADERS_KB": self.max_request_headers_kb,
             "REQUEST_HEADERS_TIMEOUT": f"{self.request_headers_timeout_seconds}s",
             "REQUEST_TIMEOUT": f"{self.request_timeout_seconds}s",
+            "TRUSTED_PROXY_HOPS": self.trusted_proxy_hops,
         }
 
 

@@ -31,6 +31,7 @@ from services.auth.domain import SessionTokens, User
 from services.auth.emails import normalize_email
 from services.auth.invalidation import SessionChanged, UserChanged
 from services.auth.passwords import Passwords
+from services.auth.rate_limit import GuestAccountLimit
 from services.auth.store import Store
 from services.auth.validation import MAX_NAME_CHARS, check_email_size, check_password, sign_in_credentials
 from services.common import errors
@@ -65,9 +66,11 @@ class Accounts:
         admin_emails: frozenset[str],
         refresh_ttl_seconds: int,
         login_limit: LoginLimit = LoginLimit(),
+        guest_accounts: GuestAccountLimit | None = None,
     ) -> None:
         self._store = store
         self._login_limit = login_limit
+        self._guest_accounts = guest_accounts
         self._tokens = access_tokens
         self._passwords = passwords
         self.org_id = org_id
@@ -75,7 +78,10 @@ class Accounts:
         self._refresh_ttl = timedelta(seconds=refresh_ttl_seconds)
 
     # -- sign-in -------------------------------------------------------------------------------------
-    async def guest_login(self) -> SessionTokens:
+    async def guest_login(self, client_ip: str | None = None) -> SessionTokens:
+        """A new guest account and its session; refused past the guest accounts `client_ip` may make."""
+        if self._guest_accounts is not None:
+            self._guest_accounts.take(client_ip)
         async with self._store.transaction() as tx:
             user = await tx.insert_user(tokens.new_id("user"), None, "Guest", True)
             await tx.set_org_role(self.org_id, user.id, "reader")

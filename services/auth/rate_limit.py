@@ -8,6 +8,12 @@ the limit. Sharing it across replicas would cost a database round trip per reque
 Two limits use it: every user's (JAN_RATE_LIMIT_REQUESTS_PER_MINUTE, off by default) and, on top of it, one
 for guest accounts (JAN_GUEST_REQUESTS_PER_MINUTE, 30 by default): anyone can make a guest account, so its
 budget is small; registering lifts it.
+
+A third keeps that budget meaningful: guest accounts made per client address per hour
+(JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR, 20 by default), or anyone could make a new guest whenever the last one ran
+out. The address is Envoy's view of the client (x-jan-client-ip: the connection's peer, or behind
+JAN_TRUSTED_PROXY_HOPS proxies the address they report); a caller reaching auth without Envoy has none and
+is not limited.
 """
 
 from __future__ import annotations
@@ -40,6 +46,39 @@ class RateLimited(errors.ResourceExhausted):
 GUEST_NOTE = " for guest accounts (sign up to lift it)"
 
 
+class Gcra:
+    """`limit` events per `window_seconds` for each key: `limit` at once, then one every window/limit."""
+
+    def __init__(
+        self, limit: int, window_seconds: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._window = window_seconds
+        self._interval = window_seconds / limit
+        self._clock = clock
+        self._max_keys = max_keys
+        # When each key's bucket is full again (the "theoretical arrival time"); absent means full.
+        self._full_at: dict[str, float] = {}
+
+    def take(self, key: str) -> float:
+        """Counts one event for `key` and answers 0, or, over the limit, counts nothing and answers the seconds
+        until one would pass."""
+        now = self._clock()
+        full_at = max(self._full_at.get(key, now), now) + self._interval
+        backlog = full_at - now
+        if backlog > self._window + 1e-9:
+            return backlog - self._window
+        if key not in self._full_at and len(self._full_at) >= self._max_keys:
+            self._forget_full(now)
+        self._full_at[key] = full_at
+        return 0.0
+
+    def _forget_full(self, now: float) -> None:
+        """Buckets that have refilled are the same as absent ones; drop them to bound the memory."""
+        self._full_at = {k: t for k, t in self._full_at.items() if t > now}
+
+
 class RequestRateLimit:
     def __init__(
         self,
@@ -55,23 +94,34 @@ class RequestRateLimit:
         self.per_minute = per_minute
         self._note = note  # added to the refusal's message after the limit
         self._guest = guest  # the guests' own limit (counted apart in the metrics)
-        self._interval = _WINDOW_SECONDS / per_minute
-        self._clock = clock
-        self._max_callers = max_callers
-        # When each caller's bucket is full again (the "theoretical arrival time"); absent means full.
-        self._full_at: dict[str, float] = {}
+        self._buckets = Gcra(per_minute, _WINDOW_SECONDS, clock, max_callers)
 
     def take(self, caller: str) -> None:
         """Counts one request for `caller`; raises RateLimited when it is over the limit."""
-        now = self._clock()
-        full_at = max(self._full_at.get(caller, now), now) + self._interval
-        backlog = full_at - now
-        if backlog > _WINDOW_SECONDS + 1e-9:
-            raise RateLimited(self.per_minute, backlog - _WINDOW_SECONDS, self._note, guest=self._guest)
-        if caller not in self._full_at and len(self._full_at) >= self._max_callers:
-            self._forget_full(now)
-        self._full_at[caller] = full_at
+        wait = self._buckets.take(caller)
+        if wait:
+            raise RateLimited(self.per_minute, wait, self._note, guest=self._guest)
 
-    def _forget_full(self, now: float) -> None:
-        """Buckets that have refilled are the same as absent ones; drop them to bound the memory."""
-        self._full_at = {k: t for k, t in self._full_at.items() if t > now}
+
+class GuestAccountLimit:
+    """Guest accounts made per client address per hour (see the module's docstring)."""
+
+    def __init__(self, per_hour: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_hour = per_hour
+        self._buckets = Gcra(per_hour, 3600.0, clock)
+
+    def take(self, client_ip: str | None) -> None:
+        """Counts one new guest from `client_ip`; raises ResourceExhausted (429) when it is over the limit."""
+        if client_ip is None:
+            return
+        wait = self._buckets.take(client_ip)
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise errors.ResourceExhausted(
+                f"Too many guest accounts from this address: {self.per_hour} per hour. Sign up for an account, "
+                f"or try again in {seconds}s.",
+                code="rate_limit_exceeded",
+                retry_after=seconds,
+                over_limit="guest_accounts_per_hour",
+                guest_limit=True,
+            )

@@ -107,7 +107,8 @@ class SignInServicer(sign_in_service_pb2_grpc.SignInServiceServicer):
         return convert.session(session)
 
     async def GuestLogin(self, request: pb.GuestLoginRequest, context: grpc.aio.ServicerContext) -> pb.Session:
-        return await self._with_refresh_cookie(await self._accounts.guest_login(), context)
+        session = await self._accounts.guest_login(client_ip(context.invocation_metadata()))
+        return await self._with_refresh_cookie(session, context)
 
     async def Register(self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext) -> pb.Session:
         session = await self._accounts.register(request.email, request.password, request.name, self._caller(context))

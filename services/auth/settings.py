@@ -89,6 +89,9 @@ class AuthSettings(ServerSettings, IdentitySettings):
     rate_limit_requests_per_minute: int = Field(0, validation_alias="JAN_RATE_LIMIT_REQUESTS_PER_MINUTE", ge=0)
     # The same for guest accounts, on top of the limit above (anyone can make one). 0: no guest limit.
     guest_requests_per_minute: int = Field(30, validation_alias="JAN_GUEST_REQUESTS_PER_MINUTE", ge=0)
+    # Guest accounts one client address may make per hour (rate_limit.py), so that making a new guest does not
+    # escape the guest limit above. 0: no limit.
+    guest_accounts_per_ip_per_hour: int = Field(20, validation_alias="JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR", ge=0)
 
     # Who may call jan.v1.InferenceService and jan.v1.SearchService natively through Envoy (policy.py): "owner",
     # the organization's owners (sessions and admin API keys); "api", any API caller (guests included).

@@ -215,3 +215,13 @@ async def test_native_grpc(admin: openai.OpenAI, rest: Rest, owner: Owner, edge_
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await stub.ListAuditLogs(org_pb.ListAuditLogsRequest(), metadata=reader, timeout=10)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_clients_own_x_forwarded_for_is_not_believed(admin: openai.OpenAI, rest: Rest) -> None:
+    """The shared stack trusts no proxy in front of Envoy (JAN_TRUSTED_PROXY_HOPS=0): the address recorded is the
+    connection's peer whatever the client claims (tests/edge/test_client_address.py has a trusted proxy)."""
+    email = unique_email("forger")
+    forged = {"x-forwarded-for": "203.0.113.66", "x-jan-client-ip": "203.0.113.67"}
+    assert rest("POST", "/v1/auth/login", {"email": email, "password": "x" * 12}, headers=forged).status == 401
+    (failed,) = logs(admin, actor_emails=[email], event_types=["login.failed"])
+    assert failed.actor.session.ip_address == "127.0.0.1"

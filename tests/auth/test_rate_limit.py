@@ -10,8 +10,9 @@ import pytest
 from google.rpc import code_pb2
 
 from services.auth.authz_http import AuthzHttpServer
-from services.auth.rate_limit import RateLimited, RequestRateLimit
+from services.auth.rate_limit import GuestAccountLimit, RateLimited, RequestRateLimit
 from services.auth.server import AuthApp
+from services.common import errors
 from services.common.identity import Caller
 from tests.auth.conftest import PASSWORD, caller_for, start_app, unique_email
 from tests.auth.test_authz import check_request, denied, identity
@@ -48,6 +49,25 @@ def test_a_burst_of_the_limit_then_an_even_pace() -> None:
         limit.take("alice")
 
 
+def test_guest_accounts_per_address_per_hour() -> None:
+    clock = Clock()
+    limit = GuestAccountLimit(3, clock=clock)  # then one every 20 minutes
+    for _ in range(3):
+        limit.take("203.0.113.1")
+    with pytest.raises(errors.ResourceExhausted) as raised:
+        limit.take("203.0.113.1")
+    assert raised.value.retry_after == 1200 and raised.value.code == "rate_limit_exceeded"
+    assert "3 per hour" in raised.value.message and "Sign up" in raised.value.message
+    assert raised.value.over_limit == "guest_accounts_per_hour" and raised.value.guest_limit
+    limit.take("203.0.113.2")  # another address has its own budget
+    for _ in range(10):  # a caller that reached auth without Envoy has no address, and no limit
+        limit.take(None)
+    clock.now += 1200
+    limit.take("203.0.113.1")
+    with pytest.raises(errors.ResourceExhausted):
+        limit.take("203.0.113.1")
+
+
 def test_refused_requests_are_not_counted() -> None:
     clock = Clock()
     limit = RequestRateLimit(60, clock=clock)
@@ -68,7 +88,7 @@ def test_memory_is_bounded_by_the_callers_of_the_last_minute() -> None:
     clock.now += 61  # their buckets are full again: the same as never seen
     for i in range(50):
         limit.take(f"new-{i}")
-    assert len(limit._full_at) == 50
+    assert len(limit._buckets._full_at) == 50
     with pytest.raises(ValueError):
         RequestRateLimit(0)
 

@@ -64,6 +64,7 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
             "JAN_MAX_REQUEST_HEADERS_KB": "24",
             "JAN_REQUEST_HEADERS_TIMEOUT_SECONDS": "3",
             "JAN_REQUEST_TIMEOUT_SECONDS": "90",
+            "JAN_TRUSTED_PROXY_HOPS": "2",
         }
     )
     devstack_render(ports, out_dir, listen_address="0.0.0.0", edge=edge, health_check_interval="1s")
@@ -78,6 +79,7 @@ def test_local_addresses_render_exactly_what_devstack_renders(helm_home: Path, t
         "timeouts.requestHeaders": "3s",
         "timeouts.request": "90s",
         "healthCheckInterval": "1s",
+        "trustedProxyHops": 2,
     }
     for service in ("auth", "chat", "inference", "search"):
         settings[f"upstreams.{service}.host"] = "127.0.0.1"
@@ -112,6 +114,7 @@ def test_cluster_addresses_fill_the_same_template(helm_home: Path) -> None:
         REQUEST_HEADERS_TIMEOUT="10s",
         REQUEST_TIMEOUT="60s",
         HEALTH_CHECK_INTERVAL="5s",
+        TRUSTED_PROXY_HOPS=0,  # the connection's peer is the client
         AUTH_HOST=hosts["auth"],
         AUTH_PORT=50051,
         AUTH_AUTHZ_PORT=50061,
@@ -204,6 +207,7 @@ def test_edge_settings_have_the_same_defaults_in_the_chart_and_devstack(helm_hom
         "requestHeaders": f"{edge.request_headers_timeout_seconds}s",
         "request": f"{edge.request_timeout_seconds}s",
     }
+    assert defaults["trustedProxyHops"] == edge.trusted_proxy_hops
 
 
 def test_cors_origins_become_one_exact_match(helm_home: Path) -> None:

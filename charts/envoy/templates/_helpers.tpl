@@ -31,6 +31,7 @@ local run, here with cluster addresses.
     "MAX_REQUEST_HEADERS_KB" (printf "%d" (int64 .Values.limits.maxRequestHeadersKb))
     "REQUEST_HEADERS_TIMEOUT" .Values.timeouts.requestHeaders
     "REQUEST_TIMEOUT" .Values.timeouts.request
+    "TRUSTED_PROXY_HOPS" (printf "%d" (int64 .Values.trustedProxyHops))
     "HEALTH_CHECK_INTERVAL" .Values.healthCheckInterval -}}
 {{- range $service := list "auth" "chat" "inference" "search" }}
 {{- $upstream := index $.Values.upstreams $service -}}
