@@ -35,6 +35,9 @@ MODEL = TINY_MODEL_NAME
 NO_THINKING = {"chat_template_kwargs": {"enable_thinking": False}}
 ANSWER = "alpha beta gamma"
 FORCED = {**NO_THINKING, "structured_outputs": {"regex": ANSWER}}
+# Room for ANSWER however the random model spells it: the grammar allows any tokens that make the text, one
+# character each at worst (seen once with 12 tokens), then the end.
+FORCED_TOKENS = len(ANSWER) + 4
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -100,7 +103,7 @@ def without_parsed(value: object) -> object:
 
 def test_create_retrieve_delete_with_the_sdk(client: openai.OpenAI) -> None:
     raw = client.responses.with_raw_response.create(
-        model=MODEL, input="Hello", instructions="Answer briefly.", max_output_tokens=12, temperature=0,
+        model=MODEL, input="Hello", instructions="Answer briefly.", max_output_tokens=FORCED_TOKENS, temperature=0,
         metadata={"case": "crud"}, extra_body=FORCED,
     )  # fmt: skip
     assert_route("POST", "/v1/responses", json.loads(raw.text))
@@ -121,7 +124,7 @@ def test_create_retrieve_delete_with_the_sdk(client: openai.OpenAI) -> None:
 
 def test_the_stream_helper_accumulates_what_retrieve_returns(stack: Stack, client: openai.OpenAI) -> None:
     with client.responses.stream(
-        model=MODEL, input="Hello", max_output_tokens=12, temperature=0, extra_body=FORCED
+        model=MODEL, input="Hello", max_output_tokens=FORCED_TOKENS, temperature=0, extra_body=FORCED
     ) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
@@ -130,13 +133,15 @@ def test_the_stream_helper_accumulates_what_retrieve_returns(stack: Stack, clien
     # The helper's ParsedResponse adds `parsed` (its own field for structured text) to each text part.
     assert client.responses.retrieve(final.id).model_dump() == without_parsed(final.model_dump())
 
-    events = post_stream(stack, client, {"model": MODEL, "input": "Hello", "max_output_tokens": 12, **FORCED})
+    events = post_stream(
+        stack, client, {"model": MODEL, "input": "Hello", "max_output_tokens": FORCED_TOKENS, **FORCED}
+    )
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == ANSWER and events[-1]["response"]["output"][0]["content"][0]["text"] == ANSWER
 
 
 def test_retrieve_stream_resumes_after_a_sequence_number(stack: Stack, client: openai.OpenAI) -> None:
-    response = client.responses.create(model=MODEL, input="Hello", max_output_tokens=12, extra_body=FORCED)
+    response = client.responses.create(model=MODEL, input="Hello", max_output_tokens=FORCED_TOKENS, extra_body=FORCED)
     resumed = list(client.responses.retrieve(response.id, stream=True, starting_after=2))
     assert resumed[0].sequence_number == 3 and resumed[-1].type == "response.completed"
     assert resumed[-1].response.model_dump() == response.model_dump()
@@ -192,7 +197,7 @@ def test_function_call_and_reasoning_come_from_the_real_parsers(
         tools=[WEATHER],
         previous_response_id=response.id,
         input=[{"type": "function_call_output", "call_id": call.call_id, "output": "Sunny, 21 C"}],
-        max_output_tokens=12,
+        max_output_tokens=FORCED_TOKENS,
         extra_body=FORCED,
     )
     assert answer.output_text == ANSWER and answer.usage.input_tokens > response.usage.input_tokens
@@ -215,7 +220,7 @@ def test_text_format_json_schema_is_enforced(client: openai.OpenAI) -> None:
 
 def test_input_items_and_input_token_count(client: openai.OpenAI) -> None:
     given = [{"role": "user", "content": f"part {n}"} for n in range(3)]
-    response = client.responses.create(model=MODEL, input=given, max_output_tokens=12, extra_body=FORCED)
+    response = client.responses.create(model=MODEL, input=given, max_output_tokens=FORCED_TOKENS, extra_body=FORCED)
     first = client.responses.input_items.list(response.id, limit=2, order="asc")
     assert [i.content[0].text for i in first.data] == ["part 0", "part 1"] and first.has_more
     rest = client.responses.input_items.list(response.id, after=first.last_id, order="asc")
@@ -227,15 +232,17 @@ def test_input_items_and_input_token_count(client: openai.OpenAI) -> None:
 
 
 def test_state_previous_response_and_conversation_scoped_to_the_caller(stack: Stack, client: openai.OpenAI) -> None:
-    first = client.responses.create(model=MODEL, input="My name is Ada.", max_output_tokens=12, extra_body=FORCED)
-    alone = client.responses.create(model=MODEL, input="My name?", max_output_tokens=12, extra_body=FORCED)
+    first = client.responses.create(
+        model=MODEL, input="My name is Ada.", max_output_tokens=FORCED_TOKENS, extra_body=FORCED
+    )
+    alone = client.responses.create(model=MODEL, input="My name?", max_output_tokens=FORCED_TOKENS, extra_body=FORCED)
     second = client.responses.create(
-        model=MODEL, input="My name?", previous_response_id=first.id, max_output_tokens=12, extra_body=FORCED
+        model=MODEL, input="My name?", previous_response_id=first.id, max_output_tokens=FORCED_TOKENS, extra_body=FORCED
     )
     assert second.usage.input_tokens > alone.usage.input_tokens + 5
     conversation = client.conversations.create()
     client.responses.create(
-        model=MODEL, input="Hello", conversation=conversation.id, max_output_tokens=12, extra_body=FORCED
+        model=MODEL, input="Hello", conversation=conversation.id, max_output_tokens=FORCED_TOKENS, extra_body=FORCED
     )
     items = client.conversations.items.list(conversation.id, order="asc").data
     assert [(i.type, i.role) for i in items] == [("message", "user"), ("message", "assistant")]
@@ -251,7 +258,9 @@ def test_state_previous_response_and_conversation_scoped_to_the_caller(stack: St
         with pytest.raises(openai.NotFoundError):
             call()
 
-    unstored = client.responses.create(model=MODEL, input="x", store=False, max_output_tokens=12, extra_body=FORCED)
+    unstored = client.responses.create(
+        model=MODEL, input="x", store=False, max_output_tokens=FORCED_TOKENS, extra_body=FORCED
+    )
     assert unstored.store is False
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(unstored.id)
@@ -303,7 +312,7 @@ def test_web_search_makes_calls_sources_and_citations(
         "input": "What is the weather in Paris?",
         "tools": [{"type": "web_search", "search_context_size": "low"}],
         "tool_choice": {"type": "web_search"},  # the tiny model would not choose to search
-        "max_output_tokens": 40,
+        "max_output_tokens": 96,  # room for the forced call and the answer (see test_web_search_envoy's BODY)
         "temperature": 0,
         **NO_THINKING,
         "structured_outputs": {"regex": r"It is sunny today \[1\]\."},
@@ -356,7 +365,9 @@ def test_background_cancel_stops_generation_within_a_second(stack: Stack, client
 
 def test_background_streamed_from_the_start(stack: Stack, client: openai.OpenAI) -> None:
     events = post_stream(
-        stack, client, {"model": MODEL, "input": "Hello", "background": True, "max_output_tokens": 12, **FORCED}
+        stack,
+        client,
+        {"model": MODEL, "input": "Hello", "background": True, "max_output_tokens": FORCED_TOKENS, **FORCED},
     )
     kinds = [e["type"] for e in events]
     assert kinds[:3] == ["response.created", "response.queued", "response.in_progress"]
@@ -378,7 +389,7 @@ def test_a_background_response_ends_with_its_turn_in_its_conversation(client: op
         input="Hello",
         conversation=conversation.id,
         background=True,
-        max_output_tokens=12,
+        max_output_tokens=FORCED_TOKENS,
         extra_body=FORCED,
     )
     assert _ended(client, queued.id).status == "completed"
@@ -413,7 +424,7 @@ async def test_native_grpc_through_envoy(edge_channel: grpc.aio.Channel, stack: 
     metadata = (("authorization", f"Bearer {guest_login(stack)}"),)
     stub = responses_service_pb2_grpc.ResponsesServiceStub(edge_channel)
     params = json_format.ParseDict(
-        {"model": MODEL, "input": "Hello", "max_output_tokens": 12, **FORCED}, pb.ResponseParams()
+        {"model": MODEL, "input": "Hello", "max_output_tokens": FORCED_TOKENS, **FORCED}, pb.ResponseParams()
     )
     typed = [
         e async for e in stub.StreamResponseEvents(pb.StreamResponseEventsRequest(params=params), metadata=metadata)
@@ -444,7 +455,7 @@ async def test_an_agent_framework_runs_turns(stack: Stack, marker_bias: dict[str
         name="greeter",
         instructions="Greet briefly.",
         model=model,
-        model_settings=ModelSettings(max_tokens=12, extra_body=FORCED),
+        model_settings=ModelSettings(max_tokens=FORCED_TOKENS, extra_body=FORCED),
     )
     result = await Runner.run(agent, "Hello")
     assert result.final_output == ANSWER

@@ -17,7 +17,9 @@ ANSWER = "It is sunny today [1]."
 BODY = {
     "model": TINY_MODEL_NAME,
     "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
-    "max_tokens": 40,
+    # Each step's: the forced call's fixed text, a query of at most 16 characters (the stack's bound), the cited
+    # answer, however the random model spells them (one token a character at worst).
+    "max_tokens": 96,
     "temperature": 0,
 }
 EXTRA = {
