@@ -31,6 +31,7 @@ import pytest
 from devstack.stack import Stack, StackConfig
 from jan.v1 import chat_service_pb2 as chat_pb
 from jan.v1 import chat_service_pb2_grpc
+from services.common.errors import ERROR_METADATA_KEY
 from tests.support.fake_serper import FakeSerper
 from tests.support.openai_spec import assert_error
 
@@ -206,7 +207,7 @@ def test_postgres_restarted_gives_fast_503s_then_heals_without_restarting_a_serv
             assert response.status_code == 503, (path, response.text)
             assert_error(response.json())
             assert response.json()["error"]["type"] == "service_unavailable_error"
-        assert _native_code(faulty, token) == grpc.StatusCode.UNAVAILABLE
+        _native_unavailable(faulty, token)
     finally:
         faulty.postgres.start()
 
@@ -247,13 +248,18 @@ def test_postgres_restarted_gives_fast_503s_then_heals_without_restarting_a_serv
 # -- auth down -------------------------------------------------------------------------------------------------
 
 
-def _native_code(stack: Stack, token: str) -> grpc.StatusCode:
-    """The status of a native gRPC call through Envoy (it must fail)."""
+def _native_unavailable(stack: Stack, token: str) -> dict:
+    """A native gRPC call through Envoy fails UNAVAILABLE with a plain message and the OpenAI-shaped error in
+    x-jan-error, as the services' own errors come; answers that error."""
     with grpc.insecure_channel(stack.grpc_target) as channel:
         stub = chat_service_pb2_grpc.ChatServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
             stub.ListConversations(chat_pb.ListConversationsRequest(), metadata=tuple(bearer(token).items()), timeout=5)
-        return refused.value.code()
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    error = json.loads(dict(refused.value.trailing_metadata())[ERROR_METADATA_KEY])
+    assert_error(error)
+    assert refused.value.details() == error["error"]["message"]
+    return error["error"]
 
 
 def _refused_quickly(stack: Stack, token: str, within: float) -> None:
@@ -271,7 +277,7 @@ def test_auth_down_or_frozen_is_a_503_json_not_a_hang(faulty: Stack) -> None:
     faulty.stop_process("auth")
     try:
         _refused_quickly(faulty, token, within=1)
-        assert _native_code(faulty, token) == grpc.StatusCode.UNAVAILABLE
+        assert _native_unavailable(faulty, token)["code"] == "auth_unavailable"
     finally:
         faulty.start_service("auth")
         faulty.wait_for_service("auth")
