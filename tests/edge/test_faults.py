@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import asyncpg
 import grpc
 import httpx
 import psutil
@@ -57,6 +58,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, serper: FakeSerper) -> Iter
         "JAN_JWT_SECRET": "faults-jwt-secret-0123456789abcdef0123456789",
         "JAN_APIKEY_SECRET": "faults-apikey-secret-0123456789abcdef0123456",
         "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
+        "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0",
         "JAN_GUEST_MAX_OUTPUT_TOKENS": str(STREAM_TOKENS),
         "JAN_ACCESS_TOKEN_TTL_SECONDS": "3600",
         "JAN_SHUTDOWN_GRACE_SECONDS": "15",
@@ -270,6 +272,50 @@ def _refused_quickly(stack: Stack, token: str, within: float) -> None:
     assert response.headers["content-type"] == "application/json"
     assert_error(response.json())
     assert response.json()["error"]["code"] == "auth_unavailable"
+
+
+def test_usage_counted_while_the_database_is_down_is_written_when_it_is_back(faulty: Stack) -> None:
+    """A stream that ends during an outage is metered in memory, kept through the failed flushes and written
+    once the database is back: counted once, not lost."""
+    assert faulty.postgres is not None and faulty.database_url is not None
+    signed_in = httpx.post(f"{faulty.http_url}/v1/auth/guest-login", json={}, timeout=30).json()
+    user_id, token = signed_in["user"]["id"], signed_in["access_token"]
+    body = ask(max_tokens=STREAM_TOKENS, stream=True, stream_options={"include_usage": True})
+    log = faulty.log_path("chat")
+    failures_before = log.read_text().count("writing usage failed")
+    with httpx.stream("POST", f"{faulty.http_url}/v1/chat/completions", json=body, headers=bearer(token)) as stream:
+        lines = stream.iter_lines()
+        assert next(e for e in sse_events(lines) if isinstance(e, dict))["choices"]  # under way; not read on, so it
+        faulty.postgres.stop()  # cannot end before the database is down (flow control holds it)
+        try:
+            events = list(sse_events(lines))
+            usage = next(e for e in events if isinstance(e, dict) and e.get("usage"))["usage"]
+            deadline = time.monotonic() + 10
+            while log.read_text().count("writing usage failed") == failures_before:  # a flush failed: kept
+                assert time.monotonic() < deadline, "no flush failed while the database was down"
+                time.sleep(0.1)
+        finally:
+            faulty.postgres.start()
+
+    async def written() -> tuple[int, int, int]:
+        connection = await asyncpg.connect(faulty.database_url)
+        try:
+            row = await connection.fetchrow(
+                "SELECT coalesce(sum(input_tokens), 0) AS i, coalesce(sum(output_tokens), 0) AS o,"
+                " coalesce(sum(requests), 0) AS n FROM chat.usage_1m WHERE user_id = $1",
+                user_id,
+            )
+            return row["i"], row["o"], row["n"]
+        finally:
+            await connection.close()
+
+    expected = (usage["prompt_tokens"], usage["completion_tokens"], 1)
+    deadline = time.monotonic() + 20
+    while (got := asyncio.run(written())) != expected:
+        assert time.monotonic() < deadline, f"usage written {got}, expected {expected}"
+        time.sleep(0.2)
+    time.sleep(1)  # more flushes: still counted once
+    assert asyncio.run(written()) == expected
 
 
 def test_auth_down_or_frozen_is_a_503_json_not_a_hang(faulty: Stack) -> None:
