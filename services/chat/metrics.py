@@ -5,17 +5,21 @@ limit refusals, jan_limit_denials_total: output_tokens, item_bytes, conversation
   inference service, streamed or whole (chat completions and Responses alike, foreground and background; each
   step of a web search loop is one), measured where chat calls it (inference_client.py);
 - background responses: the queue's depth and its oldest entry's age (read from PostgreSQL when Prometheus
-  scrapes: the same numbers from every replica), and how many this replica is generating.
+  scrapes: the same numbers from every replica), and how many this replica is generating;
+- the MCP endpoint (/v1/mcp, HTTP, so outside the gRPC call metrics): tool calls by tool and outcome with their
+  duration, and requests refused before the MCP server (401 without an identity, 403 without web search).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from jan.v1 import inference_service_pb2 as inference_pb
-from services.common.metrics import ServiceMetrics
+from services.common.metrics import CALL_BUCKETS, ServiceMetrics
 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60)
 TOKENS_PER_SECOND_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2500)
@@ -88,3 +92,36 @@ class ResponsesQueueMetrics:
         queued, oldest = await self._queue_depth()
         self._queued.set(queued)
         self._oldest.set(oldest)
+
+
+class McpMetrics:
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._calls = Counter(
+            "jan_mcp_tool_calls",
+            "MCP tool calls, by tool and outcome (ok, or error: the tool answered an error, e.g. Serper down)",
+            ("tool", "outcome"),
+            registry=metrics.registry,
+        )
+        self._seconds = Histogram(
+            "jan_mcp_tool_call_seconds", "MCP tool calls' duration", ("tool",), buckets=CALL_BUCKETS,
+            registry=metrics.registry,
+        )  # fmt: skip
+        self._refused = Counter(
+            "jan_mcp_refused",
+            "MCP requests refused before the MCP server, by HTTP status (401: no identity, 403: no web search)",
+            ("status",),
+            registry=metrics.registry,
+        )
+
+    @contextmanager
+    def tool_call(self, tool: str) -> Iterator[None]:
+        started, outcome = time.perf_counter(), "error"
+        try:
+            yield
+            outcome = "ok"
+        finally:
+            self._seconds.labels(tool).observe(time.perf_counter() - started)
+            self._calls.labels(tool, outcome).inc()
+
+    def refused(self, status: int) -> None:
+        self._refused.labels(str(status)).inc()

@@ -21,7 +21,7 @@ from services.chat.conversations import Conversations
 from services.chat.inference_client import InferenceClient
 from services.chat.mcp_server import McpHttpServer
 from services.chat.mcp_server import build_app as build_mcp_app
-from services.chat.metrics import GenerationMetrics, ResponsesQueueMetrics
+from services.chat.metrics import GenerationMetrics, McpMetrics, ResponsesQueueMetrics
 from services.chat.rate_limits import RateLimiter
 from services.chat.responses import Responses
 from services.chat.responses_servicer import ResponsesServicer
@@ -84,7 +84,8 @@ class ChatApp:
         self.runner = BackgroundRunner(self.responses, response_store, settings.database.url, runner)
         if metrics is not None:
             ResponsesQueueMetrics(metrics, response_store.queue_depth, lambda: self.runner.running)
-        self.mcp_app = build_mcp_app(search, identity, governance.allows_web_search)
+        mcp_metrics = McpMetrics(metrics) if metrics is not None else None
+        self.mcp_app = build_mcp_app(search, identity, governance.allows_web_search, mcp_metrics)
 
     def _count_usage(self, attribution: types_pb2.Attribution, model: str, usage: types_pb2.Usage) -> None:
         self.usage_meter.record(attribution, model, usage)
