@@ -102,7 +102,7 @@ class Organization:
         elif email:
             found = await self._store.user_by_email(canonical_email(email), self.org_id)
             member = await self._store.org_user(self.org_id, found[0].id) if found else None
-        if member is None:
+        if member is None or not member.email:  # a guest is nobody's to add: it signs up first
             raise errors.NotFound("no organization member with that id or email", param="user_id")
         async with self._store.transaction() as tx:
             if not await tx.set_project_role(project_id, member.id, role, insert=True):

@@ -96,6 +96,16 @@ async def test_org_roles_and_the_last_owner(app: AuthApp) -> None:
     assert promoted.role == "owner"
     guest = await app.accounts.guest_login()
     assert guest.user.id not in [u.id for u in (await app.organization.list_users(owner, 0, "", [])).items]
+    for change in (
+        app.organization.get_user(owner, guest.user.id),
+        app.organization.modify_user(owner, guest.user.id, "owner"),
+        app.organization.remove_user(owner, guest.user.id),
+    ):
+        with pytest.raises(errors.NotFound):
+            await change
+    project = await app.organization.create_project(owner, "no guests")
+    with pytest.raises(errors.NotFound):  # a guest is no member to add: it signs up first
+        await app.organization.add_project_user(owner, project.id, guest.user.id, None, "member")
 
 
 async def test_removed_member_loses_sessions_and_keys_at_once(app: AuthApp) -> None:
