@@ -29,6 +29,7 @@ def stack_env(engine: dict[str, str] | None = None, **extra: str) -> dict[str, s
         "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
         "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
         "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0",
+        "JAN_SIGN_INS_PER_IP_PER_MINUTE": "0",
         "JAN_SHUTDOWN_GRACE_SECONDS": "2",
         **(engine if engine is not None else {"JAN_ENGINE": "instant", "JAN_SERVED_MODEL_NAME": "instant"}),
         **extra,

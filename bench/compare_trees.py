@@ -38,7 +38,7 @@ run = Path(tempfile.mkdtemp(prefix="jan-compare-"))
 env = {"JAN_ENGINE": "instant", "JAN_INSTANT_TOKENS": "16", "JAN_SERVED_MODEL_NAME": "instant",
        "JAN_JWT_SECRET": secrets.token_urlsafe(48), "JAN_APIKEY_SECRET": secrets.token_urlsafe(48),
        "JAN_SHUTDOWN_GRACE_SECONDS": "2", "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
-       "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0"}
+       "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0", "JAN_SIGN_INS_PER_IP_PER_MINUTE": "0"}
 stack = Stack(StackConfig.on_free_ports(run_dir=run, data_dir=run / "pg", durable_postgres=False, env=env))
 stack.start(timeout=300)
 print(json.dumps({"http": stack.http_url, "chat": stack.service_target("chat"), "logs": str(run)}), flush=True)

@@ -161,6 +161,7 @@ def stack_env(fake_serper: FakeSerper, fake_google: FakeGoogle, tiny_model_dir: 
         # (tests/edge/test_guest_limits.py).
         "JAN_GUEST_REQUESTS_PER_MINUTE": "0",
         "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0",
+        "JAN_SIGN_INS_PER_IP_PER_MINUTE": "0",
         # The edge (devstack renders Envoy from these): one web origin, and short client timeouts so the
         # slow-client tests (tests/edge/test_edge_hardening.py) finish in seconds.
         "JAN_CORS_ALLOWED_ORIGINS": CORS_ORIGIN,

@@ -31,7 +31,7 @@ from services.auth.domain import SessionTokens, User
 from services.auth.emails import normalize_email
 from services.auth.invalidation import SessionChanged, UserChanged
 from services.auth.passwords import Passwords
-from services.auth.rate_limit import GuestAccountLimit
+from services.auth.rate_limit import AddressLimit
 from services.auth.store import Store
 from services.auth.validation import MAX_NAME_CHARS, check_email_size, check_password, sign_in_credentials
 from services.common import errors
@@ -66,11 +66,13 @@ class Accounts:
         admin_emails: frozenset[str],
         refresh_ttl_seconds: int,
         login_limit: LoginLimit = LoginLimit(),
-        guest_accounts: GuestAccountLimit | None = None,
+        guest_accounts: AddressLimit | None = None,
+        sign_ins: AddressLimit | None = None,
     ) -> None:
         self._store = store
         self._login_limit = login_limit
         self._guest_accounts = guest_accounts
+        self._sign_ins = sign_ins
         self._tokens = access_tokens
         self._passwords = passwords
         self.org_id = org_id
@@ -106,9 +108,16 @@ class Accounts:
             user = await self._settle_role(tx, user_id, new_member=guest is None)
             return await self._start_session(tx, user)
 
+    def count_sign_in(self, client_ip: str | None) -> None:
+        """Counts a sign-in attempt from `client_ip`; past the limit, refused before anything is checked or
+        recorded (no password hash, no audit event: that is what the limit bounds)."""
+        if self._sign_ins is not None:
+            self._sign_ins.take(client_ip)
+
     async def login(self, email: str, password: str, client_ip: str | None = None) -> SessionTokens:
         """A password sign-in; the attempt is recorded in the audit log, a failed one on its own."""
         (email, password), limit = sign_in_credentials(email, password), self._login_limit
+        self.count_sign_in(client_ip)
         try:
             return await self._login(email, password, limit, client_ip)
         except errors.JanError as failure:

@@ -88,6 +88,7 @@ class GoogleSignIn:
     async def callback(self, code: str, state: str, caller: Caller, client_ip: str | None = None) -> SessionTokens:
         """Finishes a Google sign-in; a failed one is recorded in the audit log (login.failed)."""
         self._require_configured()
+        self._accounts.count_sign_in(client_ip)
         try:
             return await self._callback(code, state, caller, client_ip)
         except errors.JanError as failure:

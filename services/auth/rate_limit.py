@@ -9,11 +9,13 @@ Two limits use it: every user's (JAN_RATE_LIMIT_REQUESTS_PER_MINUTE, off by defa
 for guest accounts (JAN_GUEST_REQUESTS_PER_MINUTE, 30 by default): anyone can make a guest account, so its
 budget is small; registering lifts it.
 
-A third keeps that budget meaningful: guest accounts made per client address per hour
+Per client address, for what callers do before anyone is signed in: guest accounts made per hour
 (JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR, 20 by default), or anyone could make a new guest whenever the last one ran
-out. The address is Envoy's view of the client (x-jan-client-ip: the connection's peer, or behind
-JAN_TRUSTED_PROXY_HOPS proxies the address they report); a caller reaching auth without Envoy has none and
-is not limited.
+out; and sign-in attempts per minute, password and Google (JAN_SIGN_INS_PER_IP_PER_MINUTE, 30 by default), so
+that guessing across many emails is slow too and failed attempts (each one a password hash and an audit event)
+cannot be sent at any rate. The address is Envoy's view of the client (x-jan-client-ip: the connection's peer,
+or behind JAN_TRUSTED_PROXY_HOPS proxies the address they report); a caller reaching auth without Envoy has
+none and is not limited.
 """
 
 from __future__ import annotations
@@ -103,25 +105,61 @@ class RequestRateLimit:
             raise RateLimited(self.per_minute, wait, self._note, guest=self._guest)
 
 
-class GuestAccountLimit:
-    """Guest accounts made per client address per hour (see the module's docstring)."""
+class AddressLimit:
+    """Something anonymous callers do, counted per client address (see the module's docstring)."""
 
-    def __init__(self, per_hour: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_hour = per_hour
-        self._buckets = Gcra(per_hour, 3600.0, clock)
+    def __init__(
+        self,
+        limit: int,
+        per: str,
+        *,
+        what: str,
+        advice: str,
+        over_limit: str,
+        guest: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._refusal = f"Too many {what} from this address: {limit} per {per}. {advice}"
+        self._over_limit, self._guest = over_limit, guest
+        self._buckets = Gcra(limit, _PERIODS[per], clock)
 
     def take(self, client_ip: str | None) -> None:
-        """Counts one new guest from `client_ip`; raises ResourceExhausted (429) when it is over the limit."""
+        """Counts one for `client_ip`; raises ResourceExhausted (429) when it is over the limit."""
         if client_ip is None:
             return
         wait = self._buckets.take(client_ip)
         if wait:
             seconds = max(1, math.ceil(wait))
             raise errors.ResourceExhausted(
-                f"Too many guest accounts from this address: {self.per_hour} per hour. Sign up for an account, "
-                f"or try again in {seconds}s.",
+                self._refusal.format(seconds=seconds),
                 code="rate_limit_exceeded",
                 retry_after=seconds,
-                over_limit="guest_accounts_per_hour",
-                guest_limit=True,
+                over_limit=self._over_limit,
+                guest_limit=self._guest,
             )
+
+
+_PERIODS = {"minute": 60.0, "hour": 3600.0}
+
+
+def guest_accounts_limit(per_hour: int, clock: Callable[[], float] = time.monotonic) -> AddressLimit:
+    return AddressLimit(
+        per_hour,
+        "hour",
+        what="guest accounts",
+        advice="Sign up for an account, or try again in {seconds}s.",
+        over_limit="guest_accounts_per_hour",
+        guest=True,
+        clock=clock,
+    )
+
+
+def sign_in_limit(per_minute: int, clock: Callable[[], float] = time.monotonic) -> AddressLimit:
+    return AddressLimit(
+        per_minute,
+        "minute",
+        what="sign-in attempts",
+        advice="Try again in {seconds}s.",
+        over_limit="sign_ins_per_minute",
+        clock=clock,
+    )

@@ -38,7 +38,7 @@ from services.auth.passwords import Passwords
 from services.auth.policy import Access, Policy
 from services.auth.project_controls import ProjectControlsAdmin, ServedModels
 from services.auth.project_controls_servicer import ProjectControlsServicer
-from services.auth.rate_limit import GUEST_NOTE, GuestAccountLimit, RequestRateLimit
+from services.auth.rate_limit import GUEST_NOTE, RequestRateLimit, guest_accounts_limit, sign_in_limit
 from services.auth.routes import RouteTable
 from services.auth.served_models import InferenceModels
 from services.auth.servicer import CookiePolicy, SignInServicer
@@ -104,7 +104,8 @@ class AuthApp:
             s.admin_emails,
             s.refresh_token_ttl_seconds,
             LoginLimit(s.login_max_failures, s.login_failure_window_seconds),
-            GuestAccountLimit(s.guest_accounts_per_ip_per_hour) if s.guest_accounts_per_ip_per_hour else None,
+            guest_accounts_limit(s.guest_accounts_per_ip_per_hour) if s.guest_accounts_per_ip_per_hour else None,
+            sign_in_limit(s.sign_ins_per_ip_per_minute) if s.sign_ins_per_ip_per_minute else None,
         )
         self.google = GoogleSignIn(s.google, self.store, self.accounts)
         self.bootstrap = OwnerBootstrap(self.store, org_id)

@@ -92,6 +92,9 @@ class AuthSettings(ServerSettings, IdentitySettings):
     # Guest accounts one client address may make per hour (rate_limit.py), so that making a new guest does not
     # escape the guest limit above. 0: no limit.
     guest_accounts_per_ip_per_hour: int = Field(20, validation_alias="JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR", ge=0)
+    # Sign-in attempts (password and Google) one client address may make per minute, on top of the failures
+    # per email above: guessing across many emails, and the audit events failed attempts write. 0: no limit.
+    sign_ins_per_ip_per_minute: int = Field(30, validation_alias="JAN_SIGN_INS_PER_IP_PER_MINUTE", ge=0)
 
     # Who may call jan.v1.InferenceService and jan.v1.SearchService natively through Envoy (policy.py): "owner",
     # the organization's owners (sessions and admin API keys); "api", any API caller (guests included).

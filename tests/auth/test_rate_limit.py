@@ -10,7 +10,7 @@ import pytest
 from google.rpc import code_pb2
 
 from services.auth.authz_http import AuthzHttpServer
-from services.auth.rate_limit import GuestAccountLimit, RateLimited, RequestRateLimit
+from services.auth.rate_limit import RateLimited, RequestRateLimit, guest_accounts_limit, sign_in_limit
 from services.auth.server import AuthApp
 from services.common import errors
 from services.common.identity import Caller
@@ -51,7 +51,7 @@ def test_a_burst_of_the_limit_then_an_even_pace() -> None:
 
 def test_guest_accounts_per_address_per_hour() -> None:
     clock = Clock()
-    limit = GuestAccountLimit(3, clock=clock)  # then one every 20 minutes
+    limit = guest_accounts_limit(3, clock=clock)  # then one every 20 minutes
     for _ in range(3):
         limit.take("203.0.113.1")
     with pytest.raises(errors.ResourceExhausted) as raised:
@@ -66,6 +66,19 @@ def test_guest_accounts_per_address_per_hour() -> None:
     limit.take("203.0.113.1")
     with pytest.raises(errors.ResourceExhausted):
         limit.take("203.0.113.1")
+
+
+def test_sign_in_attempts_per_address_per_minute() -> None:
+    clock = Clock()
+    limit = sign_in_limit(2, clock=clock)
+    limit.take("203.0.113.1")
+    limit.take("203.0.113.1")
+    with pytest.raises(errors.ResourceExhausted) as raised:
+        limit.take("203.0.113.1")
+    assert raised.value.retry_after == 30 and "2 per minute" in raised.value.message
+    assert raised.value.over_limit == "sign_ins_per_minute" and not raised.value.guest_limit
+    clock.now += 30
+    limit.take("203.0.113.1")
 
 
 def test_refused_requests_are_not_counted() -> None:

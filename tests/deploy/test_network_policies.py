@@ -156,6 +156,7 @@ def test_limits_reach_the_services(helm_home: Path) -> None:
             "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE",
             "JAN_GUEST_REQUESTS_PER_MINUTE",
             "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR",
+            "JAN_SIGN_INS_PER_IP_PER_MINUTE",
             "JAN_INTERNAL_SERVICES_ACCESS",
         },
         "chat": {
@@ -171,6 +172,7 @@ def test_limits_reach_the_services(helm_home: Path) -> None:
     auth = container_env(_container(render("auth", helm_home, [VALUES / "auth-options.yaml"]), "auth"))
     assert auth["JAN_RATE_LIMIT_REQUESTS_PER_MINUTE"] == "600" and auth["JAN_GUEST_REQUESTS_PER_MINUTE"] == "0"
     assert auth["JAN_INTERNAL_SERVICES_ACCESS"] == "api" and auth["JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR"] == "5"
+    assert auth["JAN_SIGN_INS_PER_IP_PER_MINUTE"] == "0"  # 0 turns it off, so it is set
     chat = container_env(_container(render("chat", helm_home, [VALUES / "chat-options.yaml"]), "chat"))
     assert chat["JAN_GUEST_MAX_OUTPUT_TOKENS"] == "0" and chat["JAN_MAX_ITEM_BYTES"] == "4194304"
     assert chat["JAN_GUEST_MAX_CONVERSATION_ITEMS"] == "200" and "JAN_MAX_CONVERSATION_ITEMS" not in chat

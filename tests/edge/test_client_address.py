@@ -1,8 +1,8 @@
 """The client's address as the services see it, through the real Envoy on a stack of its own (the instant
 engine) behind one trusted proxy (JAN_TRUSTED_PROXY_HOPS=1), with a small limit of guest accounts per address:
 the address is the one the proxy appended to X-Forwarded-For, never what the client wrote before it; each
-address has its own budget of guest accounts, refused past it in OpenAI's error shape (REST) and as
-RESOURCE_EXHAUSTED (native gRPC). The shared stack (no trusted proxy) ignores X-Forwarded-For altogether:
+address has its own budget of guest accounts and of sign-in attempts, refused past it in OpenAI's error shape
+(REST) and as RESOURCE_EXHAUSTED (native gRPC). The shared stack (no trusted proxy) ignores X-Forwarded-For altogether:
 tests/auth/test_edge_audit_log.py."""
 
 from __future__ import annotations
@@ -24,11 +24,17 @@ from tests.support.openai_spec import assert_error
 from tests.support.private_stack import instant_stack
 
 GUESTS_PER_HOUR = 3
+SIGN_INS_PER_MINUTE = 3
 
 
 @pytest.fixture(scope="module")
 def proxied_stack(tmp_path_factory, database_factory, stack_env: dict[str, str]) -> Iterator[Stack]:
-    env = {**stack_env, "JAN_TRUSTED_PROXY_HOPS": "1", "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": str(GUESTS_PER_HOUR)}
+    env = {
+        **stack_env,
+        "JAN_TRUSTED_PROXY_HOPS": "1",
+        "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": str(GUESTS_PER_HOUR),
+        "JAN_SIGN_INS_PER_IP_PER_MINUTE": str(SIGN_INS_PER_MINUTE),
+    }
     run_dir = tmp_path_factory.mktemp("client-address-stack")
     with instant_stack(run_dir, database_factory("jan_client_address"), env) as stack:
         yield stack
@@ -86,3 +92,20 @@ def test_the_audit_log_records_the_address_the_proxy_saw(proxied_stack: Stack, r
         time.sleep(0.1)
     (event,) = found
     assert event.type == "login.failed" and event.actor.session.ip_address == "198.51.100.7"
+
+
+def test_sign_in_attempts_are_limited_per_address_before_anything_is_checked(proxied_stack: Stack, rest: Rest) -> None:
+    email = unique_email("guesser")
+    wrong = {"email": email, "password": "x" * 12}
+    for _ in range(SIGN_INS_PER_MINUTE):
+        assert rest("POST", "/v1/auth/login", wrong, headers=via_proxy("10.0.0.1", "203.0.113.30")).status == 401
+    refused = rest("POST", "/v1/auth/login", wrong, headers=via_proxy("10.0.0.1", "203.0.113.30"))
+    assert refused.status == 429 and 0 < int(refused.headers["retry-after"]) <= 60 / SIGN_INS_PER_MINUTE
+    assert_error(refused.json())
+    assert f"{SIGN_INS_PER_MINUTE} per minute" in refused.json()["error"]["message"]
+    assert rest("POST", "/v1/auth/login", wrong, headers=via_proxy("10.0.0.1", "203.0.113.31")).status == 401
+    admin = openai.OpenAI(
+        base_url=f"{proxied_stack.http_url}/v1", api_key="unused", admin_api_key=Owner(rest).admin_key, max_retries=0
+    )
+    events = list(admin.admin.organization.audit_logs.list(actor_emails=[email], event_types=["login.failed"]))
+    assert len(events) == SIGN_INS_PER_MINUTE + 1  # the refused attempt wrote none

@@ -47,7 +47,7 @@ checks it): global.identity.existingSecret, else the Secret holding the signing 
       key: JAN_BOOTSTRAP_TOKEN
       optional: true
 {{- $limits := .Values.limits | default dict -}}
-{{- range $name, $value := dict "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE" $limits.requestsPerMinute "JAN_GUEST_REQUESTS_PER_MINUTE" $limits.guestRequestsPerMinute "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR" $limits.guestAccountsPerIpPerHour "JAN_INTERNAL_SERVICES_ACCESS" .Values.internalServicesAccess }}
+{{- range $name, $value := dict "JAN_RATE_LIMIT_REQUESTS_PER_MINUTE" $limits.requestsPerMinute "JAN_GUEST_REQUESTS_PER_MINUTE" $limits.guestRequestsPerMinute "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR" $limits.guestAccountsPerIpPerHour "JAN_SIGN_INS_PER_IP_PER_MINUTE" $limits.signInsPerIpPerMinute "JAN_INTERNAL_SERVICES_ACCESS" .Values.internalServicesAccess }}
 {{- if and (not (kindIs "invalid" $value)) (ne (toString $value) "") }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
