@@ -256,6 +256,9 @@ def main() -> None:
         "JAN_APIKEY_SECRET": "load-apikey-secret-0123456789abcdef012345",
         "JAN_BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
         "JAN_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        # Every client comes from one address: the per-address limits on anonymous callers would refuse them.
+        "JAN_GUEST_ACCOUNTS_PER_IP_PER_HOUR": "0",
+        "JAN_SIGN_INS_PER_IP_PER_MINUTE": "0",
         "JAN_LOG_LEVEL": "WARNING",
         **{k: v for k, v in os.environ.items() if k.startswith("JAN_LOAD_")},
     }
