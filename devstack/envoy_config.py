@@ -56,7 +56,8 @@ def origin_regex(origins: list[str]) -> str:
     return "^(" + "|".join(quote_meta(o) for o in origins) + ")$"
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None, minimum: int = 1) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, maximum: int | None = None, minimum: int = 1) -> int:
+    """The variable `name` as a whole number from `minimum` (1 unless said) up to `maximum`; raises naming it."""
     value = env.get(name, "").strip() or str(default)
     if not value.isdigit() or int(value) < minimum or (maximum is not None and int(value) > maximum):
         limit = f" up to {maximum}" if maximum is not None else ""
@@ -90,20 +91,20 @@ class EdgeSettings:
         services' gRPC message limit (JAN_GRPC_MAX_MESSAGE_BYTES), or a large body would reach a service
         and be refused there instead of by Envoy."""
         defaults = cls()
-        grpc_limit = grpc_max_message_bytes or _positive_int(env, "JAN_GRPC_MAX_MESSAGE_BYTES", 32 * 1024 * 1024)
+        grpc_limit = grpc_max_message_bytes or _whole_number(env, "JAN_GRPC_MAX_MESSAGE_BYTES", 32 * 1024 * 1024)
         settings = cls(
             cors_allowed_origins=tuple(
                 o.strip().lower() for o in env.get("JAN_CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),
-            max_request_bytes=_positive_int(env, "JAN_MAX_REQUEST_BYTES", defaults.max_request_bytes),
-            max_request_headers_kb=_positive_int(
+            max_request_bytes=_whole_number(env, "JAN_MAX_REQUEST_BYTES", defaults.max_request_bytes),
+            max_request_headers_kb=_whole_number(
                 env, "JAN_MAX_REQUEST_HEADERS_KB", defaults.max_request_headers_kb, MAX_HEADERS_KB_LIMIT
             ),
-            request_headers_timeout_seconds=_positive_int(
+            request_headers_timeout_seconds=_whole_number(
                 env, "JAN_REQUEST_HEADERS_TIMEOUT_SECONDS", defaults.request_headers_timeout_seconds
             ),
-            request_timeout_seconds=_positive_int(env, "JAN_REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds),
-            trusted_proxy_hops=_positive_int(
+            request_timeout_seconds=_whole_number(env, "JAN_REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds),
+            trusted_proxy_hops=_whole_number(
                 env, "JAN_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops, MAX_TRUSTED_PROXY_HOPS, minimum=0
             ),
         )

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Generator
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from google.protobuf import json_format
@@ -30,14 +30,21 @@ from services.common.errors import JanError, openai_error_body
 from services.common.identity import Caller, caller_from_metadata
 
 MCP_PATH = "/v1/mcp"
+T = TypeVar("T")
 
 
 class Scraper(Search, Protocol):
     async def scrape(self, request: search_pb.ScrapeRequest) -> search_pb.ScrapeResponse: ...
 
 
-def _observed(metrics: McpMetrics | None, tool: str) -> contextlib.AbstractContextManager[None]:
-    return metrics.tool_call(tool) if metrics is not None else contextlib.nullcontext()
+async def _run_tool(metrics: McpMetrics | None, tool: str, call: Awaitable[T]) -> T:
+    """Awaits a tool's call to the search service, timed; its refusal becomes the tool's error, which the model
+    reads (a bad field, no key configured, Serper down)."""
+    with metrics.tool_call(tool) if metrics is not None else contextlib.nullcontext():
+        try:
+            return await call
+        except JanError as error:
+            raise ToolError(error.message) from None
 
 
 def build_server(search: Scraper, metrics: McpMetrics | None = None) -> MCPServer:
@@ -63,22 +70,14 @@ def build_server(search: Scraper, metrics: McpMetrics | None = None) -> MCPServe
         request = search_pb.SearchRequest(q=q, gl=gl, hl=hl, location=location, num=num, tbs=tbs, page=page)
         if autocorrect is not None:
             request.autocorrect = autocorrect
-        with _observed(metrics, "google_search"):
-            try:
-                found = await search.search(request)
-            except JanError as error:  # the model reads why (a bad field, no key configured, Serper down)
-                raise ToolError(error.message) from None
+        found = await _run_tool(metrics, "google_search", search.search(request))
         return json_format.MessageToDict(found, preserving_proto_field_name=True)
 
     @server.tool(name="scrape", description="Fetch a web page as text (and markdown).")
     async def scrape(url: str, includeMarkdown: bool = False) -> dict[str, Any]:
         """url: an absolute http(s) URL; includeMarkdown: also return the page as markdown."""
         request = search_pb.ScrapeRequest(url=url, include_markdown=includeMarkdown)
-        with _observed(metrics, "scrape"):
-            try:
-                page = await search.scrape(request)
-            except JanError as error:
-                raise ToolError(error.message) from None
+        page = await _run_tool(metrics, "scrape", search.scrape(request))
         return json_format.MessageToDict(page, preserving_proto_field_name=True)
 
     return server

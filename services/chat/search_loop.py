@@ -15,6 +15,7 @@ as they come, their web_search call pieces held back and run when the step ends.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -70,17 +71,19 @@ class SearchLoop:
         self._inference = inference
         self._search = search
         self._max_steps = max_steps
-        self._max_query_chars = max_query_chars
+        self._tool = web_search.tool(max_query_chars)  # built once: requests copy it in
 
     def bounded(self, max_tool_calls: int | None) -> SearchLoop:
         """The same loop with at most `max_tool_calls` searching steps (OpenAI's max_tool_calls)."""
         if max_tool_calls is None or max_tool_calls >= self._max_steps:
             return self
-        return SearchLoop(self._inference, self._search, max_tool_calls, self._max_query_chars)
+        loop = copy.copy(self)
+        loop._max_steps = max_tool_calls
+        return loop
 
     def tool(self) -> types_pb2.Tool:
-        """The web_search function the model is given."""
-        return web_search.tool(self._max_query_chars)
+        """The web_search function the model is given (shared: append it, which copies, never change it)."""
+        return self._tool
 
     # -- the request of each step -----------------------------------------------------------------------
 
